@@ -1,0 +1,9 @@
+"""Tortoise models, one module per domain. "MODEL_MODULES" lists them for Tortoise."""
+
+MODEL_MODULES = [
+    "models.organisations",
+    "models.users",
+    "models.auth",
+    "models.tokens",
+    "models.audit",
+]
