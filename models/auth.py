@@ -30,7 +30,7 @@ class RateLimit(Model):
     """A fixed-window counter per key (e.g. failed logins of one account or one client address)."""
 
     key = fields.CharField(max_length=128, primary_key=True)
-    window_start = fields.DatetimeField()
+    window_start = fields.BigIntField()  # epoch seconds: portable in hand-written SQL
     count = fields.IntField(default=0)
 
     class Meta:

@@ -43,11 +43,12 @@ async def migrate(database_url: str) -> None:
 
 async def init(database_url: str) -> None:
     """Open the connections for serving (migrations are applied separately by `kms migrate`)."""
-    await Tortoise.init(config=tortoise_config(database_url))
+    # The lifespan task opens the connections; request tasks must see them too, hence the global fallback.
+    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
 
 
 async def close() -> None:
-    await connections.close_all()
+    await Tortoise.close_connections()
 
 
 def dialect() -> str:

@@ -56,7 +56,7 @@ class Migration(migrations.Migration):
             name='RateLimit',
             fields=[
                 ('key', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=128)),
-                ('window_start', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('window_start', fields.BigIntField()),
                 ('count', fields.IntField(default=0)),
             ],
             options={'table': 'rate_limits', 'app': 'models', 'pk_attr': 'key', 'table_description': 'Rate limit counters'},

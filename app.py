@@ -1,0 +1,161 @@
+"""The ASGI application: GraphQL, GraphiQL, console assets, health checks."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from tortoise import connections
+
+from console.graphiql import assets_app, graphiql_html
+from models import db
+from resolvers import auth
+from resolvers.actor import Actor
+from resolvers.roles import Permission
+from schema import build_schema
+from schema.context import Context
+from settings import Settings, load
+
+log = logging.getLogger("kms")
+CSRF_HEADER = "x-kms-csrf"
+
+
+def _csp(nonce: str) -> str:
+    return (
+        "default-src 'none'; script-src 'self'; "
+        f"style-src 'self' 'nonce-{nonce}'; font-src 'self' data:; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+class SecurityHeaders:
+    """Request id and security headers on every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex
+        nonce = secrets.token_urlsafe(16)
+        scope.setdefault("state", {})
+        scope["state"]["request_id"] = request_id
+        scope["state"]["csp_nonce"] = nonce
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                extra = {
+                    b"x-request-id": request_id.encode(),
+                    b"x-content-type-options": b"nosniff",
+                    b"referrer-policy": b"no-referrer",
+                    b"x-frame-options": b"DENY",
+                    b"content-security-policy": _csp(nonce).encode(),
+                    b"cache-control": b"no-store",
+                }
+                present = {name.lower() for name, _ in headers}
+                headers += [(k, v) for k, v in extra.items() if k not in present]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class KmsGraphQL(GraphQL[Context, None]):
+    """Strawberry's ASGI view with our authentication, CSRF rule for uploads and local GraphiQL."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(build_schema(settings), graphql_ide="graphiql", allow_queries_via_get=True,
+                         multipart_uploads_enabled=True)
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            request = Request(scope)
+            content_type = request.headers.get("content-type", "")
+            # Browsers send multipart forms cross-site without a preflight; a custom header they cannot
+            # add without one makes an upload unforgeable. JSON bodies already need a preflight.
+            if content_type.startswith("multipart/") and request.headers.get(CSRF_HEADER) != "1":
+                response = JSONResponse(
+                    {"errors": [{"message": "Uploads need the X-KMS-CSRF: 1 header.",
+                                 "extensions": {"code": "FORBIDDEN"}}]}, status_code=403)
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+    async def authenticate(self, request: Request) -> Actor | None:
+        client = request.client.host if request.client else None
+        authorization = request.headers.get("authorization", "")
+        if authorization.lower().startswith("bearer "):
+            return await auth.actor_from_token(authorization[7:].strip(), client)
+        cookie = request.cookies.get(auth.SESSION_COOKIE)
+        if cookie:
+            return await auth.actor_from_session(cookie, auth.policy_from(self.settings), client)
+        return None
+
+    async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
+        actor = await self.authenticate(request)
+        return Context(request=request, response=response, settings=self.settings, actor=actor,
+                       request_id=request.state.request_id)
+
+    async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+        actor = await self.authenticate(request)
+        if actor is None:
+            return PlainTextResponse("Please log in to the console first.", status_code=401)
+        if actor.must_change_password or not actor.has(Permission.INTROSPECT):
+            return PlainTextResponse("GraphiQL is for administrators.", status_code=403)
+        return HTMLResponse(graphiql_html(graphql_url="/graphql", assets_prefix="/console/assets",
+                                          nonce=request.state.csp_nonce))
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "alive"})
+
+
+async def ready(request: Request) -> Response:
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+    except Exception:  # any failure means "not ready"; the detail goes to the log, not the caller
+        log.exception("readiness check failed")
+        return JSONResponse({"status": "database unavailable"}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:
+    """Build the application. With ``manage_database`` the lifespan opens and closes the database."""
+    settings = settings or load()
+    graphql = KmsGraphQL(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if manage_database:
+            await db.init(settings.database_url)
+        try:
+            yield
+        finally:
+            if manage_database:
+                await db.close()
+
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/health", health),
+            Route("/ready", ready),
+            Mount("/console/assets", app=assets_app()),
+        ],
+        middleware=[Middleware(SecurityHeaders)],
+        lifespan=lifespan,
+    )

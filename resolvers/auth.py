@@ -1,0 +1,216 @@
+"""Log in and out, sessions, API token authentication and password changes."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tortoise.transactions import in_transaction
+
+from crypto import passwords, tokens
+from models.auth import Session
+from models.organisations import Organisation
+from models.tokens import ApiToken
+from models.users import User
+from resolvers import audit, ratelimit
+from resolvers.actor import Actor
+from resolvers.errors import KmsError
+from resolvers.roles import grantable_roles, parse_roles
+from settings import Settings
+
+SESSION_COOKIE = "kms_session"
+SESSION_PREFIX = "kms_s"
+TOKEN_PREFIX = "kms_pat"
+# Writing last-seen on every request would turn reads into writes; a minute's precision is enough
+# for a 30-minute idle timeout.
+_TOUCH_EVERY = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    idle_seconds: int
+    absolute_seconds: int
+    login_account_limit: int
+    login_address_limit: int
+    login_window_seconds: int
+
+
+def policy_from(settings: Settings) -> SessionPolicy:
+    return SessionPolicy(
+        settings.session_idle_seconds, settings.session_absolute_seconds, settings.login_account_limit,
+        settings.login_address_limit, settings.login_window_seconds,
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def actor_for(user: User, organisation: Organisation, **kwargs: object) -> Actor:
+    roles = parse_roles(user.role_list)
+    via = str(kwargs.pop("via", "session"))
+    return Actor(
+        user_id=user.id,
+        email=user.email,
+        name=user.name,
+        organisation_id=organisation.id,
+        organisation_path=organisation.path,
+        organisation_can_create=organisation.can_create_organisations,
+        roles=frozenset(kwargs.pop("roles", roles)),  # type: ignore[call-overload]
+        must_change_password=user.must_change_password and via == "session",
+        via=via,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+async def actor_from_session(cookie: str, policy: SessionPolicy, client_address: str | None) -> Actor | None:
+    """The actor of a session cookie, or None when it is unknown, idle for too long or too old."""
+    digest = tokens.token_digest(cookie)
+    session = await Session.get_or_none(digest=digest).select_related("user__organisation")
+    if session is None:
+        return None
+    now = _now()
+    idle_limit = session.last_seen_at + timedelta(seconds=policy.idle_seconds)
+    if now >= session.expires_at or now >= idle_limit or not session.user.is_active:
+        await Session.filter(digest=digest).delete()
+        return None
+    if now - session.last_seen_at >= _TOUCH_EVERY:
+        await Session.filter(digest=digest).update(last_seen_at=now)
+    return actor_for(
+        session.user, session.user.organisation, session_digest=digest, client_address=client_address
+    )
+
+
+async def actor_from_token(bearer: str, client_address: str | None) -> Actor | None:
+    """The actor of an API token: the token's roles, never more than its creator still holds."""
+    token = await ApiToken.get_or_none(digest=tokens.token_digest(bearer)).select_related(
+        "created_by", "organisation"
+    )
+    now = _now()
+    if token is None or token.revoked_at is not None or (token.expires_at and token.expires_at <= now):
+        return None
+    creator = token.created_by
+    if not creator.is_active:
+        return None
+    roles = parse_roles(token.role_list) & grantable_roles(parse_roles(creator.role_list))
+    if token.last_used_at is None or now - token.last_used_at >= _TOUCH_EVERY:
+        await ApiToken.filter(id=token.id).update(last_used_at=now)
+    return actor_for(
+        creator,
+        token.organisation,
+        via="token",
+        roles=roles,
+        token_id=token.id,
+        token_prefix=token.prefix,
+        client_address=client_address,
+    )
+
+
+async def _new_session(user: User, policy: SessionPolicy, client_address: str | None) -> str:
+    cookie, digest = tokens.new_token(SESSION_PREFIX)
+    now = _now()
+    await Session.create(
+        digest=digest,
+        user=user,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(seconds=policy.absolute_seconds),
+        client_address=client_address,
+    )
+    return cookie
+
+
+def _account_key(email: str) -> str:
+    # Keyed by a digest of the typed email, so unknown addresses are throttled exactly like real ones.
+    return "login-account:" + hashlib.sha256(email.encode()).hexdigest()
+
+
+async def login(email: str, password: str, policy: SessionPolicy, client_address: str | None) -> tuple[User, str]:
+    """Check the credentials and open a session; returns the user and the new cookie value."""
+    email = email.strip().lower()
+    address_key, account_key = f"login-address:{client_address}", _account_key(email)
+    window = policy.login_window_seconds
+    by_address = await ratelimit.peek(address_key, window)
+    if by_address.count >= policy.login_address_limit:
+        raise KmsError("Too many login attempts from your address.", code="RATE_LIMITED",
+                       retryAfter=by_address.retry_after)
+    by_account = await ratelimit.peek(account_key, window)
+    if by_account.count >= policy.login_account_limit:
+        raise KmsError("Too many failed logins. The account is locked for a while.", code="ACCOUNT_LOCKED",
+                       retryAfter=by_account.retry_after)
+
+    user = await User.get_or_none(email=email).select_related("organisation")
+    if user is None:
+        ok = await passwords.verify_dummy(password)  # same work as a wrong password: no enumeration
+    else:
+        ok = await passwords.verify_password(password, user.password_hash) and user.is_active
+    if not ok or user is None:
+        async with in_transaction():
+            await ratelimit.hit(address_key, window)
+            await ratelimit.hit(account_key, window)
+            await audit.record(
+                "login.failed",
+                None,
+                actor_label=f"user:{user.email}" if user else "unknown account",
+                organisation_id=user.organisation.id if user else None,
+                organisation_path=user.organisation.path if user else None,
+                target=f"user:{user.id}" if user else None,
+            )
+        raise KmsError("Email or password is wrong.", code="INVALID_CREDENTIALS")
+
+    async with in_transaction():
+        await ratelimit.reset(account_key)
+        cookie = await _new_session(user, policy, client_address)
+        user.last_login_at = _now()
+        await user.save(update_fields=["last_login_at"])
+        actor = actor_for(user, user.organisation, client_address=client_address)
+        await audit.record("login.succeeded", actor, target=f"user:{user.id}")
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = await passwords.hash_password(password)
+        await user.save(update_fields=["password_hash"])
+    return user, cookie
+
+
+async def logout(actor: Actor) -> None:
+    async with in_transaction():
+        if actor.session_digest:
+            await Session.filter(digest=actor.session_digest).delete()
+        await audit.record("logout", actor, target=f"user:{actor.user_id}")
+
+
+async def change_password(
+    actor: Actor, current: str, new: str, policy: SessionPolicy
+) -> tuple[User, str | None]:
+    """Change the caller's own password: every session of the user ends, and a browser caller gets a
+    fresh one. Returns the user and the new cookie (None for API tokens)."""
+    user = await User.get(id=actor.user_id).select_related("organisation")
+    if not await passwords.verify_password(current, user.password_hash):
+        raise KmsError("The current password is wrong.", code="INVALID_CREDENTIALS")
+    if current == new:
+        raise KmsError("The new password must differ from the current one.", code="WEAK_PASSWORD",
+                       violations=["must differ from the current password"])
+    new_hash = await hash_new_password(new, user.email)
+    async with in_transaction():
+        await set_password_hash(user, new_hash, must_change=False)
+        cookie = await _new_session(user, policy, actor.client_address) if actor.via == "session" else None
+        await audit.record("password.changed", actor, target=f"user:{user.id}")
+    return user, cookie
+
+
+async def hash_new_password(password: str, email: str) -> str:
+    """Apply the password policy and hash; WEAK_PASSWORD lists every rule that failed."""
+    violations = passwords.check_policy(password, email)
+    if violations:
+        raise KmsError("The password is too weak: " + "; ".join(violations) + ".", code="WEAK_PASSWORD",
+                       violations=violations)
+    return await passwords.hash_password(password)
+
+
+async def set_password_hash(user: User, password_hash: str, *, must_change: bool) -> None:
+    """Store a new password hash and end every session of the user (a password change revokes them)."""
+    user.password_hash = password_hash
+    user.must_change_password = must_change
+    user.password_changed_at = _now()
+    await user.save(update_fields=["password_hash", "must_change_password", "password_changed_at"])
+    await Session.filter(user_id=user.id).delete()

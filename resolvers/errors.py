@@ -1,0 +1,60 @@
+"""Errors a caller can act on. Each carries a code from shared/api/errors.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class KmsError(Exception):
+    """An error whose message is safe to show and whose ``code`` is part of the public API."""
+
+    code = "INTERNAL"
+
+    def __init__(self, message: str, *, code: str | None = None, **extensions: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.extensions: dict[str, Any] = {"code": self.code, **extensions}
+
+
+class Unauthenticated(KmsError):
+    code = "UNAUTHENTICATED"
+
+    def __init__(self, message: str = "Please log in.") -> None:
+        super().__init__(message)
+
+
+class Forbidden(KmsError):
+    code = "FORBIDDEN"
+
+    def __init__(self, message: str = "Your role does not allow this.") -> None:
+        super().__init__(message)
+
+
+class NotFound(KmsError):
+    code = "NOT_FOUND"
+
+    def __init__(self, what: str = "Object") -> None:
+        super().__init__(f"{what} not found.")
+
+
+class BadInput(KmsError):
+    code = "BAD_USER_INPUT"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message, field=field)
+
+
+class PasswordChangeRequired(KmsError):
+    code = "PASSWORD_CHANGE_REQUIRED"
+
+    def __init__(self) -> None:
+        super().__init__("Please change your password before you continue.")
+
+
+class RateLimited(KmsError):
+    code = "RATE_LIMITED"
+
+    def __init__(self, retry_after: int, message: str = "Too many attempts. Please wait and try again.") -> None:
+        super().__init__(message, retryAfter=retry_after)

@@ -1,0 +1,146 @@
+"""Organisations (a tree) and partner links."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from uuid import UUID
+
+from tortoise.transactions import in_transaction
+
+from models.organisations import Organisation, Partnership
+from resolvers import _scope, audit
+from resolvers.actor import Actor
+from resolvers.errors import BadInput, Forbidden, KmsError, NotFound
+from resolvers.pagination import Page, paginate
+
+
+@dataclass(frozen=True)
+class OrganisationChanges:
+    name: str | None = None
+    your_reference: str | None = None
+    can_create_organisations: bool | None = None
+
+
+def _clean_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise BadInput("name", "The name must have 1 to 200 characters.")
+    return name
+
+
+async def list_organisations(actor: Actor, *, name: str | None, first: int | None, after: str | None) -> Page[Organisation]:
+    query = _scope.organisations(actor)
+    if name:
+        query = query.filter(name__icontains=name)
+    return await paginate(query, ("name", "id"), first=first, after=after)
+
+
+async def create_organisation(
+    actor: Actor, *, name: str, your_reference: str | None, can_create: bool, parent_id: str | None
+) -> Organisation:
+    if not (actor.sees_everything or actor.organisation_can_create):
+        raise Forbidden("Your organisation may not create other organisations.")
+    if can_create and not (actor.sees_everything or actor.organisation_can_create):
+        raise Forbidden("You cannot allow more than your organisation may do.")
+    parent = await _scope.organisation(actor, parent_id or actor.organisation_id)
+    async with in_transaction():
+        new_id = uuid.uuid4()
+        org = await Organisation.create(
+            id=new_id,
+            name=_clean_name(name),
+            your_reference=(your_reference or "").strip() or None,
+            can_create_organisations=can_create,
+            parent=parent,
+            path=f"{parent.path}{new_id}/",
+        )
+        await audit.record(
+            "organisation.created", actor, organisation_id=org.id, organisation_path=org.path,
+            target=f"organisation:{org.id}",
+            details={"name": org.name, "parentId": str(parent.id), "canCreateOrganisations": can_create},
+        )
+    return org
+
+
+async def update_organisation(actor: Actor, organisation_id: str, changes: OrganisationChanges) -> Organisation:
+    org = await _scope.organisation(actor, organisation_id)
+    if changes.can_create_organisations is not None and not actor.sees_everything:
+        # An admin may pass on the right to create organisations below its own, never grant it to itself.
+        if org.id == actor.organisation_id or not actor.organisation_can_create:
+            raise Forbidden("You cannot change who may create organisations here.")
+    updated: dict[str, object] = {}
+    if changes.name is not None:
+        updated["name"] = _clean_name(changes.name)
+    if changes.your_reference is not None:
+        updated["your_reference"] = changes.your_reference.strip() or None
+    if changes.can_create_organisations is not None:
+        updated["can_create_organisations"] = changes.can_create_organisations
+    async with in_transaction():
+        for field, value in updated.items():
+            setattr(org, field, value)
+        if updated:
+            await org.save(update_fields=list(updated))
+        await audit.record(
+            "organisation.updated", actor, organisation_id=org.id, organisation_path=org.path,
+            target=f"organisation:{org.id}", details={"fields": sorted(updated)},
+        )
+    return org
+
+
+async def add_partner(actor: Actor, partner_id: str) -> Organisation:
+    """Link an existing organisation, found by its ID (which its users copy and hand over)."""
+    try:
+        partner = await Organisation.get_or_none(id=UUID(partner_id))
+    except ValueError:
+        partner = None
+    if partner is None:
+        raise NotFound("Organisation")
+    if partner.path.startswith(actor.organisation_path):
+        raise BadInput("organisationId", "This organisation is already yours or below yours.")
+    if await Partnership.exists(organisation_id=actor.organisation_id, partner_id=partner.id):
+        raise KmsError("This organisation is already a partner.", code="CONFLICT")
+    async with in_transaction():
+        await Partnership.create(organisation_id=actor.organisation_id, partner_id=partner.id)
+        await audit.record("partner.added", actor, target=f"organisation:{partner.id}")
+    return partner
+
+
+async def remove_partner(actor: Actor, partner_id: str) -> bool:
+    try:
+        pid = UUID(partner_id)
+    except ValueError:
+        raise NotFound("Partner") from None
+    async with in_transaction():
+        deleted = await Partnership.filter(organisation_id=actor.organisation_id, partner_id=pid).delete()
+        if not deleted:
+            raise NotFound("Partner")
+        await audit.record("partner.removed", actor, target=f"organisation:{pid}")
+    return True
+
+
+async def children(actor: Actor, organisation_id: UUID) -> list[Organisation]:
+    return list(await _scope.organisations(actor).filter(parent_id=organisation_id).order_by("name", "id"))
+
+
+async def partners_of(actor: Actor, organisation_id: UUID) -> list[Organisation]:
+    links = await _scope.partners(actor).filter(organisation_id=organisation_id).prefetch_related("partner")
+    return sorted((link.partner for link in links), key=lambda o: (o.name, str(o.id)))
+
+
+async def by_ids(actor: Actor, ids: list[UUID]) -> list[tuple[Organisation, bool] | None]:
+    """Batch load for DataLoaders: each id's organisation and whether the caller sees it in full."""
+    full = {o.id: o for o in await _scope.organisations(actor).filter(id__in=ids)}
+    missing = [i for i in ids if i not in full]
+    limited: dict[UUID, Organisation] = {}
+    if missing:
+        links = await _scope.partners(actor).filter(partner_id__in=missing).prefetch_related("partner")
+        limited = {link.partner.id: link.partner for link in links}
+    result: list[tuple[Organisation, bool] | None] = []
+    for i in ids:
+        if i in full:
+            result.append((full[i], True))
+        elif i in limited:
+            result.append((limited[i], False))
+        else:
+            result.append(None)
+    return result

@@ -1,0 +1,52 @@
+"""Fixed-window counters kept in the database, so every server process and host shares them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from tortoise import connections
+
+from models import db
+from models.auth import RateLimit
+
+
+@dataclass(frozen=True)
+class Window:
+    count: int
+    retry_after: int  # seconds until the window resets
+
+
+async def peek(key: str, window_seconds: int) -> Window:
+    now = int(time.time())
+    row = await RateLimit.get_or_none(key=key)
+    if row is None or row.window_start + window_seconds <= now:
+        return Window(0, 0)
+    return Window(row.count, row.window_start + window_seconds - now)
+
+
+async def hit(key: str, window_seconds: int) -> Window:
+    """Count one event for ``key`` atomically (one upsert statement) and return the window."""
+    now = int(time.time())
+    cutoff = now - window_seconds
+    if db.dialect() == "postgres":
+        marks: tuple[str, ...] = ("$1", "$2", "$3")
+    else:
+        marks = ("?", "?", "?")
+    table = RateLimit._meta.db_table
+    sql = (
+        f"INSERT INTO {table} (key, window_start, count) VALUES ({marks[0]}, {marks[1]}, 1) "
+        f"ON CONFLICT (key) DO UPDATE SET "
+        f"count = CASE WHEN {table}.window_start <= {marks[2]} THEN 1 ELSE {table}.count + 1 END, "
+        f"window_start = CASE WHEN {table}.window_start <= {marks[2]} THEN excluded.window_start "
+        f"ELSE {table}.window_start END "
+        f"RETURNING count, window_start"
+    )
+    values = [key, now, cutoff] if marks[2] == "$3" else [key, now, cutoff, cutoff]
+    # execute_query_dict: the asyncpg client would drop RETURNING rows of an INSERT in execute_query.
+    row = (await connections.get("default").execute_query_dict(sql, values))[0]
+    return Window(int(row["count"]), int(row["window_start"]) + window_seconds - now)
+
+
+async def reset(key: str) -> None:
+    await RateLimit.filter(key=key).delete()

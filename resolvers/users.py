@@ -1,0 +1,198 @@
+"""Users: the manual's user list, add and edit user, and an admin setting a password."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from uuid import UUID
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from models.auth import Session
+from models.users import User
+from resolvers import _scope, audit
+from resolvers.actor import Actor
+from resolvers.auth import hash_new_password, set_password_hash
+from resolvers.errors import BadInput, Forbidden, KmsError
+from resolvers.pagination import Page, paginate
+from resolvers.roles import Permission, Role, parse_roles
+
+LANGUAGES = ("EN", "DE", "ES", "SV")
+# A delimiter must not be something that appears inside values (letters, digits, quotes).
+_BAD_SEPARATOR_CHARS = set("\"'\r\n") | set("0123456789")
+
+
+@dataclass(frozen=True)
+class UserFilter:
+    name: str | None = None
+    email: str | None = None
+    organisation_ids: list[str] | None = None
+    roles: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Changes to a user; None leaves a field as it is."""
+
+    name: str | None = None
+    email: str | None = None
+    organisation_id: str | None = None
+    roles: list[str] | None = None
+    language: str | None = None
+    csv_delimiter: str | None = None
+    csv_thousands_separator: str | None = None
+    is_active: bool | None = None
+
+    # Fields a user may change on their own account without MANAGE_USERS.
+    SELF_SERVICE = frozenset({"name", "language", "csv_delimiter", "csv_thousands_separator"})
+
+    def changed(self) -> set[str]:
+        return {f.name for f in fields(self) if getattr(self, f.name) is not None}
+
+
+def _email(value: str) -> str:
+    value = value.strip().lower()
+    local, _, domain = value.partition("@")
+    if not local or "." not in domain or len(value) > 320 or any(c.isspace() for c in value):
+        raise BadInput("email", "This is not a valid email address.")
+    return value
+
+
+def _name(value: str) -> str:
+    value = value.strip()
+    if not value or len(value) > 200:
+        raise BadInput("name", "The name must have 1 to 200 characters.")
+    return value
+
+
+def _separator(value: str, field: str, *, allow_empty: bool) -> str:
+    if (not value and not allow_empty) or len(value) > 1 or value in _BAD_SEPARATOR_CHARS or value.isalpha():
+        raise BadInput(field, "Use a single character that is not a letter, digit or quote.")
+    return value
+
+
+def _language(value: str) -> str:
+    if value not in LANGUAGES:
+        raise BadInput("language", "The language must be one of EN, DE, ES, SV.")
+    return value
+
+
+def _grant(actor: Actor, roles: list[str]) -> frozenset[Role]:
+    wanted = parse_roles(roles)
+    if len(wanted) != len(set(roles)) or not wanted:
+        raise BadInput("roles", "Give at least one known role.")
+    if not wanted <= actor.grantable:
+        raise Forbidden("You cannot grant a role you do not hold.")
+    return wanted
+
+
+async def list_users(actor: Actor, flt: UserFilter, *, first: int | None, after: str | None) -> Page[User]:
+    query = _scope.users(actor)
+    if flt.name:
+        query = query.filter(name__icontains=flt.name)
+    if flt.email:
+        query = query.filter(email__icontains=flt.email.lower())
+    if flt.organisation_ids:
+        ids = []
+        for value in flt.organisation_ids:
+            try:
+                ids.append(UUID(value))
+            except ValueError:
+                raise BadInput("organisationIds", "Not an organisation ID.") from None
+        query = query.filter(organisation_id__in=ids)
+    for role in flt.roles or []:
+        query = query.filter(roles__contains=f",{role},")
+    return await paginate(query, ("name", "id"), first=first, after=after)
+
+
+async def get_user(actor: Actor, user_id: str) -> User:
+    if str(actor.user_id) == user_id:
+        return await User.get(id=actor.user_id)
+    if not actor.has(Permission.MANAGE_USERS):
+        raise Forbidden()
+    return await _scope.user(actor, user_id)
+
+
+async def create_user(actor: Actor, profile: Profile, password: str) -> User:
+    assert profile.name is not None and profile.email is not None and profile.organisation_id is not None
+    name, email = _name(profile.name), _email(profile.email)
+    org = await _scope.organisation(actor, profile.organisation_id)
+    roles = _grant(actor, profile.roles or [])
+    language = _language(profile.language or "EN")
+    delimiter = _separator(profile.csv_delimiter or ";", "csvDelimiter", allow_empty=False)
+    thousands = _separator(profile.csv_thousands_separator or "", "csvThousandsSeparator", allow_empty=True)
+    if await User.exists(email=email):
+        raise KmsError("Another user has this email.", code="EMAIL_TAKEN", field="email")
+    password_hash = await hash_new_password(password, email)
+    try:
+        async with in_transaction():
+            user = await User.create(
+                name=name, email=email, organisation=org, roles=User.encode_roles({r.value for r in roles}),
+                language=language, csv_delimiter=delimiter, csv_thousands_separator=thousands,
+                password_hash=password_hash, must_change_password=True,
+            )
+            await audit.record(
+                "user.created", actor, organisation_id=org.id, organisation_path=org.path,
+                target=f"user:{user.id}", details={"email": email, "roles": sorted(r.value for r in roles)},
+            )
+    except IntegrityError:  # a concurrent request took the email between the check and the insert
+        raise KmsError("Another user has this email.", code="EMAIL_TAKEN", field="email") from None
+    return user
+
+
+async def update_user(actor: Actor, user_id: str, profile: Profile) -> User:
+    changed = profile.changed()
+    is_self = str(actor.user_id) == user_id
+    if not (is_self and changed <= Profile.SELF_SERVICE) and not actor.has(Permission.MANAGE_USERS):
+        raise Forbidden("You may change only your name, language and CSV settings.")
+    user = await (User.get(id=actor.user_id) if is_self else _scope.user(actor, user_id))
+    if not parse_roles(user.role_list) <= actor.grantable:
+        raise Forbidden("This user holds a role above yours.")
+    updates: dict[str, object] = {}
+    if profile.name is not None:
+        updates["name"] = _name(profile.name)
+    if profile.email is not None:
+        email = _email(profile.email)
+        if email != user.email and await User.exists(email=email):
+            raise KmsError("Another user has this email.", code="EMAIL_TAKEN", field="email")
+        updates["email"] = email
+    if profile.organisation_id is not None:
+        updates["organisation_id"] = (await _scope.organisation(actor, profile.organisation_id)).id
+    if profile.roles is not None:
+        updates["roles"] = User.encode_roles({r.value for r in _grant(actor, profile.roles)})
+    if profile.language is not None:
+        updates["language"] = _language(profile.language)
+    if profile.csv_delimiter is not None:
+        updates["csv_delimiter"] = _separator(profile.csv_delimiter, "csvDelimiter", allow_empty=False)
+    if profile.csv_thousands_separator is not None:
+        updates["csv_thousands_separator"] = _separator(
+            profile.csv_thousands_separator, "csvThousandsSeparator", allow_empty=True
+        )
+    if profile.is_active is not None:
+        if is_self and not profile.is_active:
+            raise BadInput("isActive", "You cannot deactivate yourself.")
+        updates["is_active"] = profile.is_active
+    try:
+        async with in_transaction():
+            for field, value in updates.items():
+                setattr(user, field, value)
+            if updates:
+                await user.save(update_fields=list(updates))
+            if profile.is_active is False:
+                await Session.filter(user_id=user.id).delete()
+            await audit.record("user.updated", actor, target=f"user:{user.id}", details={"fields": sorted(updates)})
+    except IntegrityError:
+        raise KmsError("Another user has this email.", code="EMAIL_TAKEN", field="email") from None
+    return user
+
+
+async def set_user_password(actor: Actor, user_id: str, new_password: str) -> User:
+    """An admin sets another user's password; the user must change it at the next login."""
+    user = await _scope.user(actor, user_id)
+    if not parse_roles(user.role_list) <= actor.grantable:
+        raise Forbidden("This user holds a role above yours.")
+    password_hash = await hash_new_password(new_password, user.email)
+    async with in_transaction():
+        await set_password_hash(user, password_hash, must_change=user.id != actor.user_id)
+        await audit.record("password.set", actor, target=f"user:{user.id}")
+    return user

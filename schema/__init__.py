@@ -1,0 +1,37 @@
+"""The GraphQL schema, merged from one Query and one Mutation class per domain."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+from schema import audit, auth, organisations, tokens, users
+from schema.extensions import ErrorPolicy, IntrospectionPolicy
+from settings import Settings
+
+DOMAINS = (auth, users, organisations, tokens, audit)
+
+
+class KmsSchema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None):  # type: ignore[no-untyped-def]
+        """Errors are logged by ErrorPolicy (only unexpected ones, with the request id); strawberry's
+        default would log every user error with its traceback."""
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    query = merge_types("Query", tuple(d.Query for d in DOMAINS if hasattr(d, "Query")))
+    mutation = merge_types("Mutation", tuple(d.Mutation for d in DOMAINS if hasattr(d, "Mutation")))
+    return KmsSchema(
+        query=query,
+        mutation=mutation,
+        config=StrawberryConfig(disable_field_suggestions=True),
+        extensions=[
+            ErrorPolicy,
+            IntrospectionPolicy,
+            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        ],
+    )

@@ -1,0 +1,60 @@
+"""Schema-wide policies: error codes and masking, introspection only for admins."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import SchemaExtension
+
+from resolvers.errors import KmsError
+from resolvers.roles import Permission
+
+log = logging.getLogger("kms.graphql")
+
+_TOO_COMPLEX = re.compile(r"exceeds maximum operation depth|aliases found|contains more than \d+ tokens")
+_INTROSPECTION = re.compile(r"GraphQL introspection has been disabled")
+
+
+def public_error(error: GraphQLError, request_id: str) -> GraphQLError:
+    """Give every error a code from shared/api/errors.md; hide anything unexpected behind INTERNAL."""
+    original = error.original_error
+    if isinstance(original, KmsError):
+        extensions = dict(original.extensions)
+    elif original is None:
+        if _TOO_COMPLEX.search(error.message):
+            extensions = {"code": "QUERY_TOO_COMPLEX"}
+        elif _INTROSPECTION.search(error.message):
+            extensions = {"code": "FORBIDDEN"}
+        else:  # a query that does not fit the schema or a value that fails its type
+            extensions = {"code": error.extensions.get("code", "BAD_USER_INPUT") if error.extensions else "BAD_USER_INPUT"}
+    else:
+        log.error("request %s failed", request_id, exc_info=(type(original), original, original.__traceback__))
+        return GraphQLError("Internal error.", nodes=error.nodes, path=error.path,
+                            extensions={"code": "INTERNAL", "requestId": request_id})
+    message = original.message if isinstance(original, KmsError) else error.message
+    return GraphQLError(message, nodes=error.nodes, path=error.path, extensions=extensions)
+
+
+class ErrorPolicy(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and getattr(result, "errors", None):
+            request_id = getattr(self.execution_context.context, "request_id", "-")
+            result.errors = [public_error(e, request_id) for e in result.errors]
+
+
+class IntrospectionPolicy(SchemaExtension):
+    """Introspection (and so GraphiQL's documentation) only for PLATFORM_ADMIN and OTC_ADMIN."""
+
+    def on_operation(self) -> Iterator[None]:
+        actor = getattr(self.execution_context.context, "actor", None)
+        if actor is None or actor.must_change_password or not actor.has(Permission.INTROSPECT):
+            self.execution_context.validation_rules = (
+                *self.execution_context.validation_rules, NoSchemaIntrospectionCustomRule,
+            )
+        yield

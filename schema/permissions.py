@@ -1,0 +1,52 @@
+"""Who may call a field, declared on the field. Checks are synchronous and do no I/O: the caller was
+loaded into the context before execution."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.extensions.field_extension import FieldExtension
+from strawberry.permission import BasePermission, PermissionExtension
+from strawberry.types import Info
+
+from resolvers.errors import Forbidden, PasswordChangeRequired, Unauthenticated
+from resolvers.roles import Permission
+
+
+class Anyone(BasePermission):
+    """Open to anonymous callers (log in, reset a password). Declared so that every field states its rule."""
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return True
+
+
+class Authenticated(BasePermission):
+    """A logged-in caller holding every given permission. Until a pending password change is done,
+    only fields marked ``allow_pending`` answer."""
+
+    def __init__(self, *permissions: Permission, allow_pending: bool = False, self_arg: str | None = None) -> None:
+        self.permissions = permissions
+        self.allow_pending = allow_pending
+        self.self_arg = self_arg
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        actor = info.context.actor
+        if actor is None:
+            raise Unauthenticated()
+        if actor.must_change_password and not self.allow_pending:
+            raise PasswordChangeRequired()
+        if self.self_arg and str(kwargs.get(self.self_arg)) == str(actor.user_id):
+            return True  # a user always reads and edits their own account
+        if not all(actor.has(p) for p in self.permissions):
+            raise Forbidden()
+        return True
+
+
+def anyone() -> list[FieldExtension]:
+    return [PermissionExtension(permissions=[Anyone()], use_directives=False)]
+
+
+def requires(*permissions: Permission, allow_pending: bool = False, self_arg: str | None = None) -> list[FieldExtension]:
+    """Field extensions for ``@strawberry.field(extensions=requires(Permission.X))``."""
+    check = Authenticated(*permissions, allow_pending=allow_pending, self_arg=self_arg)
+    return [PermissionExtension(permissions=[check], use_directives=False)]

@@ -1,0 +1,188 @@
+"""Fixtures: a migrated database (SQLite or PostgreSQL, chosen by KMS_TEST_DB), the ASGI app, HTTP
+clients that keep cookies, and factories for organisations and users."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from tortoise import connections
+
+from app import create_app
+from crypto import passwords
+from models import db
+from models.organisations import Organisation, Partnership
+from models.users import User
+from settings import Settings
+
+PASSWORD = "Correct-Horse-42!x"
+TEST_DB = os.environ.get("KMS_TEST_DB", "sqlite")
+PG_ADMIN_URL = os.environ.get("KMS_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+TABLES = ["audit_events", "sessions", "rate_limits", "api_tokens", "partnerships", "users", "organisations"]
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A fresh, migrated database for the whole run. PostgreSQL must answer: no skipping."""
+    if TEST_DB == "sqlite":
+        url = f"sqlite://{tmp_path_factory.mktemp('db') / 'kms.sqlite3'}"
+        await db.migrate(url)
+        yield url
+        return
+    assert TEST_DB == "postgres", f"KMS_TEST_DB must be sqlite or postgres, not {TEST_DB}"
+    name = f"kms_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(PG_ADMIN_URL)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        await db.migrate(url)
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Settings]:
+    data_dir: Path = tmp_path_factory.mktemp("data")
+    s = Settings(data_dir=data_dir, database_url=database_url)
+    await db.init(database_url)
+    yield s
+    await db.close()
+
+
+@pytest.fixture(autouse=True)
+async def clean_db(settings: Settings) -> AsyncIterator[None]:
+    """Every test starts from empty tables."""
+    yield
+    conn = connections.get("default")
+    if db.dialect() == "postgres":
+        await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} CASCADE")
+    else:
+        await conn.execute_script("UPDATE organisations SET parent_id = NULL")
+        for table in TABLES:
+            await conn.execute_script(f"DELETE FROM {table}")
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    """One real argon2id hash of PASSWORD, computed once (hashing is deliberately slow)."""
+    return passwords.hash_password_sync(PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> Any:
+    return create_app(settings, manage_database=False)
+
+
+class Api:
+    """An HTTP client of the GraphQL endpoint that keeps its cookies, like a browser."""
+
+    def __init__(self, app: Any, base_url: str = "http://testserver", headers: dict[str, str] | None = None):
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url,
+                                      headers=headers or {})
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = await self.http.post("/graphql", json={"query": query, "variables": variables or {}})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def ok(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Data of a request that must succeed."""
+        body = await self.post(query, variables)
+        assert not body.get("errors"), body["errors"]
+        return body["data"]
+
+    async def error(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The first error of a request that must fail; its extensions carry the code."""
+        body = await self.post(query, variables)
+        assert body.get("errors"), body
+        return body["errors"][0]
+
+    async def code(self, query: str, variables: dict[str, Any] | None = None) -> str:
+        return (await self.error(query, variables))["extensions"]["code"]
+
+    async def login(self, email: str, password: str = PASSWORD) -> dict[str, Any]:
+        return await self.ok(
+            "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { mustChangePassword user { id } } }",
+            {"e": email, "p": password},
+        )
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[Any]:
+    """A factory of fresh clients: `api = client()`; closed at the end of the test."""
+    made: list[Api] = []
+
+    def factory(**kwargs: Any) -> Api:
+        api = Api(app, **kwargs)
+        made.append(api)
+        return api
+
+    yield factory
+    for api in made:
+        await api.http.aclose()
+
+
+async def make_org(name: str, parent: Organisation | None = None, *, can_create: bool = False) -> Organisation:
+    oid = uuid.uuid4()
+    return await Organisation.create(id=oid, name=name, parent=parent, can_create_organisations=can_create,
+                                     path=f"{parent.path if parent else '/'}{oid}/")
+
+
+@dataclass
+class World:
+    """Two customers below a platform organisation, plus an unrelated partner organisation.
+
+    platform (IntegraDemo) -> customer_a -> customer_a_sub ; platform -> customer_b ; partner (own tree)
+    """
+
+    password_hash: str
+    orgs: dict[str, Organisation] = field(default_factory=dict)
+    users: dict[str, User] = field(default_factory=dict)
+
+    async def user(self, key: str, org: str, roles: list[str], *, must_change: bool = False) -> User:
+        user = await User.create(name=key.replace("_", " ").title(), email=f"{key}@example.com",
+                                 organisation=self.orgs[org], roles=User.encode_roles(roles),
+                                 password_hash=self.password_hash, must_change_password=must_change)
+        self.users[key] = user
+        return user
+
+
+@pytest.fixture
+async def world(password_hash: str) -> World:
+    w = World(password_hash)
+    w.orgs["platform"] = await make_org("IntegraDemo", can_create=True)
+    w.orgs["customer_a"] = await make_org("Customer A", w.orgs["platform"], can_create=True)
+    w.orgs["customer_a_sub"] = await make_org("Customer A Sub", w.orgs["customer_a"])
+    w.orgs["customer_b"] = await make_org("Customer B", w.orgs["platform"])
+    w.orgs["partner"] = await make_org("Partner P")
+    await Partnership.create(organisation=w.orgs["customer_a"], partner=w.orgs["partner"])
+    await w.user("platform_admin", "platform", ["PLATFORM_ADMIN"])
+    await w.user("admin_a", "customer_a", ["OTC_ADMIN"])
+    await w.user("keys_a", "customer_a", ["KEY_MANAGER"])
+    await w.user("viewer_a", "customer_a", ["VIEWER"])
+    await w.user("admin_a_sub", "customer_a_sub", ["OTC_ADMIN"])
+    await w.user("admin_b", "customer_b", ["OTC_ADMIN"])
+    await w.user("keys_b", "customer_b", ["KEY_MANAGER"])
+    await w.user("partner_admin", "partner", ["OTC_ADMIN"])
+    return w
+
+
+@pytest.fixture
+async def as_user(client: Any, world: World) -> Any:
+    """`api = await as_user("admin_a")`: a client logged in as one of the world's users."""
+
+    async def login(key: str) -> Api:
+        api = client()
+        await api.login(world.users[key].email)
+        return api
+
+    return login
