@@ -78,8 +78,12 @@ class KmsGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view with our authentication, CSRF rule for uploads and local GraphiQL."""
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(build_schema(settings), graphql_ide="graphiql", allow_queries_via_get=True,
-                         multipart_uploads_enabled=True)
+        super().__init__(
+            build_schema(settings),
+            graphql_ide="graphiql",
+            allow_queries_via_get=True,
+            multipart_uploads_enabled=True,
+        )
         self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -90,8 +94,16 @@ class KmsGraphQL(GraphQL[Context, None]):
             # add without one makes an upload unforgeable. JSON bodies already need a preflight.
             if content_type.startswith("multipart/") and request.headers.get(CSRF_HEADER) != "1":
                 response = JSONResponse(
-                    {"errors": [{"message": "Uploads need the X-KMS-CSRF: 1 header.",
-                                 "extensions": {"code": "FORBIDDEN"}}]}, status_code=403)
+                    {
+                        "errors": [
+                            {
+                                "message": "Uploads need the X-KMS-CSRF: 1 header.",
+                                "extensions": {"code": "FORBIDDEN"},
+                            }
+                        ]
+                    },
+                    status_code=403,
+                )
                 await response(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
@@ -108,8 +120,13 @@ class KmsGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         actor = await self.authenticate(request)
-        return Context(request=request, response=response, settings=self.settings, actor=actor,
-                       request_id=request.state.request_id)
+        return Context(
+            request=request,
+            response=response,
+            settings=self.settings,
+            actor=actor,
+            request_id=request.state.request_id,
+        )
 
     async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
         actor = await self.authenticate(request)
@@ -117,8 +134,11 @@ class KmsGraphQL(GraphQL[Context, None]):
             return PlainTextResponse("Please log in to the console first.", status_code=401)
         if actor.must_change_password or not actor.has(Permission.INTROSPECT):
             return PlainTextResponse("GraphiQL is for administrators.", status_code=403)
-        return HTMLResponse(graphiql_html(graphql_url="/graphql", assets_prefix="/console/assets",
-                                          nonce=request.state.csp_nonce))
+        return HTMLResponse(
+            graphiql_html(
+                graphql_url="/graphql", assets_prefix="/console/assets", nonce=request.state.csp_nonce
+            )
+        )
 
 
 async def health(request: Request) -> Response:

@@ -30,27 +30,46 @@ DEMO_USERS = [
 ]
 
 
-async def create_organisation(name: str, *, parent: Organisation | None = None, can_create: bool = False,
-                              reference: str | None = None) -> Organisation:
+async def create_organisation(
+    name: str, *, parent: Organisation | None = None, can_create: bool = False, reference: str | None = None
+) -> Organisation:
     existing = await Organisation.get_or_none(name=name, parent_id=parent.id if parent else None)
     if existing:
         return existing
     new_id = uuid.uuid4()
     path = f"{parent.path if parent else '/'}{new_id}/"
-    return await Organisation.create(id=new_id, name=name, parent=parent, path=path,
-                                     can_create_organisations=can_create, your_reference=reference)
+    return await Organisation.create(
+        id=new_id,
+        name=name,
+        parent=parent,
+        path=path,
+        can_create_organisations=can_create,
+        your_reference=reference,
+    )
 
 
-async def create_user(name: str, email: str, organisation: Organisation, roles: list[str], password: str,
-                      *, must_change: bool) -> User:
+async def create_user(
+    name: str, email: str, organisation: Organisation, roles: list[str], password: str, *, must_change: bool
+) -> User:
     password_hash = await passwords.hash_password(password)
     async with in_transaction():
-        user = await User.create(name=name, email=email.lower(), organisation=organisation,
-                                 roles=User.encode_roles(roles), password_hash=password_hash,
-                                 must_change_password=must_change)
-        await audit.record("user.created", None, actor_label="cli", organisation_id=organisation.id,
-                           organisation_path=organisation.path, target=f"user:{user.id}",
-                           details={"email": user.email, "roles": roles})
+        user = await User.create(
+            name=name,
+            email=email.lower(),
+            organisation=organisation,
+            roles=User.encode_roles(roles),
+            password_hash=password_hash,
+            must_change_password=must_change,
+        )
+        await audit.record(
+            "user.created",
+            None,
+            actor_label="cli",
+            organisation_id=organisation.id,
+            organisation_path=organisation.path,
+            target=f"user:{user.id}",
+            details={"email": user.email, "roles": roles},
+        )
     return user
 
 
@@ -116,8 +135,15 @@ def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    uvicorn.run("app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                proxy_headers=True, log_level=settings.log_level.lower())
+    uvicorn.run(
+        "app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        log_level=settings.log_level.lower(),
+    )
     return 0
 
 
@@ -131,7 +157,9 @@ def _safe_url(url: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kms", description="Meter KMS: key management for smart-meter radio keys")
+    parser = argparse.ArgumentParser(
+        prog="kms", description="Meter KMS: key management for smart-meter radio keys"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the API (and the console)")
     serve.add_argument("--host", default="127.0.0.1")
@@ -140,7 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("demo", help="seed demo organisations and users").set_defaults(func=cmd_demo)
-    admin = sub.add_parser("create-admin", help="create a PLATFORM_ADMIN (password from KMS_ADMIN_PASSWORD or a prompt)")
+    admin = sub.add_parser(
+        "create-admin", help="create a PLATFORM_ADMIN (password from KMS_ADMIN_PASSWORD or a prompt)"
+    )
     admin.add_argument("--email", required=True)
     admin.add_argument("--name", required=True)
     admin.add_argument("--organisation", required=True)

@@ -19,7 +19,10 @@ class AuditEvent(Model):
     actor = fields.CharField(max_length=400)
     actor_user_id = fields.UUIDField(null=True, db_index=True)
     organisation: fields.ForeignKeyNullableRelation[Organisation] = fields.ForeignKeyField(
-        "models.Organisation", related_name="audit_events", null=True, on_delete=fields.RESTRICT,
+        "models.Organisation",
+        related_name="audit_events",
+        null=True,
+        on_delete=fields.RESTRICT,
         db_constraint=False,
     )
     organisation_path = fields.CharField(max_length=2000, null=True, db_index=True)

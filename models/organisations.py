@@ -26,7 +26,7 @@ class Organisation(BaseModel):
 
 
 class Partnership(BaseModel):
-    """"organisation" added "partner" by its ID: the partner becomes addressable and visible
+    """ "organisation" added "partner" by its ID: the partner becomes addressable and visible
     (name and ID only) to "organisation"'s subtree. The link is one-way."""
 
     organisation: fields.ForeignKeyRelation[Organisation] = fields.ForeignKeyField(

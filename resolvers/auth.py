@@ -38,8 +38,11 @@ class SessionPolicy:
 
 def policy_from(settings: Settings) -> SessionPolicy:
     return SessionPolicy(
-        settings.session_idle_seconds, settings.session_absolute_seconds, settings.login_account_limit,
-        settings.login_address_limit, settings.login_window_seconds,
+        settings.session_idle_seconds,
+        settings.session_absolute_seconds,
+        settings.login_account_limit,
+        settings.login_address_limit,
+        settings.login_window_seconds,
     )
 
 
@@ -126,19 +129,27 @@ def _account_key(email: str) -> str:
     return "login-account:" + hashlib.sha256(email.encode()).hexdigest()
 
 
-async def login(email: str, password: str, policy: SessionPolicy, client_address: str | None) -> tuple[User, str]:
+async def login(
+    email: str, password: str, policy: SessionPolicy, client_address: str | None
+) -> tuple[User, str]:
     """Check the credentials and open a session; returns the user and the new cookie value."""
     email = email.strip().lower()
     address_key, account_key = f"login-address:{client_address}", _account_key(email)
     window = policy.login_window_seconds
     by_address = await ratelimit.peek(address_key, window)
     if by_address.count >= policy.login_address_limit:
-        raise KmsError("Too many login attempts from your address.", code="RATE_LIMITED",
-                       retryAfter=by_address.retry_after)
+        raise KmsError(
+            "Too many login attempts from your address.",
+            code="RATE_LIMITED",
+            retryAfter=by_address.retry_after,
+        )
     by_account = await ratelimit.peek(account_key, window)
     if by_account.count >= policy.login_account_limit:
-        raise KmsError("Too many failed logins. The account is locked for a while.", code="ACCOUNT_LOCKED",
-                       retryAfter=by_account.retry_after)
+        raise KmsError(
+            "Too many failed logins. The account is locked for a while.",
+            code="ACCOUNT_LOCKED",
+            retryAfter=by_account.retry_after,
+        )
 
     user = await User.get_or_none(email=email).select_related("organisation")
     if user is None:
@@ -188,8 +199,11 @@ async def change_password(
     if not await passwords.verify_password(current, user.password_hash):
         raise KmsError("The current password is wrong.", code="INVALID_CREDENTIALS")
     if current == new:
-        raise KmsError("The new password must differ from the current one.", code="WEAK_PASSWORD",
-                       violations=["must differ from the current password"])
+        raise KmsError(
+            "The new password must differ from the current one.",
+            code="WEAK_PASSWORD",
+            violations=["must differ from the current password"],
+        )
     new_hash = await hash_new_password(new, user.email)
     async with in_transaction():
         await set_password_hash(user, new_hash, must_change=False)
@@ -202,8 +216,11 @@ async def hash_new_password(password: str, email: str) -> str:
     """Apply the password policy and hash; WEAK_PASSWORD lists every rule that failed."""
     violations = passwords.check_policy(password, email)
     if violations:
-        raise KmsError("The password is too weak: " + "; ".join(violations) + ".", code="WEAK_PASSWORD",
-                       violations=violations)
+        raise KmsError(
+            "The password is too weak: " + "; ".join(violations) + ".",
+            code="WEAK_PASSWORD",
+            violations=violations,
+        )
     return await passwords.hash_password(password)
 
 

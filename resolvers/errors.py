@@ -56,5 +56,7 @@ class PasswordChangeRequired(KmsError):
 class RateLimited(KmsError):
     code = "RATE_LIMITED"
 
-    def __init__(self, retry_after: int, message: str = "Too many attempts. Please wait and try again.") -> None:
+    def __init__(
+        self, retry_after: int, message: str = "Too many attempts. Please wait and try again."
+    ) -> None:
         super().__init__(message, retryAfter=retry_after)

@@ -32,7 +32,9 @@ class Page(Generic[M]):
 
 
 def _encode(values: list[Any]) -> str:
-    plain = [v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, UUID) else v for v in values]
+    plain = [
+        v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, UUID) else v for v in values
+    ]
     return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
 
 

@@ -34,8 +34,9 @@ async def hit(key: str, window_seconds: int) -> Window:
     else:
         marks = ("?", "?", "?")
     table = RateLimit._meta.db_table
+    # Only the table name and placeholders are formatted in; every value is a bound parameter.
     sql = (
-        f"INSERT INTO {table} (key, window_start, count) VALUES ({marks[0]}, {marks[1]}, 1) "
+        f"INSERT INTO {table} (key, window_start, count) VALUES ({marks[0]}, {marks[1]}, 1) "  # noqa: S608
         f"ON CONFLICT (key) DO UPDATE SET "
         f"count = CASE WHEN {table}.window_start <= {marks[2]} THEN 1 ELSE {table}.count + 1 END, "
         f"window_start = CASE WHEN {table}.window_start <= {marks[2]} THEN excluded.window_start "

@@ -22,8 +22,13 @@ def _set_cookie(context: Context, value: str) -> None:
     secure = context.settings.cookie_secure
     is_secure = context.request.url.scheme == "https" if secure == "auto" else secure.lower() == "true"
     context.response.set_cookie(
-        auth.SESSION_COOKIE, value, max_age=context.settings.session_absolute_seconds, path="/",
-        httponly=True, secure=is_secure, samesite="strict",
+        auth.SESSION_COOKIE,
+        value,
+        max_age=context.settings.session_absolute_seconds,
+        path="/",
+        httponly=True,
+        secure=is_secure,
+        samesite="strict",
     )
 
 

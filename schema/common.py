@@ -31,5 +31,8 @@ class Connection(Generic[T]):
 
     @classmethod
     def of(cls, page: Page[Any], nodes: list[T]) -> Connection[T]:
-        return cls(nodes=nodes, page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
-                   _page=page)
+        return cls(
+            nodes=nodes,
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+            _page=page,
+        )

@@ -43,9 +43,10 @@ class ErrorPolicy(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
-        if result is not None and getattr(result, "errors", None):
+        errors = getattr(result, "errors", None)
+        if result is not None and errors:
             request_id = getattr(self.execution_context.context, "request_id", "-")
-            result.errors = [public_error(e, request_id) for e in result.errors]
+            result.errors = [public_error(e, request_id) for e in errors]
 
 
 class IntrospectionPolicy(SchemaExtension):

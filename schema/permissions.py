@@ -24,7 +24,9 @@ class Authenticated(BasePermission):
     """A logged-in caller holding every given permission. Until a pending password change is done,
     only fields marked ``allow_pending`` answer."""
 
-    def __init__(self, *permissions: Permission, allow_pending: bool = False, self_arg: str | None = None) -> None:
+    def __init__(
+        self, *permissions: Permission, allow_pending: bool = False, self_arg: str | None = None
+    ) -> None:
         self.permissions = permissions
         self.allow_pending = allow_pending
         self.self_arg = self_arg
@@ -46,7 +48,9 @@ def anyone() -> list[FieldExtension]:
     return [PermissionExtension(permissions=[Anyone()], use_directives=False)]
 
 
-def requires(*permissions: Permission, allow_pending: bool = False, self_arg: str | None = None) -> list[FieldExtension]:
+def requires(
+    *permissions: Permission, allow_pending: bool = False, self_arg: str | None = None
+) -> list[FieldExtension]:
     """Field extensions for ``@strawberry.field(extensions=requires(Permission.X))``."""
     check = Authenticated(*permissions, allow_pending=allow_pending, self_arg=self_arg)
     return [PermissionExtension(permissions=[check], use_directives=False)]

@@ -65,7 +65,7 @@ class Mutation:
     @strawberry.mutation(extensions=requires(Permission.MANAGE_API_TOKENS))
     async def create_api_token(self, info: Info, input: CreateApiTokenInput) -> CreatedApiToken:
         token, secret = await tokens.create_token(
-            info.context.require_actor(), name=input.name, roles=[r.value for r in input.roles],
+            info.context.require_actor(), name=input.name, roles=[r.value for r in input.roles],  # type: ignore[attr-defined]
             expires_at=input.expires_at,
         )
         return CreatedApiToken(api_token=ApiTokenType.of(token), token=secret)

@@ -86,8 +86,9 @@ class Api:
     """An HTTP client of the GraphQL endpoint that keeps its cookies, like a browser."""
 
     def __init__(self, app: Any, base_url: str = "http://testserver", headers: dict[str, str] | None = None):
-        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url,
-                                      headers=headers or {})
+        self.http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=base_url, headers=headers or {}
+        )
 
     async def post(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         response = await self.http.post("/graphql", json={"query": query, "variables": variables or {}})
@@ -131,10 +132,17 @@ async def client(app: Any) -> AsyncIterator[Any]:
         await api.http.aclose()
 
 
-async def make_org(name: str, parent: Organisation | None = None, *, can_create: bool = False) -> Organisation:
+async def make_org(
+    name: str, parent: Organisation | None = None, *, can_create: bool = False
+) -> Organisation:
     oid = uuid.uuid4()
-    return await Organisation.create(id=oid, name=name, parent=parent, can_create_organisations=can_create,
-                                     path=f"{parent.path if parent else '/'}{oid}/")
+    return await Organisation.create(
+        id=oid,
+        name=name,
+        parent=parent,
+        can_create_organisations=can_create,
+        path=f"{parent.path if parent else '/'}{oid}/",
+    )
 
 
 @dataclass
@@ -149,9 +157,14 @@ class World:
     users: dict[str, User] = field(default_factory=dict)
 
     async def user(self, key: str, org: str, roles: list[str], *, must_change: bool = False) -> User:
-        user = await User.create(name=key.replace("_", " ").title(), email=f"{key}@example.com",
-                                 organisation=self.orgs[org], roles=User.encode_roles(roles),
-                                 password_hash=self.password_hash, must_change_password=must_change)
+        user = await User.create(
+            name=key.replace("_", " ").title(),
+            email=f"{key}@example.com",
+            organisation=self.orgs[org],
+            roles=User.encode_roles(roles),
+            password_hash=self.password_hash,
+            must_change_password=must_change,
+        )
         self.users[key] = user
         return user
 

@@ -1,0 +1,44 @@
+# Fixed verbs: setup, run, test, lint, schema, bench.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test test-sqlite test-postgres lint schema demo clean
+
+$(STAMP): pyproject.toml console/package-lock.json
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	npm ci --prefix console --no-audit --no-fund --loglevel=error
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## run: set up, migrate the embedded SQLite database under ./data, seed the demo and serve on :8000
+run: setup
+	$(BIN)/kms migrate
+	$(BIN)/kms demo
+	$(BIN)/kms serve --host 127.0.0.1 --port 8000
+
+## test: the whole suite on SQLite and on PostgreSQL (KMS_TEST_PG_URL, default the local server), plus lint
+test: setup lint test-sqlite test-postgres
+
+test-sqlite: setup
+	KMS_TEST_DB=sqlite $(BIN)/pytest -q
+
+test-postgres: setup
+	KMS_TEST_DB=postgres $(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy .
+
+## schema: regenerate the committed schema.graphql from the code
+schema: setup
+	$(BIN)/python -c "from schema import build_schema; from settings import load; \
+	open('schema.graphql', 'w').write(build_schema(load()).as_str() + '\n')"
+	$(BIN)/python ../shared/tools/check_contract.py schema.graphql || true
+
+clean:
+	rm -rf $(VENV) data console/node_modules
