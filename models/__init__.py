@@ -6,4 +6,7 @@ MODEL_MODULES = [
     "models.auth",
     "models.tokens",
     "models.audit",
+    "models.email_templates",
+    "models.invites",
+    "models.outbox",
 ]

@@ -12,8 +12,8 @@ class AuditEvent(Model):
     """One audited action. "hash" = SHA-256 over the canonical JSON of the event including
     "prev_hash", so editing or deleting any row breaks the chain from there on."""
 
-    seq = fields.BigIntField(primary_key=True, generated=False)
-    id = fields.UUIDField(unique=True)
+    id = fields.UUIDField(primary_key=True)
+    seq = fields.BigIntField(unique=True)
     at = fields.DatetimeField()
     action = fields.CharField(max_length=64, db_index=True)
     actor = fields.CharField(max_length=400)

@@ -25,7 +25,19 @@ from settings import Settings
 PASSWORD = "Correct-Horse-42!x"
 TEST_DB = os.environ.get("KMS_TEST_DB", "sqlite")
 PG_ADMIN_URL = os.environ.get("KMS_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-TABLES = ["audit_events", "sessions", "rate_limits", "api_tokens", "partnerships", "users", "organisations"]
+# Emptied after every test, children first. System email templates (seeded by a migration) stay.
+TABLES = [
+    "audit_events",
+    "sessions",
+    "rate_limits",
+    "api_tokens",
+    "outbox",
+    "account_tokens",
+    "invites",
+    "partnerships",
+    "users",
+    "organisations",
+]
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +75,8 @@ async def clean_db(settings: Settings) -> AsyncIterator[None]:
     """Every test starts from empty tables."""
     yield
     conn = connections.get("default")
+    await conn.execute_script("DELETE FROM email_templates WHERE is_system = false")
+    await conn.execute_script("UPDATE email_templates SET active = true WHERE is_system = true")
     if db.dialect() == "postgres":
         await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} CASCADE")
     else:
@@ -86,9 +100,7 @@ class Api:
     """An HTTP client of the GraphQL endpoint that keeps its cookies, like a browser."""
 
     def __init__(self, app: Any, base_url: str = "http://testserver", headers: dict[str, str] | None = None):
-        self.http = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url=base_url, headers=headers or {}
-        )
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url, headers=headers or {})
 
     async def post(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         response = await self.http.post("/graphql", json={"query": query, "variables": variables or {}})
@@ -132,9 +144,7 @@ async def client(app: Any) -> AsyncIterator[Any]:
         await api.http.aclose()
 
 
-async def make_org(
-    name: str, parent: Organisation | None = None, *, can_create: bool = False
-) -> Organisation:
+async def make_org(name: str, parent: Organisation | None = None, *, can_create: bool = False) -> Organisation:
     oid = uuid.uuid4()
     return await Organisation.create(
         id=oid,
