@@ -22,7 +22,6 @@ class Invite(BaseModel):
     language = fields.CharField(max_length=2, default="EN")
     state = fields.CharField(max_length=16, default="PREPARED", db_index=True)
     token_digest = fields.CharField(max_length=64, unique=True)
-    token_sealed = fields.TextField(null=True)
     expires_at = fields.DatetimeField()
     created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="invites_created", null=True, on_delete=fields.SET_NULL

@@ -169,7 +169,6 @@ class Migration(migrations.Migration):
                 ('language', fields.CharField(default='EN', max_length=2)),
                 ('state', fields.CharField(default='PREPARED', db_index=True, max_length=16)),
                 ('token_digest', fields.CharField(unique=True, max_length=64)),
-                ('token_sealed', fields.TextField(null=True, unique=False)),
                 ('expires_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('created_by', fields.ForeignKeyField('models.User', source_field='created_by_id', null=True, db_constraint=True, to_field='id', related_name='invites_created', on_delete=OnDelete.SET_NULL)),
                 ('sent_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
