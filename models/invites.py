@@ -10,8 +10,8 @@ from models.users import User
 
 
 class Invite(BaseModel):
-    """The signup token is stored as a SHA-256 digest for lookup; ``token_sealed`` keeps it encrypted under
-    the server's secret so an admin can copy the link again from the review page."""
+    """Only the SHA-256 digest of the signup token is stored. The token itself is an HMAC of the invite id
+    under the server secret, so an admin can copy the link again from the review page."""
 
     name = fields.CharField(max_length=200)
     email = fields.CharField(max_length=320, null=True)

@@ -28,6 +28,8 @@ async def create_token(
         raise BadInput("roles", "Give at least one known role.")
     if not wanted <= actor.grantable:
         raise Forbidden("A token cannot hold a role you do not hold.")
+    if expires_at is not None and expires_at.utcoffset() is None:
+        raise BadInput("expiresAt", "Give the expiry with a time zone offset.")
     if expires_at is not None and expires_at <= datetime.now(UTC):
         raise BadInput("expiresAt", "The expiry must lie in the future.")
     secret, digest = tokens.new_token(TOKEN_PREFIX)
