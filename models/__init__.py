@@ -9,4 +9,6 @@ MODEL_MODULES = [
     "models.email_templates",
     "models.invites",
     "models.outbox",
+    "models.devices",
+    "models.keys",
 ]

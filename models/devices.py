@@ -1,0 +1,71 @@
+"""Devices (meters and radio modules) and their labels."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.indexes import Index
+
+from models.base import BaseModel
+from models.organisations import Organisation
+
+
+class Device(BaseModel):
+    """A device owned by one organisation. "owner_path" copies the owner's materialised path so the
+    catalog of a subtree is one indexed prefix match."""
+
+    serial_number = fields.CharField(max_length=64, unique=True)
+    device_type = fields.CharField(max_length=64, db_index=True)
+    owner: fields.ForeignKeyRelation[Organisation] = fields.ForeignKeyField(
+        "models.Organisation", related_name="devices", on_delete=fields.RESTRICT
+    )
+    owner_path = fields.CharField(max_length=2000)
+    claim_status = fields.CharField(max_length=16, default="UNCLAIMED")
+    claimed_at = fields.DatetimeField(null=True)
+    attributes = fields.TextField(default="{}")  # JSON of the type's identifiers (DevEUI, M-Bus ID, ...)
+    batch: fields.ForeignKeyNullableRelation[BatchReference] = fields.ForeignKeyField(
+        "models.BatchReference", related_name="devices", null=True, on_delete=fields.SET_NULL
+    )
+
+    class Meta:
+        table = "devices"
+        table_description = "Devices"
+        ordering = ["serial_number"]
+        indexes = (
+            Index(fields=("owner_path", "serial_number")),
+            Index(fields=("owner_id", "claim_status", "serial_number")),
+        )
+
+
+class DeviceLabel(BaseModel):
+    device: fields.ForeignKeyRelation[Device] = fields.ForeignKeyField(
+        "models.Device", related_name="labels", on_delete=fields.CASCADE
+    )
+    label = fields.CharField(max_length=100, db_index=True)
+
+    class Meta:
+        table = "device_labels"
+        table_description = "Labels of devices"
+        unique_together = (("device", "label"),)
+
+
+class BatchReference(BaseModel):
+    """Serial numbers grouped under a reference and addressed to an organisation."""
+
+    reference = fields.CharField(max_length=100)
+    label = fields.CharField(max_length=100, null=True)
+    organisation: fields.ForeignKeyRelation[Organisation] = fields.ForeignKeyField(
+        "models.Organisation", related_name="batches", on_delete=fields.RESTRICT
+    )
+    sender: fields.ForeignKeyRelation[Organisation] = fields.ForeignKeyField(
+        "models.Organisation", related_name="batches_sent", on_delete=fields.RESTRICT
+    )
+    requires_confirmation = fields.BooleanField(default=False)
+    state = fields.CharField(max_length=32, default="ACCEPTED")
+    device_count = fields.IntField(default=0)
+    accepted_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "batch_references"
+        table_description = "Batch references"
+        unique_together = (("organisation", "reference"),)
+        ordering = ["-created_at", "id"]

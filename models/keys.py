@@ -1,0 +1,72 @@
+"""Stored device keys (envelope-encrypted) and key releases."""
+
+from __future__ import annotations
+
+from tortoise import fields
+
+from models.base import BaseModel
+from models.devices import Device
+from models.organisations import Organisation
+
+
+class DeviceKey(BaseModel):
+    """One key slot of a device: AES-256-GCM ciphertext under a data key wrapped by a KEK. The AAD binds
+    it to the device id and key slot, so a ciphertext copied to another row does not open."""
+
+    device: fields.ForeignKeyRelation[Device] = fields.ForeignKeyField(
+        "models.Device", related_name="keys", on_delete=fields.CASCADE
+    )
+    key_type = fields.CharField(max_length=32)
+    algorithm = fields.CharField(max_length=8)
+    ciphertext = fields.BinaryField()
+    nonce = fields.BinaryField()
+    wrapped_dek = fields.BinaryField()
+    kek_id = fields.CharField(max_length=64)
+    kek_version = fields.IntField(db_index=True)
+    check_value = fields.CharField(max_length=16)
+
+    class Meta:
+        table = "device_keys"
+        table_description = "Envelope-encrypted device keys"
+        unique_together = (("device", "key_type"),)
+
+    def __repr__(self) -> str:
+        return f"<DeviceKey {self.key_type} of {self.device_id} kcv={self.check_value}>"  # type: ignore[attr-defined]
+
+
+class KeyRelease(BaseModel):
+    """A release of keys: what was handed out, to whom, and the single-use download token (digest only)."""
+
+    organisation: fields.ForeignKeyRelation[Organisation] = fields.ForeignKeyField(
+        "models.Organisation", related_name="key_releases", on_delete=fields.RESTRICT
+    )
+    user_id = fields.UUIDField()
+    format = fields.CharField(max_length=64)
+    filename = fields.CharField(max_length=200)
+    device_count = fields.IntField()
+    key_count = fields.IntField()
+    recipient_certificate = fields.TextField(null=True)  # a public certificate, not a secret
+    csv_delimiter = fields.CharField(max_length=4, default=";")
+    csv_thousands_separator = fields.CharField(max_length=4, default="")
+    token_digest = fields.CharField(max_length=64, unique=True)
+    expires_at = fields.DatetimeField()
+    downloaded_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "key_releases"
+        table_description = "Key releases"
+
+
+class KeyReleaseDevice(BaseModel):
+    release: fields.ForeignKeyRelation[KeyRelease] = fields.ForeignKeyField(
+        "models.KeyRelease", related_name="items", on_delete=fields.CASCADE
+    )
+    device: fields.ForeignKeyRelation[Device] = fields.ForeignKeyField(
+        "models.Device", related_name="releases", on_delete=fields.CASCADE
+    )
+    serial_number = fields.CharField(max_length=64)  # the download streams in serial order
+
+    class Meta:
+        table = "key_release_devices"
+        table_description = "Devices of a key release"
+        unique_together = (("release", "serial_number"),)
