@@ -18,8 +18,8 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
-def _env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in _env(name, default).split(",") if item.strip()]
+def _env_list(name: str, default: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in _env(name, default).split(",") if item.strip())
 
 
 @dataclass(frozen=True)
@@ -42,13 +42,23 @@ class Settings:
     max_tokens: int = field(default_factory=lambda: _env_int("KMS_MAX_TOKENS", 5000))
     max_page_size: int = field(default_factory=lambda: _env_int("KMS_MAX_PAGE_SIZE", 500))
     max_list_argument: int = field(default_factory=lambda: _env_int("KMS_MAX_LIST_ARGUMENT", 100_000))
-    plugins: list[str] = field(default_factory=lambda: _env_list("KMS_PLUGINS", "oms,lorawan"))
+    plugins: tuple[str, ...] = field(default_factory=lambda: _env_list("KMS_PLUGINS", "oms,lorawan"))
+    # Key custody: "file" (a 0600 key file under data_dir, the embedded default), "env" (KMS_KEK) or "none"
+    # (sealed: key import, generation, release and verification are refused, everything else works).
+    kek_provider: str = field(default_factory=lambda: _env("KMS_KEK_PROVIDER", "file"))
+    kek_file: str = field(default_factory=lambda: _env("KMS_KEK_FILE", ""))
+    release_inline_limit: int = field(default_factory=lambda: _env_int("KMS_RELEASE_INLINE_LIMIT", 1000))
+    download_ttl_seconds: int = field(default_factory=lambda: _env_int("KMS_DOWNLOAD_TTL_SECONDS", 300))
     log_level: str = field(default_factory=lambda: _env("KMS_LOG_LEVEL", "INFO"))
 
     def __post_init__(self) -> None:
         if not self.database_url:
             url = _env("KMS_DATABASE_URL", f"sqlite://{self.data_dir / 'kms.sqlite3'}")
             object.__setattr__(self, "database_url", url)
+
+    @property
+    def kek_path(self) -> Path:
+        return Path(self.kek_file) if self.kek_file else self.data_dir / "kek.json"
 
     @property
     def is_sqlite(self) -> bool:

@@ -46,7 +46,7 @@ class GenericCsvWriter:
 
 
 GENERIC_CSV = KeyFormat(
-    id="generic-csv",
+    id="csv",
     name="Generic CSV",
     media_type="text/csv",
     file_extension="csv",

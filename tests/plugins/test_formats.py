@@ -50,7 +50,7 @@ def export(format_id: str, records: list[KeyRecord], **options: object) -> bytes
 
 def test_generic_csv_quotes_and_honours_delimiter() -> None:
     records = [*lora('21N;001"052', "0011223344556677"), oms("9999993", "20096221")]
-    text = export("generic-csv", records, csv_delimiter=";").decode()
+    text = export("csv", records, csv_delimiter=";").decode()
     rows = list(csv.DictReader(io.StringIO(text, newline=""), delimiter=";"))
     assert [r["serial_number"] for r in rows] == ['21N;001"052', "9999993"]
     assert rows[0] == {

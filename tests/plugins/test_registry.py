@@ -59,7 +59,7 @@ def test_default_registry_has_builtins() -> None:
     assert registry.device_type("topas-sonic-lora-w8").name == "TOPAS Lora W8"
     assert registry.device_type("calec-st-iii-wmbus").radio is Radio.WMBUS
     assert {f.id for f in registry.formats()} == {
-        "generic-csv",
+        "csv",
         "wmbusmeters-zip",
         "wmbusmeters-lines",
         "oms-key-list",
@@ -68,7 +68,7 @@ def test_default_registry_has_builtins() -> None:
         "chirpstack-csv",
     }
     assert {f.id for f in registry.formats(Radio.LORAWAN)} == {
-        "generic-csv",
+        "csv",
         "tts-json",
         "tts-csv",
         "chirpstack-csv",

@@ -1,0 +1,90 @@
+"""Key custody at run time: this process's KEK ring and plugin registry, built from the settings.
+
+The ring follows the key file: when `kms rotate-kek` adds a version, every server process picks it up on
+its next key operation (a stat per call, a reload when the file changed), so rotation needs no restart.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import cache
+
+from crypto.errors import SealedError
+from crypto.kek import EnvKek, FileKek, Kek, KekRing
+from plugins.registry import PluginRegistry, load_plugins
+from resolvers.errors import KmsError
+from settings import Settings
+
+
+class Sealed(KmsError):
+    code = "FORBIDDEN"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The key store is sealed: no key-encryption key is configured, so keys cannot be stored, "
+            "generated, released or verified.",
+            reason="SEALED",
+        )
+
+
+class KeyStore:
+    """The KEK ring of one process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._ring: KekRing | None = None
+        self._stamp: tuple[int, int] | None = None
+
+    def _file_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self._settings.kek_path)
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def ring(self) -> KekRing:
+        """The current ring; raises Sealed when no KEK is configured."""
+        provider = self._settings.kek_provider
+        with self._lock:
+            if provider == "file":
+                stamp = self._file_stamp()
+                if self._ring is None or stamp != self._stamp:
+                    self._ring = FileKek(self._settings.kek_path).ring()
+                    self._stamp = self._file_stamp()
+            elif provider == "env" and self._ring is None:
+                try:
+                    self._ring = KekRing([EnvKek("KMS_KEK")])
+                except SealedError:
+                    raise Sealed() from None
+            elif provider not in ("file", "env"):
+                raise Sealed()
+            assert self._ring is not None
+            return self._ring
+
+    def current(self) -> Kek:
+        try:
+            return self.ring().current
+        except SealedError:
+            raise Sealed() from None
+
+    def rotate(self) -> Kek:
+        """Add a new KEK version (file provider only) and return it."""
+        if self._settings.kek_provider != "file":
+            raise KmsError("Only the key-file provider can rotate here; rotate the KEK in its own store.")
+        with self._lock:
+            kek = FileKek(self._settings.kek_path).rotate()
+            self._ring = None
+        return kek
+
+
+@cache
+def keystore(settings: Settings) -> KeyStore:
+    return KeyStore(settings)
+
+
+@cache
+def registry(plugins: tuple[str, ...]) -> PluginRegistry:
+    """The registry of the enabled plugins, built once per process."""
+    return load_plugins(plugins)
