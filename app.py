@@ -12,7 +12,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -20,8 +20,10 @@ from tortoise import connections
 
 from console.graphiql import assets_app, graphiql_html
 from models import db
-from resolvers import auth
+from resolvers import auth, keys
 from resolvers.actor import Actor
+from resolvers.errors import KmsError
+from resolvers.keystore import keystore, registry
 from resolvers.roles import Permission
 from schema import build_schema
 from schema.context import Context
@@ -154,6 +156,26 @@ async def ready(request: Request) -> Response:
     return JSONResponse({"status": "ready"})
 
 
+def download_endpoint(settings: Settings) -> Any:
+    """GET /downloads/<single-use token>: stream a key release once, within its lifetime."""
+
+    async def download(request: Request) -> Response:
+        try:
+            release = await keys.claim_download(request.path_params["token"])
+        except KmsError as exc:
+            return JSONResponse({"errors": [{"message": exc.message, "extensions": exc.extensions}]}, status_code=404)
+        plugins = registry(settings.plugins)
+        key_format = plugins.format(release.format)
+        ring = keystore(settings).ring()
+        media_type = "application/pkcs7-mime" if release.recipient_certificate else key_format.media_type
+        return StreamingResponse(
+            keys.stream_file(release, key_format, plugins, ring), media_type=media_type,
+            headers={"content-disposition": f'attachment; filename="{release.filename}"'},
+        )
+
+    return download
+
+
 def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:
     """Build the application. With ``manage_database`` the lifespan opens and closes the database."""
     settings = settings or load()
@@ -174,6 +196,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/health", health),
             Route("/ready", ready),
+            Route("/downloads/{token}", download_endpoint(settings)),
             Mount("/console/assets", app=assets_app()),
         ],
         middleware=[Middleware(SecurityHeaders)],

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from models.audit import AuditEvent
+from models.devices import BatchReference, Device
+from models.email_templates import EmailTemplate
+from models.invites import Invite
 from models.organisations import Organisation, Partnership
 from models.tokens import ApiToken
 from models.users import User
 from resolvers.actor import Actor
-from resolvers.errors import NotFound
-from resolvers.roles import Permission
+from resolvers.errors import KmsError, NotFound
+from resolvers.roles import Permission, Role
 
 
 def in_subtree(actor: Actor, organisation_path: str) -> bool:
@@ -62,6 +66,27 @@ def partners(actor: Actor) -> QuerySet[Partnership]:
     return query.filter(organisation__path__startswith=actor.organisation_path)
 
 
+def devices(actor: Actor) -> QuerySet[Device]:
+    query = Device.all()
+    return query if actor.sees_everything else query.filter(owner_path__startswith=actor.organisation_path)
+
+
+def batches(actor: Actor) -> QuerySet[BatchReference]:
+    """Batches addressed to the caller's subtree or sent by it."""
+    query = BatchReference.all()
+    if actor.sees_everything:
+        return query
+    path = actor.organisation_path
+    return query.filter(Q(organisation__path__startswith=path) | Q(sender__path__startswith=path))
+
+
+async def device(actor: Actor, device_id: str | UUID) -> Device:
+    found = await devices(actor).get_or_none(id=_parse_id(device_id, "Device"))
+    if found is None:
+        raise KmsError("Device not found.", code="DEVICE_NOT_FOUND")
+    return found
+
+
 def _parse_id(value: str | UUID, what: str) -> UUID:
     try:
         return value if isinstance(value, UUID) else UUID(str(value))
@@ -100,4 +125,41 @@ async def api_token(actor: Actor, token_id: str | UUID) -> ApiToken:
     found = await api_tokens(actor).get_or_none(id=_parse_id(token_id, "API token"))
     if found is None:
         raise NotFound("API token")
+    return found
+
+
+# --- invites and email templates (issue #3) ---
+
+
+def invites(actor: Actor) -> QuerySet[Invite]:
+    """Invites of the caller's subtree whose roles the caller could grant itself: an invite carrying a higher
+    role is somebody else's to send, and its signup link would hand that role to whoever opens it."""
+    query = Invite.all()
+    if not actor.sees_everything:
+        query = query.filter(organisation__path__startswith=actor.organisation_path)
+    for role in Role:
+        if role not in actor.grantable:
+            query = query.exclude(roles__contains=f",{role.value},")
+    return query
+
+
+async def invite(actor: Actor, invite_id: str | UUID) -> Invite:
+    found = await invites(actor).get_or_none(id=_parse_id(invite_id, "Invite"))
+    if found is None:
+        raise NotFound("Invite")
+    return found
+
+
+def email_templates(actor: Actor) -> QuerySet[EmailTemplate]:
+    """System templates and the copies of the caller's subtree (a PLATFORM_ADMIN: every copy)."""
+    query = EmailTemplate.all()
+    if actor.sees_everything:
+        return query
+    return query.filter(Q(is_system=True) | Q(organisation__path__startswith=actor.organisation_path))
+
+
+async def email_template(actor: Actor, template_id: str | UUID) -> EmailTemplate:
+    found = await email_templates(actor).get_or_none(id=_parse_id(template_id, "Email template"))
+    if found is None:
+        raise NotFound("Email template")
     return found

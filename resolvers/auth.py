@@ -13,7 +13,7 @@ from models.auth import Session
 from models.organisations import Organisation
 from models.tokens import ApiToken
 from models.users import User
-from resolvers import audit, ratelimit
+from resolvers import audit, outbox, ratelimit
 from resolvers.actor import Actor
 from resolvers.errors import KmsError
 from resolvers.roles import grantable_roles, parse_roles
@@ -94,7 +94,8 @@ async def actor_from_token(bearer: str, client_address: str | None) -> Actor | N
     if token is None or token.revoked_at is not None or (token.expires_at and token.expires_at <= now):
         return None
     creator = token.created_by
-    if not creator.is_active:
+    # A token acts for the organisation it was made in, and only while its creator still belongs there.
+    if not creator.is_active or creator.organisation_id != token.organisation_id:  # type: ignore[attr-defined]
         return None
     roles = parse_roles(token.role_list) & grantable_roles(parse_roles(creator.role_list))
     if token.last_used_at is None or now - token.last_used_at >= _TOUCH_EVERY:
@@ -225,9 +226,11 @@ async def hash_new_password(password: str, email: str) -> str:
 
 
 async def set_password_hash(user: User, password_hash: str, *, must_change: bool) -> None:
-    """Store a new password hash and end every session of the user (a password change revokes them)."""
+    """Store a new password hash, end every session of the user (a password change revokes them) and queue
+    the PASSWORD_CHANGED mail. Call it inside a transaction."""
     user.password_hash = password_hash
     user.must_change_password = must_change
     user.password_changed_at = _now()
     await user.save(update_fields=["password_hash", "must_change_password", "password_changed_at"])
     await Session.filter(user_id=user.id).delete()
+    await outbox.notify_password_changed(user)  # in the caller's transaction, like the change itself

@@ -1,0 +1,247 @@
+"""GraphQL of devices: the catalog, device types, import and claim."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info
+
+from crypto.kcv import KeyAlgorithm
+from models.devices import Device
+from plugins.base import DeviceType, Radio
+from resolvers import devices
+from resolvers.keystore import keystore, registry
+from resolvers.roles import Permission
+from schema.common import Connection
+from schema.organisations import OrganisationType, load_organisation
+from schema.permissions import requires
+
+if TYPE_CHECKING:
+    from schema.batches import BatchReferenceType
+
+RadioEnum = strawberry.enum(Radio, name="Radio")
+KeyAlgorithmEnum = strawberry.enum(KeyAlgorithm, name="KeyAlgorithm")
+
+
+@strawberry.enum
+class ClaimStatus(enum.Enum):
+    CLAIMED = "CLAIMED"
+    UNCLAIMED = "UNCLAIMED"
+
+
+@strawberry.type
+class KeySlot:
+    key_type: str
+    algorithm: KeyAlgorithmEnum  # type: ignore[valid-type]
+
+
+@strawberry.type(name="DeviceType")
+class DeviceTypeType:
+    id: strawberry.ID
+    name: str
+    product: str
+    radio: RadioEnum  # type: ignore[valid-type]
+    key_slots: list[KeySlot]
+
+    @classmethod
+    def of(cls, t: DeviceType) -> DeviceTypeType:
+        return cls(
+            id=strawberry.ID(t.id),
+            name=t.name,
+            product=t.product,
+            radio=t.radio,
+            key_slots=[KeySlot(key_type=s.key_type, algorithm=s.algorithm) for s in t.key_slots],
+        )
+
+
+@strawberry.type(description="Metadata of a stored key. The key itself is only ever handed out by releaseKeys.")
+class DeviceKey:
+    key_type: str
+    algorithm: KeyAlgorithmEnum  # type: ignore[valid-type]
+    check_value: str = strawberry.field(
+        description="Key check value: first 3 bytes of the key encrypting a zero block, hex."
+    )
+    created_at: datetime
+
+
+def _loader(info: Info, name: str, load: Any) -> DataLoader[Any, Any]:
+    loaders = info.context.loaders
+    if name not in loaders:
+        loaders[name] = DataLoader(load_fn=load)
+    loader: DataLoader[Any, Any] = loaders[name]
+    return loader
+
+
+async def _load_keys(ids: list[Any]) -> list[list[DeviceKey]]:
+    found = await devices.keys_of(ids)
+    return [
+        [
+            DeviceKey(
+                key_type=k.key_type,
+                algorithm=KeyAlgorithm(k.algorithm),
+                check_value=k.check_value,
+                created_at=k.created_at,
+            )
+            for k in found[i]
+        ]
+        for i in ids
+    ]
+
+
+async def _load_labels(ids: list[Any]) -> list[list[str]]:
+    found = await devices.labels_of(ids)
+    return [found[i] for i in ids]
+
+
+@strawberry.type(name="Device")
+class DeviceObject:
+    id: strawberry.ID
+    serial_number: str
+    claim_status: ClaimStatus
+    claimed_at: datetime | None
+    created_at: datetime
+    _model: strawberry.Private[Device]
+
+    @classmethod
+    def of(cls, d: Device) -> DeviceObject:
+        return cls(
+            id=strawberry.ID(str(d.id)),
+            serial_number=d.serial_number,
+            claim_status=ClaimStatus(d.claim_status),
+            claimed_at=d.claimed_at,
+            created_at=d.created_at,
+            _model=d,
+        )
+
+    @strawberry.field
+    def device_type(self, info: Info) -> DeviceTypeType:
+        return DeviceTypeType.of(registry(info.context.settings.plugins).device_type(self._model.device_type))
+
+    @strawberry.field
+    async def owner(self, info: Info) -> OrganisationType:
+        return await load_organisation(info, self._model.owner_id)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    async def labels(self, info: Info) -> list[str]:
+        labels: list[str] = await _loader(info, "labels", _load_labels).load(self._model.id)
+        return labels
+
+    @strawberry.field
+    async def keys(self, info: Info) -> list[DeviceKey]:
+        found: list[DeviceKey] = await _loader(info, "keys", _load_keys).load(self._model.id)
+        return found
+
+    @strawberry.field
+    async def batch_reference(
+        self, info: Info
+    ) -> Annotated[BatchReferenceType, strawberry.lazy("schema.batches")] | None:
+        from schema.batches import load_batch
+
+        batch_id = self._model.batch_id  # type: ignore[attr-defined]
+        return await load_batch(info, batch_id) if batch_id else None
+
+
+@strawberry.type
+class RefusedDevice:
+    serial_number: str
+    reason: str = strawberry.field(
+        description="A code from shared/api/errors.md, e.g. DEVICE_UNCLAIMED or DEVICE_NOT_FOUND."
+    )
+
+
+@strawberry.type
+class ClaimResult:
+    claimed: list[DeviceObject]
+    refused: list[RefusedDevice]
+
+
+@strawberry.input
+class DeviceFilter:
+    serial_numbers: list[str] | None = None
+    search: str | None = None
+    device_types: list[strawberry.ID] | None = None
+    claim_status: ClaimStatus | None = None
+    labels: list[str] | None = None
+    batch_references: list[str] | None = None
+    organisation_ids: list[strawberry.ID] | None = None
+
+    def to_resolver(self) -> devices.DeviceFilter:
+        return devices.DeviceFilter(
+            serial_numbers=self.serial_numbers,
+            search=self.search,
+            device_types=[str(t) for t in self.device_types] if self.device_types else None,
+            claim_status=self.claim_status.value if self.claim_status else None,
+            labels=self.labels,
+            batch_references=self.batch_references,
+            organisation_ids=[str(o) for o in self.organisation_ids] if self.organisation_ids else None,
+        )
+
+
+@strawberry.input
+class KeyValueInput:
+    key_type: str
+    value: str
+
+
+@strawberry.input
+class DeviceImportRow:
+    serial_number: str
+    device_type: strawberry.ID
+    keys: list[KeyValueInput] | None = strawberry.field(
+        default=None, description="keyType to hex value; a missing slot is generated by the platform."
+    )
+    attributes: str | None = None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(extensions=requires(Permission.READ_CATALOG))
+    async def device(self, info: Info, id: strawberry.ID) -> DeviceObject | None:
+        return DeviceObject.of(await devices.get_device(info.context.require_actor(), id))
+
+    @strawberry.field(extensions=requires(Permission.READ_CATALOG))
+    async def devices(
+        self, info: Info, filter: DeviceFilter | None = None, first: int | None = 50, after: str | None = None
+    ) -> Connection[DeviceObject]:
+        flt = filter.to_resolver() if filter else devices.DeviceFilter()
+        page = await devices.list_devices(info.context.require_actor(), flt, first=first, after=after)
+        return Connection.of(page, [DeviceObject.of(d) for d in page.nodes])
+
+    @strawberry.field(extensions=requires(Permission.READ_CATALOG))
+    def device_types(self, info: Info) -> list[DeviceTypeType]:
+        return [DeviceTypeType.of(t) for t in registry(info.context.settings.plugins).device_types()]
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(extensions=requires(Permission.IMPORT_DEVICES))
+    async def import_devices(
+        self, info: Info, organisation_id: strawberry.ID, rows: list[DeviceImportRow]
+    ) -> list[DeviceObject]:
+        settings = info.context.settings
+        plain = [
+            devices.ImportRow(
+                r.serial_number, str(r.device_type), [(k.key_type, k.value) for k in r.keys or []], r.attributes
+            )
+            for r in rows
+        ]
+        imported = await devices.import_devices(
+            info.context.require_actor(),
+            organisation_id,
+            plain,
+            kek=keystore(settings).current(),
+            registry=registry(settings.plugins),
+        )
+        return [DeviceObject.of(d) for d in imported]
+
+    @strawberry.mutation(extensions=requires(Permission.CLAIM_DEVICES))
+    async def claim_devices(self, info: Info, device_ids: list[strawberry.ID]) -> ClaimResult:
+        result = await devices.claim_devices(info.context.require_actor(), [str(i) for i in device_ids])
+        return ClaimResult(
+            claimed=[DeviceObject.of(d) for d in result.claimed],
+            refused=[RefusedDevice(serial_number=r.serial_number, reason=r.reason) for r in result.refused],
+        )

@@ -1,0 +1,148 @@
+"""Device import with keys, the basic catalog and claiming."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from models.audit import AuditEvent
+from models.devices import Device
+from models.keys import DeviceKey
+
+IMPORT = """mutation($org: ID!, $rows: [DeviceImportRow!]!) { importDevices(organisationId: $org, rows: $rows) {
+  id serialNumber claimStatus deviceType { id radio } owner { name } keys { keyType algorithm checkValue } } }"""
+CLAIM = """mutation($ids: [ID!]!) { claimDevices(deviceIds: $ids) {
+  claimed { serialNumber claimStatus } refused { serialNumber reason } } }"""
+DEVICES = """query($f: DeviceFilter, $after: String) { devices(filter: $f, first: 2, after: $after) {
+  totalCount pageInfo { hasNextPage endCursor } nodes { serialNumber claimStatus labels } } }"""
+APP_KEY = "2b7e151628aed2a6abf7158809cf4f3c"
+OMS_KEY = "bedb81b52c29b5c143388cbb0d15a051"
+
+
+def lora(serial: str, dev_eui: str, app_key: str | None = APP_KEY) -> dict:
+    row = {
+        "serialNumber": serial,
+        "deviceType": "topas-sonic-lora-w8",
+        "attributes": json.dumps({"devEui": dev_eui, "lorawanVersion": "1.0.3"}),
+    }
+    if app_key:
+        row["keys"] = [{"keyType": "AppKey", "value": app_key}]
+    return row
+
+
+def oms(serial: str, mbus_id: str, key: str | None = OMS_KEY) -> dict:
+    row = {
+        "serialNumber": serial,
+        "deviceType": "topas-sonic-wmbus",
+        "attributes": json.dumps({"mbusId": mbus_id, "manufacturer": "DME", "version": 1, "medium": "water"}),
+    }
+    if key:
+        row["keys"] = [{"keyType": "OMS", "value": key}]
+    return row
+
+
+async def import_rows(api, org_id, rows):
+    return (await api.ok(IMPORT, {"org": str(org_id), "rows": rows}))["importDevices"]
+
+
+async def test_platform_admin_imports_devices_and_missing_keys_are_generated(as_user, world):
+    # given
+    admin = await as_user("platform_admin")
+    # when
+    devices = await import_rows(
+        admin,
+        world.orgs["platform"].id,
+        [lora("21N001052", "70B3D5E75E000001"), oms("Y20TA010056", "20096221", key=None)],
+    )
+    # then
+    assert [d["serialNumber"] for d in devices] == ["21N001052", "Y20TA010056"]
+    assert devices[0]["keys"] == [{"keyType": "AppKey", "algorithm": "AES128", "checkValue": "7df76b"}]
+    generated = devices[1]["keys"][0]
+    assert generated["keyType"] == "OMS" and len(generated["checkValue"]) == 6
+    stored = await DeviceKey.filter(device__serial_number="Y20TA010056").first()
+    assert stored is not None and bytes.fromhex(OMS_KEY) not in bytes(stored.ciphertext)
+    event = await AuditEvent.get(action="devices.imported")
+    assert json.loads(event.details)["generatedKeys"] == 1 and APP_KEY not in event.details
+
+
+async def test_import_is_all_or_nothing_and_reports_every_bad_row(as_user, world):
+    admin = await as_user("platform_admin")
+    await import_rows(admin, world.orgs["platform"].id, [lora("EXISTS-1", "70B3D5E75E000009")])
+    rows = [
+        lora("GOOD-1", "70B3D5E75E000002"),
+        lora("EXISTS-1", "70B3D5E75E000003"),
+        lora("GOOD-1", "70B3D5E75E000004"),
+        lora("BAD-KEY", "70B3D5E75E000005", app_key="zz" * 16),
+        {"serialNumber": "BAD-TYPE", "deviceType": "no-such-type"},
+        lora("BAD-EUI", "123"),
+    ]
+    error = await admin.error(IMPORT, {"org": str(world.orgs["platform"].id), "rows": rows})
+    reported = {(r["row"], r["code"], r["field"]) for r in error["extensions"]["rows"]}
+    assert reported == {
+        (1, "SERIAL_DUPLICATE", "serialNumber"),
+        (2, "SERIAL_DUPLICATE", "serialNumber"),
+        (3, "BAD_USER_INPUT", "keys.value"),
+        (4, "BAD_USER_INPUT", "deviceType"),
+        (5, "BAD_USER_INPUT", "attributes.devEui"),
+    }
+    assert "zz" * 16 not in json.dumps(error)
+    assert await Device.filter(serial_number="GOOD-1").count() == 0
+
+
+async def test_only_platform_admins_import(as_user, world):
+    admin_a = await as_user("admin_a")
+    code = await admin_a.code(
+        IMPORT, {"org": str(world.orgs["customer_a"].id), "rows": [lora("X1", "70B3D5E75E000001")]}
+    )
+    assert code == "FORBIDDEN"
+
+
+async def test_catalog_is_scoped_paged_and_filtered(as_user, world):
+    platform = await as_user("platform_admin")
+    await import_rows(platform, world.orgs["customer_a"].id, [lora(f"A{i}", f"70B3D5E75E00000{i}") for i in range(5)])
+    await import_rows(platform, world.orgs["customer_b"].id, [lora("B1", "70B3D5E75E0000B1")])
+    admin_a = await as_user("admin_a")
+    first = (await admin_a.ok(DEVICES))["devices"]
+    assert first["totalCount"] == 5 and [n["serialNumber"] for n in first["nodes"]] == ["A0", "A1"]
+    second = (await admin_a.ok(DEVICES, {"after": first["pageInfo"]["endCursor"]}))["devices"]
+    assert [n["serialNumber"] for n in second["nodes"]] == ["A2", "A3"]
+    assert (await admin_a.ok(DEVICES, {"f": {"search": "b"}}))["devices"]["totalCount"] == 0
+    assert (await admin_a.ok(DEVICES, {"f": {"serialNumbers": ["A4", "B1"]}}))["devices"]["totalCount"] == 1
+    foreign = await Device.get(serial_number="B1")
+    assert (
+        await admin_a.code("query($id: ID!) { device(id: $id) { serialNumber } }", {"id": str(foreign.id)})
+        == "DEVICE_NOT_FOUND"
+    )
+
+
+async def test_claim_marks_own_devices_and_refuses_others(as_user, world):
+    platform = await as_user("platform_admin")
+    await import_rows(platform, world.orgs["customer_a"].id, [lora("A1", "70B3D5E75E0000A1")])
+    await import_rows(platform, world.orgs["customer_a_sub"].id, [lora("S1", "70B3D5E75E0000C1")])
+    await import_rows(platform, world.orgs["customer_b"].id, [lora("B1", "70B3D5E75E0000B1")])
+    ids = {d.serial_number: str(d.id) for d in await Device.all()}
+    keys_a = await as_user("keys_a")
+    result = (await keys_a.ok(CLAIM, {"ids": [ids["A1"], ids["S1"], ids["B1"]]}))["claimDevices"]
+    assert result["claimed"] == [{"serialNumber": "A1", "claimStatus": "CLAIMED"}]
+    assert {(r["serialNumber"], r["reason"]) for r in result["refused"]} == {
+        ("S1", "DEVICE_NOT_OWNED"),
+        (ids["B1"], "DEVICE_NOT_FOUND"),
+    }
+    again = (await keys_a.ok(CLAIM, {"ids": [ids["A1"]]}))["claimDevices"]
+    assert again["claimed"] == [] and again["refused"] == [{"serialNumber": "A1", "reason": "CONFLICT"}]
+    viewer = await as_user("viewer_a")
+    assert await viewer.code(CLAIM, {"ids": [ids["A1"]]}) == "FORBIDDEN"
+
+
+async def test_concurrent_claims_claim_each_device_once(as_user, world):
+    platform = await as_user("platform_admin")
+    await import_rows(
+        platform, world.orgs["customer_a"].id, [lora(f"C{i:02}", f"70B3D5E75E0000{i:02}") for i in range(20)]
+    )
+    ids = [str(d.id) for d in await Device.all().order_by("serial_number")]
+    one, two = await as_user("keys_a"), await as_user("admin_a")
+    first, second = await asyncio.gather(one.ok(CLAIM, {"ids": ids[:15]}), two.ok(CLAIM, {"ids": ids[5:]}))
+    claimed = [c["serialNumber"] for r in (first, second) for c in r["claimDevices"]["claimed"]]
+    assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 20
+    events = await AuditEvent.filter(action="devices.claimed")
+    assert sum(json.loads(e.details)["count"] for e in events) == 20

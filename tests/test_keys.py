@@ -1,0 +1,209 @@
+"""Key release (the only way key material leaves), downloads and key verification."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from test_audit import audit_inserts_fail
+from test_devices import APP_KEY, IMPORT, OMS_KEY, lora, oms
+
+from models.audit import AuditEvent
+from models.devices import Device
+from models.keys import KeyRelease
+
+RELEASE = """mutation($in: ReleaseKeysInput!) { releaseKeys(input: $in) { id filename deviceCount keyCount content
+  downloadUrl expiresAt format { id mediaType } refused { serialNumber reason } } }"""
+VERIFY = "query($id: ID!, $f: String!) { verifyDeviceKey(deviceId: $id, frame: $f) { ok keyType method detail } }"
+VECTORS = json.loads((Path(__file__).resolve().parents[2] / "shared" / "vectors" / "vectors.json").read_text())
+
+
+async def setup_catalog(as_user, world):
+    """customer_a owns A-LORA (claimed), A-OMS (claimed), A-NEW (unclaimed); customer_b owns B-1 (claimed)."""
+    platform = await as_user("platform_admin")
+    await platform.ok(
+        IMPORT,
+        {
+            "org": str(world.orgs["customer_a"].id),
+            "rows": [lora("A-LORA", "70B3D5E75E000001"), oms("A-OMS", "20096221"), lora("A-NEW", "70B3D5E75E000002")],
+        },
+    )
+    await platform.ok(IMPORT, {"org": str(world.orgs["customer_b"].id), "rows": [lora("B-1", "70B3D5E75E0000B1")]})
+    await Device.filter(serial_number__in=["A-LORA", "A-OMS", "B-1"]).update(claim_status="CLAIMED")
+    return {d.serial_number: str(d.id) for d in await Device.all()}
+
+
+def rows_of(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text), delimiter=";"))
+
+
+async def test_release_hands_out_claimed_keys_and_explains_every_refusal(as_user, world):
+    # given
+    ids = await setup_catalog(as_user, world)
+    keys_a = await as_user("keys_a")
+    # when
+    release = (await keys_a.ok(RELEASE, {"in": {"deviceIds": list(ids.values())}}))["releaseKeys"]
+    # then
+    assert release["deviceCount"] == 2 and release["keyCount"] == 2 and release["format"]["id"] == "csv"
+    assert {(r["serialNumber"], r["reason"]) for r in release["refused"]} == {
+        ("A-NEW", "DEVICE_UNCLAIMED"),
+        (ids["B-1"], "DEVICE_NOT_FOUND"),
+    }
+    rows = rows_of(release["content"])
+    assert {(r["serial_number"], r["key"].lower()) for r in rows} >= {("A-LORA", APP_KEY), ("A-OMS", OMS_KEY)}
+    assert "A-NEW" not in release["content"] and "B-1" not in release["content"]
+
+
+async def test_release_is_audited_with_check_values_and_never_the_keys(as_user, world):
+    ids = await setup_catalog(as_user, world)
+    keys_a = await as_user("keys_a")
+    await keys_a.ok(RELEASE, {"in": {"deviceIds": [ids["A-LORA"]]}})
+    event = await AuditEvent.get(action="keys.released")
+    details = json.loads(event.details)
+    assert details["deviceCount"] == 1 and details["checkValues"] == ["7df76b"] and details["format"] == "csv"
+    assert event.actor == "user:keys_a@example.com" and APP_KEY not in event.details.lower()
+
+
+async def test_nothing_to_release_when_every_device_is_refused(as_user, world):
+    ids = await setup_catalog(as_user, world)
+    keys_a = await as_user("keys_a")
+    error = await keys_a.error(RELEASE, {"in": {"deviceIds": [ids["A-NEW"], ids["B-1"]]}})
+    assert error["extensions"]["code"] == "NOTHING_TO_RELEASE"
+    assert await KeyRelease.all().count() == 0
+
+
+async def test_download_streams_the_file_once(as_user, world):
+    ids = await setup_catalog(as_user, world)
+    keys_a = await as_user("keys_a")
+    release = (await keys_a.ok(RELEASE, {"in": {"deviceIds": [ids["A-LORA"], ids["A-OMS"]]}}))["releaseKeys"]
+    path = release["downloadUrl"].split("://", 1)[1].split("/", 1)[1]
+    first = await keys_a.http.get("/" + path)
+    assert first.status_code == 200 and first.headers["content-type"].startswith("text/csv")
+    assert first.text == release["content"]
+    second = await keys_a.http.get("/" + path)
+    assert second.status_code == 404 and second.json()["errors"][0]["extensions"]["code"] == "TOKEN_INVALID"
+
+
+async def test_expired_download_link_is_refused(as_user, world):
+    ids = await setup_catalog(as_user, world)
+    keys_a = await as_user("keys_a")
+    release = (await keys_a.ok(RELEASE, {"in": {"deviceIds": [ids["A-LORA"]]}}))["releaseKeys"]
+    await KeyRelease.all().update(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    response = await keys_a.http.get("/downloads/" + release["downloadUrl"].rsplit("/", 1)[1])
+    assert response.status_code == 404
+
+
+async def test_release_uses_the_users_csv_delimiter_and_a_plugin_format(as_user, world):
+    ids = await setup_catalog(as_user, world)
+    user = world.users["keys_a"]
+    user.csv_delimiter = ","
+    await user.save()
+    keys_a = await as_user("keys_a")
+    release = (await keys_a.ok(RELEASE, {"in": {"deviceIds": [ids["A-LORA"]]}}))["releaseKeys"]
+    assert next(iter(csv.DictReader(io.StringIO(release["content"]))))["serial_number"] == "A-LORA"
+    tts = await keys_a.ok(RELEASE, {"in": {"deviceIds": [ids["A-LORA"], ids["A-OMS"]], "format": "tts-json"}})
+    refused = tts["releaseKeys"]["refused"]
+    assert refused == [{"serialNumber": "A-OMS", "reason": "BAD_USER_INPUT"}]
+    assert APP_KEY.upper() in tts["releaseKeys"]["content"].upper()
+
+
+async def test_release_enveloped_as_cms_opens_with_openssl(as_user, world, tmp_path):
+    ids = await setup_catalog(as_user, world)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            tmp_path / "key.pem",
+            "-out",
+            tmp_path / "cert.pem",
+            "-subj",
+            "/CN=head-end",
+            "-days",
+            "1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    keys_a = await as_user("keys_a")
+    release = await keys_a.ok(
+        RELEASE, {"in": {"deviceIds": [ids["A-LORA"]], "recipientCertificate": (tmp_path / "cert.pem").read_text()}}
+    )
+    content = release["releaseKeys"]["content"]
+    assert content.startswith("-----BEGIN PKCS7-----") and APP_KEY not in content.lower()
+    (tmp_path / "file.p7m").write_text(content)
+    opened = subprocess.run(
+        ["openssl", "cms", "-decrypt", "-inform", "PEM", "-in", tmp_path / "file.p7m", "-inkey", tmp_path / "key.pem"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert rows_of(opened.stdout)[0]["key"].lower() == APP_KEY
+    bad = await keys_a.error(RELEASE, {"in": {"deviceIds": [ids["A-LORA"]], "recipientCertificate": "nope"}})
+    assert bad["extensions"] == {"code": "BAD_USER_INPUT", "field": "recipientCertificate"}
+
+
+async def test_no_key_leaves_when_the_audit_cannot_be_written(as_user, world):
+    ids = await setup_catalog(as_user, world)
+    keys_a = await as_user("keys_a")
+    async with audit_inserts_fail():
+        error = await keys_a.error(RELEASE, {"in": {"deviceIds": [ids["A-LORA"]]}})
+    assert error["extensions"]["code"] == "INTERNAL"
+    assert APP_KEY not in json.dumps(error).lower()
+    assert await KeyRelease.all().count() == 0
+
+
+async def test_viewers_and_other_organisations_get_no_keys(as_user, world):
+    ids = await setup_catalog(as_user, world)
+    viewer = await as_user("viewer_a")
+    assert await viewer.code(RELEASE, {"in": {"deviceIds": [ids["A-LORA"]]}}) == "FORBIDDEN"
+    keys_b = await as_user("keys_b")
+    error = await keys_b.error(RELEASE, {"in": {"deviceIds": [ids["A-LORA"]]}})
+    assert error["extensions"]["code"] == "NOTHING_TO_RELEASE"
+    assert error["extensions"]["refused"] == [{"serialNumber": ids["A-LORA"], "reason": "DEVICE_NOT_FOUND"}]
+
+
+async def test_release_all_claimed_keys_by_filter(as_user, world):
+    await setup_catalog(as_user, world)
+    keys_a = await as_user("keys_a")
+    release = (await keys_a.ok(RELEASE, {"in": {"filter": {}}}))["releaseKeys"]
+    assert release["deviceCount"] == 2
+    assert release["refused"] == [{"serialNumber": "A-NEW", "reason": "DEVICE_UNCLAIMED"}]
+
+
+async def test_verify_oms_mode5_telegram_against_the_stored_key(as_user, world):
+    vector = VECTORS["oms_mode5"][0]
+    ids = await setup_catalog(as_user, world)
+    keys_a = await as_user("keys_a")
+    ok = (await keys_a.ok(VERIFY, {"id": ids["A-OMS"], "f": vector["telegram"]}))["verifyDeviceKey"]
+    assert ok["ok"] is True and ok["keyType"] == "OMS"
+    wrong_device = (await keys_a.ok(VERIFY, {"id": ids["A-LORA"], "f": vector["telegram"]}))["verifyDeviceKey"]
+    assert wrong_device["ok"] is False
+    event = await AuditEvent.filter(action="key.verified").first()
+    assert event is not None and OMS_KEY not in event.details
+
+
+async def test_verify_lorawan_join_request_mic(as_user, world):
+    vector = VECTORS["lorawan_join_request"][0]
+    platform = await as_user("platform_admin")
+    row = lora("J-1", "0203040502030405", app_key=vector["app_key"])
+    row["attributes"] = json.dumps(
+        {"devEui": "0203040502030405", "joinEui": "0102030401020304", "lorawanVersion": "1.0.3"}
+    )
+    await platform.ok(IMPORT, {"org": str(world.orgs["customer_a"].id), "rows": [row]})
+    device = await Device.get(serial_number="J-1")
+    keys_a = await as_user("keys_a")
+    result = (await keys_a.ok(VERIFY, {"id": str(device.id), "f": vector["phy_payload"]}))["verifyDeviceKey"]
+    assert result["ok"] is True and result["keyType"] == "AppKey"
+    bad_mic = vector["phy_payload"][:-8] + "00000000"
+    assert (await keys_a.ok(VERIFY, {"id": str(device.id), "f": bad_mic}))["verifyDeviceKey"]["ok"] is False
+    keys_b = await as_user("keys_b")
+    assert await keys_b.code(VERIFY, {"id": str(device.id), "f": bad_mic}) == "DEVICE_NOT_FOUND"
