@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from tortoise.transactions import in_transaction
 
 from crypto import tokens
+from models.organisations import Organisation
 from models.tokens import ApiToken
 from models.users import User
 from resolvers import _scope, audit
@@ -35,12 +36,18 @@ async def create_token(
     secret, digest = tokens.new_token(TOKEN_PREFIX)
     async with in_transaction():
         token = await ApiToken.create(
-            name=name, organisation_id=actor.organisation_id, created_by_id=actor.user_id,
-            roles=User.encode_roles({r.value for r in wanted}), prefix=tokens.display_prefix(secret),
-            digest=digest, expires_at=expires_at,
+            name=name,
+            organisation_id=actor.organisation_id,
+            created_by_id=actor.user_id,
+            roles=User.encode_roles({r.value for r in wanted}),
+            prefix=tokens.display_prefix(secret),
+            digest=digest,
+            expires_at=expires_at,
         )
         await audit.record(
-            "token.created", actor, target=f"token:{token.id}",
+            "token.created",
+            actor,
+            target=f"token:{token.id}",
             details={"name": name, "prefix": token.prefix, "roles": sorted(r.value for r in wanted)},
         )
     return token, secret
@@ -53,8 +60,18 @@ async def list_tokens(actor: Actor) -> list[ApiToken]:
 async def revoke_token(actor: Actor, token_id: str) -> ApiToken:
     token = await _scope.api_token(actor, token_id)
     if token.revoked_at is None:
+        # Recorded under the token's organisation (an admin may revoke a token of its subtree), so that
+        # organisation's admins see it in their audit log.
+        organisation = await Organisation.get(id=token.organisation_id)  # type: ignore[attr-defined]
         async with in_transaction():
             token.revoked_at = datetime.now(UTC)
             await token.save(update_fields=["revoked_at"])
-            await audit.record("token.revoked", actor, target=f"token:{token.id}", details={"prefix": token.prefix})
+            await audit.record(
+                "token.revoked",
+                actor,
+                organisation_id=organisation.id,
+                organisation_path=organisation.path,
+                target=f"token:{token.id}",
+                details={"prefix": token.prefix},
+            )
     return token

@@ -17,6 +17,9 @@ log = logging.getLogger("kms.graphql")
 
 _TOO_COMPLEX = re.compile(r"exceeds maximum operation depth|aliases found|contains more than \d+ tokens")
 _INTROSPECTION = re.compile(r"GraphQL introspection has been disabled")
+# graphql-core suggests argument, type, enum value and input field names ("Did you mean 'first'?") even
+# with field suggestions disabled; that would let anybody map the schema that introspection hides.
+_SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
 def public_error(error: GraphQLError, request_id: str) -> GraphQLError:
@@ -30,12 +33,18 @@ def public_error(error: GraphQLError, request_id: str) -> GraphQLError:
         elif _INTROSPECTION.search(error.message):
             extensions = {"code": "FORBIDDEN"}
         else:  # a query that does not fit the schema or a value that fails its type
-            extensions = {"code": error.extensions.get("code", "BAD_USER_INPUT") if error.extensions else "BAD_USER_INPUT"}
+            extensions = {
+                "code": error.extensions.get("code", "BAD_USER_INPUT") if error.extensions else "BAD_USER_INPUT"
+            }
     else:
         log.error("request %s failed", request_id, exc_info=(type(original), original, original.__traceback__))
-        return GraphQLError("Internal error.", nodes=error.nodes, path=error.path,
-                            extensions={"code": "INTERNAL", "requestId": request_id})
-    message = original.message if isinstance(original, KmsError) else error.message
+        return GraphQLError(
+            "Internal error.",
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": "INTERNAL", "requestId": request_id},
+        )
+    message = original.message if isinstance(original, KmsError) else _SUGGESTION.sub("", error.message)
     return GraphQLError(message, nodes=error.nodes, path=error.path, extensions=extensions)
 
 
@@ -56,6 +65,7 @@ class IntrospectionPolicy(SchemaExtension):
         actor = getattr(self.execution_context.context, "actor", None)
         if actor is None or actor.must_change_password or not actor.has(Permission.INTROSPECT):
             self.execution_context.validation_rules = (
-                *self.execution_context.validation_rules, NoSchemaIntrospectionCustomRule,
+                *self.execution_context.validation_rules,
+                NoSchemaIntrospectionCustomRule,
             )
         yield
