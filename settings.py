@@ -47,9 +47,21 @@ class Settings:
     # (sealed: key import, generation, release and verification are refused, everything else works).
     kek_provider: str = field(default_factory=lambda: _env("KMS_KEK_PROVIDER", "file"))
     kek_file: str = field(default_factory=lambda: _env("KMS_KEK_FILE", ""))
+    # kek_provider "pkcs11": the KEK lives in an HSM token as non-extractable AES-256 keys "<label>-v<N>".
+    pkcs11_module: str = field(default_factory=lambda: _env("KMS_PKCS11_MODULE", "/usr/lib/softhsm/libsofthsm2.so"))
+    pkcs11_token_label: str = field(default_factory=lambda: _env("KMS_PKCS11_TOKEN_LABEL", ""))
+    pkcs11_pin: str = field(default_factory=lambda: _env("KMS_PKCS11_PIN", ""), repr=False)
+    pkcs11_key_label: str = field(default_factory=lambda: _env("KMS_PKCS11_KEY_LABEL", "kms-kek"))
     release_inline_limit: int = field(default_factory=lambda: _env_int("KMS_RELEASE_INLINE_LIMIT", 1000))
     download_ttl_seconds: int = field(default_factory=lambda: _env_int("KMS_DOWNLOAD_TTL_SECONDS", 300))
     log_level: str = field(default_factory=lambda: _env("KMS_LOG_LEVEL", "INFO"))
+    # Mail: invites, the outbox worker and the secret that derives invite links.
+    invite_ttl_hours: int = field(default_factory=lambda: _env_int("KMS_INVITE_TTL_HOURS", 72))
+    mail_worker: str = field(default_factory=lambda: _env("KMS_MAIL_WORKER", "on"))
+    mail_max_attempts: int = field(default_factory=lambda: _env_int("KMS_MAIL_MAX_ATTEMPTS", 8))
+    mail_poll_seconds: int = field(default_factory=lambda: _env_int("KMS_MAIL_POLL_SECONDS", 2))
+    support_email: str = field(default_factory=lambda: _env("KMS_SUPPORT_EMAIL", ""))
+    secret_key: str = field(default_factory=lambda: _env("KMS_SECRET_KEY", ""), repr=False)
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -59,6 +71,11 @@ class Settings:
     @property
     def kek_path(self) -> Path:
         return Path(self.kek_file) if self.kek_file else self.data_dir / "kek.json"
+
+    @property
+    def mailbox_dir(self) -> Path:
+        """Where the demo keeps mails when no SMTP server is configured."""
+        return self.data_dir / "mailbox"
 
     @property
     def is_sqlite(self) -> bool:

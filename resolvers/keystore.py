@@ -2,6 +2,7 @@
 
 The ring follows the key file: when `kms rotate-kek` adds a version, every server process picks it up on
 its next key operation (a stat per call, a reload when the file changed), so rotation needs no restart.
+With the PKCS#11 provider it is the same with a search of the token's KEK labels in place of the stat.
 """
 
 from __future__ import annotations
@@ -9,12 +10,16 @@ from __future__ import annotations
 import os
 import threading
 from functools import cache
+from typing import TYPE_CHECKING
 
 from crypto.errors import SealedError
 from crypto.kek import EnvKek, FileKek, Kek, KekRing
 from plugins.registry import PluginRegistry, load_plugins
 from resolvers.errors import KmsError
 from settings import Settings
+
+if TYPE_CHECKING:
+    from crypto.kek_pkcs11 import Pkcs11KekSet
 
 
 class Sealed(KmsError):
@@ -36,6 +41,8 @@ class KeyStore:
         self._lock = threading.Lock()
         self._ring: KekRing | None = None
         self._stamp: tuple[int, int] | None = None
+        self._pkcs11_set: Pkcs11KekSet | None = None
+        self._pkcs11_versions: tuple[int, ...] = ()
 
     def _file_stamp(self) -> tuple[int, int] | None:
         try:
@@ -58,6 +65,15 @@ class KeyStore:
                     self._ring = KekRing([EnvKek("KMS_KEK")])
                 except SealedError:
                     raise Sealed() from None
+            elif provider == "pkcs11":
+                try:
+                    versions = self._pkcs11().version_numbers()
+                    if self._ring is None or versions != self._pkcs11_versions:
+                        # Like the key file on first start: version 1 is generated when the token has none.
+                        self._ring = self._pkcs11().ring(create=True)
+                        self._pkcs11_versions = self._pkcs11().version_numbers()
+                except SealedError:
+                    raise Sealed() from None
             elif provider not in ("file", "env"):
                 raise Sealed()
             assert self._ring is not None
@@ -69,8 +85,24 @@ class KeyStore:
         except SealedError:
             raise Sealed() from None
 
+    def _pkcs11(self) -> Pkcs11KekSet:
+        from crypto.kek_pkcs11 import Pkcs11KekSet  # Loads python-pkcs11 only where it is used.
+
+        if self._pkcs11_set is None:
+            s = self._settings
+            self._pkcs11_set = Pkcs11KekSet(s.pkcs11_module, s.pkcs11_token_label, s.pkcs11_pin, s.pkcs11_key_label)
+        return self._pkcs11_set
+
     def rotate(self) -> Kek:
-        """Add a new KEK version (file provider only) and return it."""
+        """Add a new KEK version (file or PKCS#11 provider) and return it."""
+        if self._settings.kek_provider == "pkcs11":
+            with self._lock:
+                try:
+                    kek: Kek = self._pkcs11().rotate()
+                except SealedError:
+                    raise Sealed() from None
+                self._ring = None
+            return kek
         if self._settings.kek_provider != "file":
             raise KmsError("Only the key-file provider can rotate here; rotate the KEK in its own store.")
         with self._lock:
