@@ -6,10 +6,12 @@ import hashlib
 import json
 import tempfile
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from crypto import cms, tokens
@@ -25,7 +27,7 @@ from plugins.base import ExportContext, ExportOptions, KeyFormat, KeyRecord, Ver
 from plugins.registry import PluginRegistry, UnknownFormat
 from resolvers import _scope, audit
 from resolvers.actor import Actor
-from resolvers.devices import DeviceFilter, Refused, _owned, _uuid, filtered
+from resolvers.devices import DeviceFilter, Refused, _uuid, filtered
 from resolvers.errors import BadInput, KmsError
 
 MAX_RELEASE_IDS = 100_000
@@ -62,31 +64,114 @@ def is_text(key_format: KeyFormat, enveloped: bool) -> bool:
     return enveloped or key_format.media_type.startswith(_TEXT_TYPES)
 
 
-async def _candidates(actor: Actor, request: ReleaseRequest) -> tuple[list[Device], list[Refused]]:
-    """Devices that may be released and the refused ones, each with its reason."""
-    refused: list[Refused] = []
-    eligible: list[Device] = []
-    if request.device_ids is not None:
-        if len(request.device_ids) > MAX_RELEASE_IDS:
-            raise BadInput("deviceIds", f"At most {MAX_RELEASE_IDS} devices per release.")
-        ids = list(dict.fromkeys(_uuid(i, "deviceIds") for i in request.device_ids))
-        for start in range(0, len(ids), _CHUNK):
-            owned, not_owned, unknown = await _owned(actor, ids[start : start + _CHUNK])
-            refused += not_owned + [Refused(str(i), "DEVICE_NOT_FOUND") for i in unknown]
-            eligible += owned.values()
-    else:
-        # "Download all your keys": the filter within the caller's own organisation's devices.
-        query = filtered(actor, request.filter or DeviceFilter()).filter(owner_id=actor.organisation_id)
-        eligible = list(await query.order_by("serial_number").limit(MAX_RELEASE_IDS + 1))
-        if len(eligible) > MAX_RELEASE_IDS:
-            raise BadInput("filter", f"At most {MAX_RELEASE_IDS} devices per release; narrow the filter.")
-    released = []
-    for device in eligible:
-        if device.claim_status != "CLAIMED":
-            refused.append(Refused(device.serial_number, "DEVICE_UNCLAIMED"))
-        else:
-            released.append(device)
-    return sorted(released, key=lambda d: d.serial_number), refused
+@dataclass
+class _Selection:
+    """What a release will hold, gathered chunk by chunk so a million devices stay flat in memory."""
+
+    refused: list[Refused] = field(default_factory=list)
+    refused_count: int = 0
+    device_count: int = 0
+    key_count: int = 0
+    serials: list[str] = field(default_factory=list)  # the first ones, for the audit event
+    check_values: list[str] = field(default_factory=list)  # the first ones, for the audit event
+    digest: Any = field(default_factory=hashlib.sha256)  # over every check value in release order
+
+    def refuse(self, serial_number: str, reason: str) -> None:
+        self.refused_count += 1
+        if len(self.refused) < MAX_REFUSED_LISTED:
+            self.refused.append(Refused(serial_number, reason))
+
+
+Row = tuple[UUID, str]  # device id, serial number
+
+
+async def _by_ids(actor: Actor, device_ids: Sequence[str], allowed: set[str], sel: _Selection) -> list[Row]:
+    """The listed devices that may be released; every other one is refused with its reason."""
+    if len(device_ids) > MAX_RELEASE_IDS:
+        raise BadInput("deviceIds", f"At most {MAX_RELEASE_IDS} devices per release.")
+    ids = list(dict.fromkeys(_uuid(i, "deviceIds") for i in device_ids))
+    eligible: list[Row] = []
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        rows = (
+            await _scope.devices(actor)
+            .filter(id__in=chunk)
+            .values_list("id", "serial_number", "owner_id", "claim_status", "device_type")
+        )
+        seen = set()
+        for device_id, serial, owner_id, claim_status, device_type in rows:
+            seen.add(device_id)
+            if owner_id != actor.organisation_id:
+                sel.refuse(serial, "DEVICE_NOT_OWNED")
+            elif claim_status != "CLAIMED":
+                sel.refuse(serial, "DEVICE_UNCLAIMED")
+            elif device_type not in allowed:
+                sel.refuse(serial, "BAD_USER_INPUT")  # the format cannot hold this device's keys
+            else:
+                eligible.append((device_id, serial))
+        for device_id in chunk:
+            if device_id not in seen:
+                sel.refuse(str(device_id), "DEVICE_NOT_FOUND")
+    return sorted(eligible, key=lambda row: row[1])
+
+
+async def _by_filter(actor: Actor, flt: DeviceFilter, allowed: set[str], sel: _Selection) -> QuerySet[Device]:
+    """ "Download all your keys": the filter within the caller's own organisation. Refusals are listed
+    (up to a limit) and counted; the eligible devices are returned as a query to walk in chunks."""
+    own = filtered(actor, flt).filter(owner_id=actor.organisation_id)
+    unclaimed = own.filter(claim_status="UNCLAIMED")
+    unfit = own.filter(claim_status="CLAIMED").exclude(device_type__in=list(allowed))
+    for query, reason in ((unclaimed, "DEVICE_UNCLAIMED"), (unfit, "BAD_USER_INPUT")):
+        count = await query.count()
+        for serial in (
+            await query.order_by("serial_number").limit(MAX_REFUSED_LISTED).values_list("serial_number", flat=True)
+        ):
+            sel.refuse(str(serial), reason)
+        sel.refused_count += count - min(count, MAX_REFUSED_LISTED)
+    return own.filter(claim_status="CLAIMED", device_type__in=list(allowed))
+
+
+async def _chunks_of(query: QuerySet[Device]) -> AsyncIterator[list[Row]]:
+    after = ""
+    while True:
+        rows = (
+            await query.filter(serial_number__gt=after)
+            .order_by("serial_number")
+            .limit(_CHUNK * 5)
+            .values_list("id", "serial_number")
+        )
+        if not rows:
+            return
+        yield [(r[0], r[1]) for r in rows]
+        after = rows[-1][1]
+
+
+async def _listed(rows: list[Row]) -> AsyncIterator[list[Row]]:
+    for start in range(0, len(rows), _CHUNK * 5):
+        yield rows[start : start + _CHUNK * 5]
+
+
+async def _add_chunk(release: KeyRelease, rows: list[Row], sel: _Selection) -> None:
+    """Record one chunk of released devices and fold their check values into the selection."""
+    await KeyReleaseDevice.bulk_create(
+        [KeyReleaseDevice(release_id=release.id, device_id=i, serial_number=s) for i, s in rows], batch_size=_CHUNK
+    )
+    by_device: dict[UUID, list[tuple[str, str]]] = {}
+    for start in range(0, len(rows), _CHUNK):
+        ids = [r[0] for r in rows[start : start + _CHUNK]]
+        for device_id, key_type, check_value in await DeviceKey.filter(device_id__in=ids).values_list(
+            "device_id", "key_type", "check_value"
+        ):
+            by_device.setdefault(device_id, []).append((key_type, check_value))
+    for device_id, serial in rows:
+        values = [kcv for _, kcv in sorted(by_device.get(device_id, []))]
+        sel.device_count += 1
+        sel.key_count += len(values)
+        for value in values:
+            sel.digest.update(value.encode() + b"\n")
+        if len(sel.serials) < AUDIT_CHECK_VALUES:
+            sel.serials.append(serial)
+            sel.check_values += values
 
 
 async def release_keys(
@@ -94,7 +179,6 @@ async def release_keys(
     request: ReleaseRequest,
     user: User,
     *,
-    ring: KekRing,
     registry: PluginRegistry,
     policy: ReleasePolicy,
 ) -> Release:
@@ -110,22 +194,20 @@ async def release_keys(
             subject = cms.subject_of(request.recipient_certificate)
         except CryptoError as exc:
             raise BadInput("recipientCertificate", str(exc)) from None
-    devices, refused = await _candidates(actor, request)
-    types = {t.id: t for t in registry.device_types()}
-    fitting = []
-    for device in devices:
-        device_type = types.get(device.device_type)
-        if device_type is None or device_type.radio not in key_format.radios:
-            refused.append(Refused(device.serial_number, "BAD_USER_INPUT"))  # the format cannot hold its keys
-        else:
-            fitting.append(device)
-    if not fitting:
+    allowed = {t.id for t in registry.device_types() if t.radio in key_format.radios}
+    sel = _Selection()
+    if request.device_ids is not None:
+        listed = await _by_ids(actor, request.device_ids, allowed, sel)
+        chunks, nothing = _listed(listed), not listed
+    else:
+        query = await _by_filter(actor, request.filter or DeviceFilter(), allowed, sel)
+        chunks, nothing = _chunks_of(query), not await query.exists()
+    if nothing:
         raise KmsError(
             "No key can be released: every device was refused.",
             code="NOTHING_TO_RELEASE",
-            refused=[{"serialNumber": r.serial_number, "reason": r.reason} for r in refused[:1000]],
+            refused=[{"serialNumber": r.serial_number, "reason": r.reason} for r in sel.refused[:1000]],
         )
-    check_values = await _check_values(fitting)
     token, digest = tokens.new_token(DOWNLOAD_PREFIX)
     now = datetime.now(UTC)
     extension = key_format.file_extension + (".p7m" if subject else "")
@@ -134,63 +216,41 @@ async def release_keys(
             organisation_id=actor.organisation_id,
             user_id=actor.user_id,
             format=key_format.id,
-            filename=f"keys-{now:%Y%m%d-%H%M%S}-{len(fitting)}.{extension}",
-            device_count=len(fitting),
-            key_count=len(check_values),
+            filename="",
+            device_count=0,
+            key_count=0,
             recipient_certificate=request.recipient_certificate,
             csv_delimiter=user.csv_delimiter,
             csv_thousands_separator=user.csv_thousands_separator,
             token_digest=digest,
             expires_at=now + timedelta(seconds=policy.ttl_seconds),
         )
-        await KeyReleaseDevice.bulk_create(
-            [KeyReleaseDevice(release_id=release.id, device_id=d.id, serial_number=d.serial_number) for d in fitting],
-            batch_size=_CHUNK,
-        )
+        async for rows in chunks:
+            await _add_chunk(release, rows, sel)
+        release.device_count, release.key_count = sel.device_count, sel.key_count
+        release.filename = f"keys-{now:%Y%m%d-%H%M%S}-{sel.device_count}.{extension}"
+        await release.save(update_fields=["device_count", "key_count", "filename"])
         await audit.record(
-            "keys.released",
-            actor,
-            target=f"release:{release.id}",
-            details=_audit_details(release, fitting, check_values, refused, actor, subject),
+            "keys.released", actor, target=f"release:{release.id}", details=_audit_details(release, sel, actor, subject)
         )
-    return Release(release, key_format, refused[:MAX_REFUSED_LISTED], token)
+    return Release(release, key_format, sel.refused, token)
 
 
-def _audit_details(
-    release: KeyRelease,
-    devices: list[Device],
-    check_values: list[str],
-    refused: list[Refused],
-    actor: Actor,
-    subject: str | None,
-) -> dict[str, object]:
+def _audit_details(release: KeyRelease, sel: _Selection, actor: Actor, subject: str | None) -> dict[str, object]:
     details: dict[str, object] = {
         "format": release.format,
-        "deviceCount": len(devices),
-        "keyCount": len(check_values),
-        "refusedCount": len(refused),
+        "deviceCount": sel.device_count,
+        "keyCount": sel.key_count,
+        "refusedCount": sel.refused_count,
         "clientAddress": actor.client_address,
-        "serialNumbers": [d.serial_number for d in devices[:AUDIT_CHECK_VALUES]],
-        "checkValues": check_values[:AUDIT_CHECK_VALUES],
-        # All check values in release order, hashed: a large release stays verifiable without a huge row.
-        "checkValuesSha256": hashlib.sha256("\n".join(check_values).encode()).hexdigest(),
+        "serialNumbers": sel.serials,
+        "checkValues": sel.check_values,
+        # Every check value in release order, hashed: a large release stays verifiable without a huge row.
+        "checkValuesSha256": sel.digest.hexdigest(),
     }
     if subject:
         details["recipient"] = subject
     return details
-
-
-async def _check_values(devices: list[Device]) -> list[str]:
-    values: list[str] = []
-    for start in range(0, len(devices), _CHUNK):
-        chunk = [d.id for d in devices[start : start + _CHUNK]]
-        rows = await DeviceKey.filter(device_id__in=chunk).values_list("device_id", "key_type", "check_value")
-        by_device: dict[UUID, list[tuple[str, str]]] = {}
-        for device_id, key_type, check_value in rows:
-            by_device.setdefault(device_id, []).append((key_type, check_value))
-        for device_id in chunk:
-            values += [kcv for _, kcv in sorted(by_device.get(device_id, []))]
-    return values
 
 
 async def _records(release: KeyRelease, ring: KekRing) -> AsyncIterator[KeyRecord]:

@@ -94,6 +94,7 @@ class Mutation:
     async def release_keys(self, info: Info, input: ReleaseKeysInput) -> KeyRelease:
         context: Context = info.context
         settings, actor = context.settings, context.require_actor()
+        # A sealed store refuses here, before anything is looked up.
         ring, plugins = keystore(settings).ring(), registry(settings.plugins)
         request = keys.ReleaseRequest(
             device_ids=[str(i) for i in input.device_ids] if input.device_ids is not None else None,
@@ -106,7 +107,6 @@ class Mutation:
             actor,
             request,
             user,
-            ring=ring,
             registry=plugins,
             policy=keys.ReleasePolicy(settings.release_inline_limit, settings.download_ttl_seconds),
         )
