@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import uuid
@@ -20,7 +21,7 @@ from tortoise import connections
 
 from console.graphiql import assets_app, graphiql_html
 from models import db
-from resolvers import auth, keys
+from resolvers import auth, keys, outbox
 from resolvers.actor import Actor
 from resolvers.errors import KmsError
 from resolvers.keystore import keystore, registry
@@ -185,9 +186,17 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if manage_database:
             await db.init(settings.database_url)
+        # The mail worker runs in every server process unless KMS_MAIL_WORKER=off (then `kms worker` sends).
+        stop = asyncio.Event()
+        worker = None
+        if settings.mail_worker.lower() != "off":
+            worker = asyncio.create_task(outbox.run_worker(settings, stop), name="mail-worker")
         try:
             yield
         finally:
+            stop.set()
+            if worker is not None:
+                await worker
             if manage_database:
                 await db.close()
 

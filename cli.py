@@ -1,4 +1,4 @@
-"""The `kms` command line: serve, migrate, create-admin, demo."""
+"""The `kms` command line: serve, worker, mailbox, migrate, create-admin, demo."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import logging
 import os
+import signal
 import sys
 import uuid
 from collections.abc import Sequence
@@ -17,7 +18,8 @@ from crypto import passwords
 from models import db
 from models.organisations import Organisation, Partnership
 from models.users import User
-from resolvers import audit
+from resolvers import audit, outbox
+from resolvers.smtp import Mailbox
 from settings import Settings, load
 
 DEMO_PASSWORD = "Meter-Demo-2026!"  # every demo user must change it at the first login
@@ -147,6 +149,32 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    """Send queued mails until SIGINT or SIGTERM (for deployments that run KMS_MAIL_WORKER=off servers)."""
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await outbox.run_worker(settings, stop)
+
+    asyncio.run(_with_db(settings, run))
+    return 0
+
+
+def cmd_mailbox(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the latest mails of the demo mailbox (used when no SMTP server is configured)."""
+    entries = Mailbox(settings.mailbox_dir).latest(args.count)
+    if not entries:
+        print(f"The mailbox {settings.mailbox_dir} is empty.")
+    for entry in entries:
+        print(f"=== {entry.date.isoformat(timespec='seconds')}  To: {entry.to}")
+        print(f"Subject: {entry.subject}\n")
+        print(entry.text.strip() + "\n")
+    return 0
+
+
 def _safe_url(url: str) -> str:
     """The database URL without its password, for printing."""
     if "@" in url and "://" in url:
@@ -168,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("demo", help="seed demo organisations and users").set_defaults(func=cmd_demo)
+    sub.add_parser("worker", help="send queued mails (the outbox) until stopped").set_defaults(func=cmd_worker)
+    mailbox = sub.add_parser("mailbox", help="print the latest mails of the demo mailbox")
+    mailbox.add_argument("-n", "--count", type=int, default=5)
+    mailbox.set_defaults(func=cmd_mailbox)
     admin = sub.add_parser(
         "create-admin", help="create a PLATFORM_ADMIN (password from KMS_ADMIN_PASSWORD or a prompt)"
     )

@@ -10,7 +10,7 @@ from tortoise.transactions import in_transaction
 
 from models.auth import Session
 from models.users import User
-from resolvers import _scope, audit
+from resolvers import _scope, accounts, audit
 from resolvers.actor import Actor
 from resolvers.auth import hash_new_password, set_password_hash
 from resolvers.errors import BadInput, Forbidden, KmsError
@@ -119,7 +119,10 @@ async def create_user(actor: Actor, profile: Profile, password: str) -> User:
     org = await _scope.organisation(actor, profile.organisation_id)
     roles = _grant(actor, profile.roles or [])
     language = _language(profile.language or "EN")
-    delimiter = _separator(profile.csv_delimiter or ";", "csvDelimiter", allow_empty=False)
+    # An explicit empty delimiter is invalid, not a request for the default.
+    delimiter = _separator(
+        ";" if profile.csv_delimiter is None else profile.csv_delimiter, "csvDelimiter", allow_empty=False
+    )
     thousands = _separator(profile.csv_thousands_separator or "", "csvThousandsSeparator", allow_empty=True)
     if await User.exists(email=email):
         raise KmsError("Another user has this email.", code="EMAIL_TAKEN", field="email")
@@ -149,13 +152,15 @@ async def update_user(actor: Actor, user_id: str, profile: Profile) -> User:
     if not parse_roles(user.role_list) <= actor.grantable:
         raise Forbidden("This user holds a role above yours.")
     updates: dict[str, object] = {}
+    new_email: str | None = None
     if profile.name is not None:
         updates["name"] = _name(profile.name)
     if profile.email is not None:
         email = _email(profile.email)
         if email != user.email and await User.exists(email=email):
             raise KmsError("Another user has this email.", code="EMAIL_TAKEN", field="email")
-        updates["email"] = email
+        if email != user.email:
+            new_email = email  # takes effect when confirmed from the new address (accounts.confirm_email)
     if profile.organisation_id is not None:
         updates["organisation_id"] = (await _scope.organisation(actor, profile.organisation_id)).id
     if profile.roles is not None:
@@ -180,6 +185,8 @@ async def update_user(actor: Actor, user_id: str, profile: Profile) -> User:
                 await user.save(update_fields=list(updates))
             if profile.is_active is False:
                 await Session.filter(user_id=user.id).delete()
+            if new_email is not None:
+                await accounts.request_email_change(actor, user, new_email)
             await audit.record("user.updated", actor, target=f"user:{user.id}", details={"fields": sorted(updates)})
     except IntegrityError:
         raise KmsError("Another user has this email.", code="EMAIL_TAKEN", field="email") from None

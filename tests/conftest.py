@@ -18,8 +18,10 @@ from tortoise import connections
 from app import create_app
 from crypto import passwords
 from models import db
+from models.email_templates import EmailTemplate
 from models.organisations import Organisation, Partnership
 from models.users import User
+from resolvers.email_rendering import SYSTEM_TEMPLATES
 from settings import Settings
 
 PASSWORD = "Correct-Horse-42!x"
@@ -85,10 +87,22 @@ async def clean_db(settings: Settings) -> AsyncIterator[None]:
     await conn.execute_script("UPDATE email_templates SET active = true WHERE is_system = true")
     if db.dialect() == "postgres":
         await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} CASCADE")
+        # TRUNCATE ... CASCADE empties email_templates too (it references organisations).
+        await reseed_system_templates()
     else:
         await conn.execute_script("UPDATE organisations SET parent_id = NULL")
         for table in TABLES:
             await conn.execute_script(f"DELETE FROM {table}")
+
+
+async def reseed_system_templates() -> None:
+    """Put back the 20 system templates that migration 0002 seeds, if they are gone."""
+    if await EmailTemplate.filter(is_system=True).count() == len(SYSTEM_TEMPLATES):
+        return
+    await EmailTemplate.filter(is_system=True).delete()
+    for t in SYSTEM_TEMPLATES:
+        await EmailTemplate.create(name=t.name, type=t.type, language=t.language, subject=t.subject, body=t.body,
+                                   active=True, is_system=True, organisation_id=None)
 
 
 @pytest.fixture(scope="session")

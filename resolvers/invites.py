@@ -1,0 +1,266 @@
+"""Invites (manual 9.4, 9.5): a PREPARED invite with a signup link, sent by mail (SENT), cancelled, expired
+or accepted once.
+
+The signup token is not stored: it is base64url(HMAC-SHA256(server secret, "invite:" + invite id)), so the
+review page can show the link again, and only its SHA-256 digest is kept to find the invite. Roles on an
+invite are at most the inviter's own; organisations at most those the inviter may manage.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from crypto import server_secret
+from crypto.secret import SecretBytes
+from models.email_templates import EmailTemplate
+from models.invites import Invite
+from models.organisations import Organisation
+from models.users import User
+from resolvers import _scope, audit, email_rendering, outbox
+from resolvers.actor import Actor
+from resolvers.auth import hash_new_password
+from resolvers.errors import BadInput, Forbidden, KmsError
+from resolvers.pagination import Page, paginate
+from resolvers.roles import Role, parse_roles
+from settings import Settings
+
+PREPARED: Final = "PREPARED"
+SENT: Final = "SENT"
+ACCEPTED: Final = "ACCEPTED"
+CANCELLED: Final = "CANCELLED"
+EXPIRED: Final = "EXPIRED"
+OPEN_STATES: Final = (PREPARED, SENT)
+_secrets: dict[tuple[str, str], SecretBytes] = {}
+
+
+class TokenInvalid(KmsError):
+    code = "TOKEN_INVALID"
+
+    def __init__(self, what: str = "This link") -> None:
+        super().__init__(f"{what} is not valid any more. It may have been used, cancelled or expired.")
+
+
+def secret_of(settings: Settings) -> SecretBytes:
+    """The server secret, loaded (and on first use created) once per data directory."""
+    key = (str(settings.data_dir), settings.secret_key)
+    if key not in _secrets:
+        _secrets[key] = server_secret.load_server_secret(
+            settings.data_dir, {server_secret.ENV_NAME: settings.secret_key}
+        )
+    return _secrets[key]
+
+
+def signup_token(settings: Settings, invite_id: uuid.UUID) -> str:
+    digest = server_secret.mac(secret_of(settings), b"invite:" + invite_id.bytes)
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def signup_link(settings: Settings, invite: Invite) -> str:
+    return f"{settings.public_url.rstrip('/')}/signup?token={signup_token(settings, invite.id)}"
+
+
+def state_of(invite: Invite, now: datetime | None = None) -> str:
+    """The stored state, or EXPIRED for an open invite whose time is up."""
+    if invite.state in OPEN_STATES and invite.expires_at <= (now or datetime.now(UTC)):
+        return EXPIRED
+    return invite.state
+
+
+def _email(value: str | None, field: str = "email") -> str | None:
+    if value is None or not value.strip():
+        return None
+    value = value.strip().lower()
+    local, _, domain = value.partition("@")
+    if not local or "." not in domain or len(value) > 320 or any(c.isspace() or c in "<>,;\"" for c in value):
+        raise BadInput(field, "This is not a valid email address.")
+    return value
+
+
+def _grant(actor: Actor, roles: list[str]) -> frozenset[Role]:
+    wanted = parse_roles(roles)
+    if not wanted or len(wanted) != len(set(roles)):
+        raise BadInput("roles", "Give at least one known role.")
+    if not wanted <= actor.grantable:
+        raise Forbidden("You cannot grant a role you do not hold.")
+    return wanted
+
+
+async def _email_taken(email: str | None) -> None:
+    if email and await User.exists(email=email):
+        raise KmsError("Another user has this email.", code="EMAIL_TAKEN", field="email")
+
+
+async def _organisation(invite: Invite) -> Organisation:
+    return await Organisation.get(id=invite.organisation_id)  # type: ignore[attr-defined]
+
+
+async def _record(action: str, actor: Actor, invite: Invite) -> None:
+    org = await _organisation(invite)
+    await audit.record(action, actor, organisation_id=org.id, organisation_path=org.path, target=f"invite:{invite.id}")
+
+
+async def list_invites(actor: Actor, *, first: int | None, after: str | None) -> Page[Invite]:
+    return await paginate(_scope.invites(actor), ("-created_at", "id"), first=first, after=after)
+
+
+async def get_invite(actor: Actor, invite_id: str) -> Invite:
+    return await _scope.invite(actor, invite_id)
+
+
+async def invitable_organisations(actor: Actor) -> list[Organisation]:
+    return list(await _scope.organisations(actor).order_by("name", "id").limit(1000))
+
+
+async def template_for(invite: Invite) -> EmailTemplate:
+    return await outbox.resolve_template("INVITE_USER", invite.language, invite.organisation_id)  # type: ignore[attr-defined]
+
+
+async def mail_values(invite: Invite, settings: Settings, inviter_name: str) -> dict[str, str]:
+    org = await _organisation(invite)
+    return {
+        "user_name": invite.name,
+        "organisation_name": org.name,
+        "inviter_name": inviter_name,
+        "action_link": signup_link(settings, invite),
+        "expires_at": outbox.format_time(invite.expires_at),
+    }
+
+
+async def preview(invite: Invite, settings: Settings, inviter_name: str) -> email_rendering.RenderedEmail:
+    values = {**outbox.common_values(settings), **await mail_values(invite, settings, inviter_name)}
+    return outbox.render(await template_for(invite), values, invite.language)
+
+
+async def create_invite(
+    actor: Actor, settings: Settings, *, name: str, email: str | None, organisation_id: str, roles: list[str],
+    language: str,
+) -> Invite:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise BadInput("name", "The name must have 1 to 200 characters.")
+    org = await _scope.organisation(actor, organisation_id)
+    granted = _grant(actor, roles)
+    if language not in email_rendering.LANGUAGES:
+        raise BadInput("language", "The language must be one of EN, DE, ES, SV.")
+    address = _email(email)
+    await _email_taken(address)
+    invite_id = uuid.uuid4()
+    async with in_transaction():
+        invite = await Invite.create(
+            id=invite_id, name=name, email=address, organisation=org,
+            roles=User.encode_roles({r.value for r in granted}), language=language, state=PREPARED,
+            token_digest=token_digest(signup_token(settings, invite_id)),
+            expires_at=datetime.now(UTC) + timedelta(hours=settings.invite_ttl_hours),
+            created_by_id=actor.user_id,
+        )
+        await audit.record(
+            "invite.created", actor, organisation_id=org.id, organisation_path=org.path, target=f"invite:{invite.id}",
+            details={"roles": sorted(r.value for r in granted), "language": language},
+        )
+    return invite
+
+
+def _require_open(invite: Invite) -> None:
+    state = state_of(invite)
+    if state not in OPEN_STATES:
+        raise BadInput("id", f"This invite is {state.lower()}; prepare a new one.")
+
+
+async def send_invite(actor: Actor, settings: Settings, invite_id: str, email: str | None) -> Invite:
+    """Mail the invite (to ``email`` if given, which is then saved on the invite); it becomes SENT."""
+    invite = await _scope.invite(actor, invite_id)
+    _require_open(invite)
+    address = _email(email) or invite.email
+    if not address:
+        raise BadInput("email", "Give the address to send the invitation to.")
+    await _email_taken(address)
+    async with in_transaction():
+        updated = await Invite.filter(id=invite.id, state__in=OPEN_STATES).update(
+            state=SENT, email=address, sent_at=datetime.now(UTC)
+        )
+        if not updated:  # cancelled or accepted meanwhile
+            raise BadInput("id", "This invite was changed meanwhile; reload it.")
+        await invite.refresh_from_db()
+        await outbox.enqueue(
+            "INVITE_USER", to=address, language=invite.language,
+            organisation_id=invite.organisation_id,  # type: ignore[attr-defined]
+            values=await mail_values(invite, settings, actor.name), settings=settings,
+        )
+        await _record("invite.sent", actor, invite)
+    return invite
+
+
+async def cancel_invite(actor: Actor, invite_id: str) -> Invite:
+    invite = await _scope.invite(actor, invite_id)
+    if invite.state == CANCELLED:
+        return invite
+    if invite.state == ACCEPTED:
+        raise BadInput("id", "This invite was accepted already.")
+    async with in_transaction():
+        if not await Invite.filter(id=invite.id, state__in=OPEN_STATES).update(state=CANCELLED):
+            raise BadInput("id", "This invite was accepted already.")
+        await invite.refresh_from_db()
+        await _record("invite.cancelled", actor, invite)
+    return invite
+
+
+async def find_by_token(settings: Settings, token: str) -> Invite:
+    """The open, unexpired invite of a signup token, or TOKEN_INVALID."""
+    invite = await Invite.get_or_none(token_digest=token_digest(token)) if token else None
+    # The digest lookup finds the row; the recomputed token is compared in constant time as well, so a row
+    # whose digest was planted or copied in the database does not accept a token made for another invite.
+    if invite is None or not hmac.compare_digest(signup_token(settings, invite.id).encode(), token.encode()):
+        raise TokenInvalid("This invitation link")
+    if state_of(invite) not in OPEN_STATES:
+        raise TokenInvalid("This invitation link")
+    return invite
+
+
+async def accept_invite(
+    settings: Settings, *, token: str, name: str | None, email: str, password: str
+) -> tuple[User, Organisation]:
+    """Create the invited user in the invite's organisation with its roles; the token works once."""
+    invite = await find_by_token(settings, token.strip())
+    address = _email(email)
+    if address is None:
+        raise BadInput("email", "This is not a valid email address.")
+    if invite.email and address != invite.email:
+        raise BadInput("email", "Use the address the invitation was sent to; you can change it after logging in.")
+    display_name = (name or "").strip() or invite.name
+    if len(display_name) > 200:
+        raise BadInput("name", "The name must have 1 to 200 characters.")
+    await _email_taken(address)
+    password_hash = await hash_new_password(password, address)
+    org = await _organisation(invite)
+    now = datetime.now(UTC)
+    try:
+        async with in_transaction():
+            # The guarded UPDATE is what makes the link single-use: of two concurrent accepts one changes the row.
+            if not await Invite.filter(id=invite.id, state__in=OPEN_STATES, expires_at__gt=now).update(
+                state=ACCEPTED, accepted_at=now
+            ):
+                raise TokenInvalid("This invitation link")
+            user = await User.create(
+                name=display_name, email=address, organisation=org, roles=invite.roles, language=invite.language,
+                password_hash=password_hash, must_change_password=False, password_changed_at=now,
+            )
+            await Invite.filter(id=invite.id).update(accepted_user_id=user.id)
+            await audit.record(
+                "invite.accepted", None, actor_label=f"user:{address}", organisation_id=org.id,
+                organisation_path=org.path, target=f"invite:{invite.id}", details={"userId": str(user.id)},
+            )
+    except IntegrityError:
+        raise KmsError("Another user has this email.", code="EMAIL_TAKEN", field="email") from None
+    return user, org

@@ -1,0 +1,52 @@
+"""Helpers for tests that read mails: a real SMTP server, delivery through the outbox, links in mails."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from email.message import EmailMessage
+
+from smtp_server import SmtpServer
+
+from resolvers import outbox
+from resolvers.smtp import SmtpSettings
+
+
+def running_smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on a free port; test modules make it a fixture:
+    ``smtp = pytest.fixture(running_smtp, name="smtp")``."""
+    with SmtpServer() as server:
+        yield server
+
+
+def sender(server: SmtpServer) -> outbox.SmtpSender:
+    return outbox.SmtpSender(SmtpSettings(host=server.host, port=server.port, tls="none", timeout=5))
+
+
+async def deliver(server: SmtpServer, **kwargs) -> list[EmailMessage]:
+    """Run the outbox worker once against ``server``; every mail that arrived so far."""
+    await outbox.deliver_due(sender(server), **kwargs)
+    return server.messages
+
+
+def text_of(message: EmailMessage) -> str:
+    return str(message.get_body(preferencelist=("plain",)).get_content())
+
+
+def html_of(message: EmailMessage) -> str:
+    return str(message.get_body(preferencelist=("html",)).get_content())
+
+
+def to_of(message: EmailMessage) -> str:
+    return str(message["To"])
+
+
+def token_in(message: EmailMessage, page: str) -> str:
+    """The token of the ``<public url>/<page>?token=...`` link in a mail's text part."""
+    found = re.search(rf"/{page}\?token=([A-Za-z0-9_\-]+)", text_of(message))
+    assert found, text_of(message)
+    return found.group(1)
+
+
+def mails_to(server: SmtpServer, address: str) -> list[EmailMessage]:
+    return [m for m in server.messages if to_of(m) == address]

@@ -1,0 +1,146 @@
+"""Accounts by mail: password reset links (single use, 1 h), PASSWORD_CHANGED after every change, and an
+email change that takes effect when confirmed from the new address."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from mailtest import deliver, mails_to, running_smtp, text_of, token_in
+
+from models.auth import Session
+from models.invites import AccountToken
+from models.outbox import OutboxMessage
+from models.users import User
+from tests.conftest import PASSWORD
+
+REQUEST = "mutation($e: String!) { requestPasswordReset(email: $e) }"
+RESET = "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }"
+CONFIRM = "mutation($t: String!) { confirmEmail(token: $t) }"
+CHANGE = """mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) { id } }"""
+SET_PASSWORD = "mutation($id: ID!, $p: String!) { setUserPassword(id: $id, newPassword: $p) { id } }"
+UPDATE_USER = "mutation($id: ID!, $input: UpdateUserInput!) { updateUser(id: $id, input: $input) { id email } }"
+NEW_PASSWORD = "Fresh-Start-2026!x"
+
+smtp = pytest.fixture(running_smtp, name="smtp")
+
+
+async def test_reset_link_works_once(client, world, smtp):
+    # given a user with an open session
+    old_session = client()
+    await old_session.login("keys_a@example.com")
+    # when a reset is requested and its link used
+    assert (await client().ok(REQUEST, {"e": "Keys_A@example.com"}))["requestPasswordReset"] is True
+    (mail,) = await deliver(smtp)
+    assert mail["To"] == "keys_a@example.com" and mail["Subject"] == "Reset your Meter KMS password"
+    token = token_in(mail, "reset-password")
+    assert (await client().ok(RESET, {"t": token, "p": NEW_PASSWORD}))["resetPassword"] is True
+    # then the new password works, the old one and the old session do not
+    assert await client().login("keys_a@example.com", NEW_PASSWORD)
+    assert await client().code(
+        'mutation($p: String!) { login(email: "keys_a@example.com", password: $p) { user { id } } }', {"p": PASSWORD}
+    ) == "INVALID_CREDENTIALS"
+    assert (await old_session.ok("{ me { id } }"))["me"] is None
+    # and the link is used up
+    assert await client().code(RESET, {"t": token, "p": "Another-Try-2026!x"}) == "TOKEN_INVALID"
+    # a PASSWORD_CHANGED mail follows
+    changed = [m for m in await deliver(smtp) if m["Subject"] == "Your Meter KMS password has been changed"]
+    assert len(changed) == 1 and changed[0]["To"] == "keys_a@example.com"
+
+
+async def test_reset_link_expires_after_an_hour(client, world, smtp):
+    await client().ok(REQUEST, {"e": "keys_a@example.com"})
+    row = await AccountToken.get(user_id=world.users["keys_a"].id)
+    assert timedelta(minutes=59) < row.expires_at - datetime.now(UTC) <= timedelta(hours=1)
+    (mail,) = await deliver(smtp)
+    await AccountToken.filter(id=row.id).update(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    assert await client().code(RESET, {"t": token_in(mail, "reset-password"), "p": NEW_PASSWORD}) == "TOKEN_INVALID"
+
+
+async def test_unknown_addresses_get_the_same_answer_and_no_mail(client, world, smtp):
+    for email in ("ghost@example.com", "", "not an email"):
+        assert (await client().ok(REQUEST, {"e": email}))["requestPasswordReset"] is True
+    assert await OutboxMessage.all().count() == 0
+
+
+async def test_reset_mails_are_throttled_per_account(client, world):
+    for _ in range(8):
+        assert (await client().ok(REQUEST, {"e": "keys_a@example.com"}))["requestPasswordReset"] is True
+    assert await OutboxMessage.all().count() == 5
+
+
+async def test_a_weak_password_does_not_use_up_the_link(client, world, smtp):
+    await client().ok(REQUEST, {"e": "keys_a@example.com"})
+    (mail,) = await deliver(smtp)
+    token = token_in(mail, "reset-password")
+    assert await client().code(RESET, {"t": token, "p": "short"}) == "WEAK_PASSWORD"
+    assert (await client().ok(RESET, {"t": token, "p": NEW_PASSWORD}))["resetPassword"] is True
+
+
+async def test_one_used_reset_link_retires_the_others(client, world, smtp):
+    await client().ok(REQUEST, {"e": "keys_a@example.com"})
+    await client().ok(REQUEST, {"e": "keys_a@example.com"})
+    first, second = await deliver(smtp)
+    await client().ok(RESET, {"t": token_in(second, "reset-password"), "p": NEW_PASSWORD})
+    assert await client().code(RESET, {"t": token_in(first, "reset-password"), "p": NEW_PASSWORD}) == "TOKEN_INVALID"
+
+
+async def test_every_password_change_is_mailed(as_user, world, smtp):
+    # own change
+    api = await as_user("keys_a")
+    await api.ok(CHANGE, {"c": PASSWORD, "n": NEW_PASSWORD})
+    # an admin sets another user's password
+    admin = await as_user("admin_a")
+    await admin.ok(SET_PASSWORD, {"id": str(world.users["viewer_a"].id), "p": NEW_PASSWORD})
+    await deliver(smtp)
+    for who in ("keys_a", "viewer_a"):
+        (mail,) = mails_to(smtp, f"{who}@example.com")
+        assert mail["Subject"] == "Your Meter KMS password has been changed"
+
+
+async def test_the_changed_mail_is_in_the_users_language(as_user, world, smtp):
+    await User.filter(id=world.users["keys_a"].id).update(language="SV")
+    await (await as_user("keys_a")).ok(CHANGE, {"c": PASSWORD, "n": NEW_PASSWORD})
+    (mail,) = await deliver(smtp)
+    assert mail["Subject"] == "Ditt lösenord för Meter KMS har ändrats"
+
+
+async def test_an_email_change_takes_effect_when_confirmed(as_user, world, client, smtp):
+    # given
+    admin = await as_user("admin_a")
+    keys_id = str(world.users["keys_a"].id)
+    # when the admin changes the address
+    updated = (await admin.ok(UPDATE_USER, {"id": keys_id, "input": {"email": "Kim@New.example"}}))["updateUser"]
+    # then the old address stays until the new one is confirmed
+    assert updated["email"] == "keys_a@example.com"
+    (mail,) = await deliver(smtp)
+    assert mail["To"] == "kim@new.example"
+    assert mail["Subject"] == "Confirm your email address for Meter KMS" and "Keys A" in text_of(mail)
+    token = token_in(mail, "confirm-email")
+    assert (await client().ok(CONFIRM, {"t": token}))["confirmEmail"] is True
+    assert (await User.get(id=keys_id)).email == "kim@new.example"
+    assert await client().code(CONFIRM, {"t": token}) == "TOKEN_INVALID"
+
+
+async def test_a_confirmation_fails_when_the_address_was_taken_meanwhile(as_user, world, client, smtp):
+    admin = await as_user("admin_a")
+    await admin.ok(UPDATE_USER, {"id": str(world.users["keys_a"].id), "input": {"email": "shared@new.example"}})
+    (mail,) = await deliver(smtp)
+    await User.filter(id=world.users["viewer_a"].id).update(email="shared@new.example")
+    assert await client().code(CONFIRM, {"t": token_in(mail, "confirm-email")}) == "EMAIL_TAKEN"
+    assert (await User.get(id=world.users["keys_a"].id)).email == "keys_a@example.com"
+
+
+async def test_tokens_only_work_for_their_purpose(client, world, smtp):
+    await client().ok(REQUEST, {"e": "keys_a@example.com"})
+    (mail,) = await deliver(smtp)
+    reset_token = token_in(mail, "reset-password")
+    assert await client().code(CONFIRM, {"t": reset_token}) == "TOKEN_INVALID"
+    assert await client().code(RESET, {"t": "kms_rst_" + "A" * 43, "p": NEW_PASSWORD}) == "TOKEN_INVALID"
+
+
+async def test_a_deactivated_user_cannot_reset(client, world, smtp):
+    await User.filter(id=world.users["keys_a"].id).update(is_active=False)
+    await client().ok(REQUEST, {"e": "keys_a@example.com"})
+    assert await OutboxMessage.all().count() == 0
+    assert await Session.all().count() == 0
