@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
+import uuid
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from tortoise import Tortoise, connections
+from tortoise.exceptions import IntegrityError
 from tortoise.migrations.api import migrate as tortoise_migrate
 
 from models import MODEL_MODULES
@@ -54,3 +58,32 @@ async def close() -> None:
 def dialect() -> str:
     """'sqlite' or 'postgres', for the few statements written by hand."""
     return str(connections.get("default").capabilities.dialect)
+
+
+async def copy_rows(table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """Insert many rows at once: COPY on PostgreSQL, executemany on SQLite. Bulk work (imports, releases)
+    skips ORM objects this way; it runs inside the caller's transaction. A unique violation is raised as
+    tortoise's IntegrityError, like the ORM does."""
+    if not rows:
+        return
+    client = connections.get("default")
+    try:
+        async with client.acquire_connection() as connection:
+            if dialect() == "postgres":
+                await connection.copy_records_to_table(table, columns=list(columns), records=rows)
+            else:
+                marks = ", ".join("?" for _ in columns)
+                sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - names are ours
+                await connection.executemany(sql, [tuple(_sqlite(v) for v in row) for row in rows])
+    except (asyncpg.exceptions.IntegrityConstraintViolationError, sqlite3.IntegrityError) as exc:
+        raise IntegrityError(str(exc)) from exc
+
+
+def _sqlite(value: Any) -> Any:
+    return str(value) if isinstance(value, uuid.UUID) else value
+
+
+async def analyze(*tables: str) -> None:
+    """Refresh PostgreSQL's planner statistics after a bulk change (SQLite plans without them)."""
+    if dialect() == "postgres":
+        await connections.get("default").execute_script(f"ANALYZE {', '.join(tables)}")

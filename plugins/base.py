@@ -134,6 +134,7 @@ class KeyRecord:
         algorithm: The key's algorithm.
         key: The plaintext key (redacted in repr).
         attributes: The device's validated identifier attributes.
+        check_value: The stored key check value, when known (saves recomputing it).
     """
 
     serial_number: str
@@ -142,6 +143,7 @@ class KeyRecord:
     algorithm: KeyAlgorithm
     key: SecretBytes
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    check_value: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,9 +241,7 @@ def _required_slots(device_type: DeviceType, attrs: Mapping[str, Any]) -> tuple[
     return tuple(slot for slot in device_type.key_slots if slot.required)
 
 
-def _no_verifier(
-    device_type: DeviceType, attrs: Mapping[str, Any], keys: KeyMap, frame: bytes
-) -> Verification:
+def _no_verifier(device_type: DeviceType, attrs: Mapping[str, Any], keys: KeyMap, frame: bytes) -> Verification:
     return Verification(False, None, "unsupported", f"{device_type.name} has no frame verification.")
 
 

@@ -35,7 +35,7 @@ class GenericCsvWriter:
                 record.key_type,
                 record.algorithm.value,
                 key_hex(record.key),
-                key_check_value(record.key, record.algorithm),
+                record.check_value or key_check_value(record.key, record.algorithm),
             ),
             self._delimiter,
         )

@@ -125,9 +125,7 @@ class PluginRegistry:
         """The key slots a device with these (validated) identifiers holds."""
         return self.plugin_for(device_type_id).key_slots(self.device_type(device_type_id), attrs)
 
-    def verify_frame(
-        self, device_type_id: str, attrs: Mapping[str, Any], keys: KeyMap, frame: bytes
-    ) -> Verification:
+    def verify_frame(self, device_type_id: str, attrs: Mapping[str, Any], keys: KeyMap, frame: bytes) -> Verification:
         """Verify a captured frame against a device's keys with its plugin."""
         return self.plugin_for(device_type_id).verify(self.device_type(device_type_id), attrs, keys, frame)
 

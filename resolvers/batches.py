@@ -1,17 +1,292 @@
-"""Batch references: serial numbers grouped and addressed to an organisation."""
+"""Batch references: serial numbers grouped and addressed to an organisation, and taking ownership."""
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from uuid import UUID
 
-from models.devices import BatchReference, Device
-from resolvers import _scope
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from models.devices import BatchReference, Device, DeviceLabel
+from models.organisations import Organisation
+from models.users import User
+from resolvers import _scope, audit, outbox, ratelimit
 from resolvers.actor import Actor
+from resolvers.devices import LABEL, _uuid
+from resolvers.errors import BadInput, KmsError
 from resolvers.pagination import Page, paginate
+from settings import Settings
+
+MAX_BATCH_SERIALS = 100_000
+MAX_UPLOAD_BYTES = 4 * 1024 * 1024
+_CHUNK = 1_000
+_SEPARATORS = re.compile(r"[,;\s]+")
+_REFERENCE = re.compile(r"^[\w][\w .:/#-]{0,99}$")
+_HEADER_NAMES = {"serial", "serialnumber", "serial_number", "serial number", "serial-number", "sn"}
+# takeOwnership is a claim code check: failed attempts per user and per organisation are limited.
+TAKE_LIMIT_USER, TAKE_LIMIT_ORGANISATION, TAKE_WINDOW = 10, 30, 900
 
 
-async def visible_batch(actor: Actor, batch_id: UUID) -> BatchReference | None:
-    return await _scope.batches(actor).get_or_none(id=batch_id)
+@dataclass(frozen=True)
+class NewBatch:
+    reference: str
+    serial_numbers: Sequence[str]
+    organisation_id: str
+    requires_confirmation: bool = False
+    label: str | None = None
+
+
+def parse_serials(text: str) -> list[str]:
+    """Serial numbers typed or pasted: comma, semicolon, whitespace or newline separated; duplicates dropped."""
+    return list(dict.fromkeys(s for s in _SEPARATORS.split(text) if s))
+
+
+def read_upload(filename: str, content: bytes) -> list[str]:
+    """Serial numbers of an uploaded .txt or .csv file (UTF-8, with or without BOM)."""
+    name = (filename or "").lower()
+    if not name.endswith((".txt", ".csv")):
+        raise KmsError("Upload a .txt or .csv file.", code="FILE_UNSUPPORTED")
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise KmsError(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.", code="FILE_TOO_LARGE")
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise KmsError("The file is not UTF-8 text.", code="FILE_UNSUPPORTED") from None
+    if "\x00" in text:
+        raise KmsError("The file is not a text file.", code="FILE_UNSUPPORTED")
+    if name.endswith(".csv"):
+        rows = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text), _dialect(text))]
+        rows = [row for row in rows if any(row)]
+        if rows and rows[0] and rows[0][0].lower() in _HEADER_NAMES:
+            rows = rows[1:]  # a header line such as "serial_number"
+        return list(dict.fromkeys(cell for row in rows for cell in row if cell))
+    return parse_serials(text)
+
+
+def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
+    try:
+        return csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        return csv.excel
+
+
+def _reference(value: str) -> str:
+    value = value.strip()
+    if not _REFERENCE.match(value):
+        raise BadInput("reference", "A batch reference has 1-100 letters, digits, spaces or . : / # - _.")
+    return value
+
+
+def _label(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if not LABEL.match(value):
+        raise BadInput("label", "A label has 1-100 characters without line breaks.")
+    return value
+
+
+async def addressable(actor: Actor, organisation_id: str) -> Organisation:
+    """An organisation the caller may address a batch to: itself, one below it, or a partner."""
+    try:
+        return await _scope.organisation(actor, organisation_id)
+    except KmsError:
+        org, _full = await _scope.visible_organisation(actor, organisation_id)
+        return org
+
+
+async def _devices_for(actor: Actor, serials: Sequence[str]) -> list[tuple[UUID, str]]:
+    """The caller's devices with these serial numbers; all must exist, or nothing happens."""
+    found: dict[str, UUID] = {}
+    for start in range(0, len(serials), _CHUNK):
+        chunk = list(serials[start : start + _CHUNK])
+        for device_id, serial in (
+            await _scope.devices(actor).filter(serial_number__in=chunk).values_list("id", "serial_number")
+        ):
+            found[str(serial)] = device_id
+    unknown = [s for s in serials if s not in found]
+    if unknown:
+        raise KmsError(
+            f"{len(unknown)} serial numbers are unknown to you; nothing was changed.",
+            code="DEVICE_NOT_FOUND",
+            serialNumbers=unknown[:1000],
+            refusedCount=len(unknown),
+        )
+    return [(found[s], s) for s in serials]
+
+
+async def _move(ids: list[UUID], target: Organisation, batch: BatchReference, label: str | None) -> None:
+    """Transfer devices: the new owner sees them UNCLAIMED."""
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        await Device.filter(id__in=chunk).update(
+            owner_id=target.id, owner_path=target.path, claim_status="UNCLAIMED", claimed_at=None, batch_id=batch.id
+        )
+        if label:
+            existing = set(
+                await DeviceLabel.filter(device_id__in=chunk, label=label).values_list("device_id", flat=True)
+            )
+            await DeviceLabel.bulk_create(
+                [DeviceLabel(device_id=i, label=label) for i in chunk if i not in existing], batch_size=_CHUNK
+            )
+
+
+async def create_batch(actor: Actor, new: NewBatch, settings: Settings) -> BatchReference:
+    """Group serial numbers under a reference addressed to an organisation, all or nothing. Without
+    confirmation the devices move at once; with it, the target's admins are mailed and must take ownership."""
+    reference, label = _reference(new.reference), _label(new.label)
+    serials = list(dict.fromkeys(s.strip() for s in new.serial_numbers if s.strip()))
+    if not serials:
+        raise BadInput("serialNumbers", "Give at least one serial number.")
+    if len(serials) > MAX_BATCH_SERIALS:
+        raise BadInput("serialNumbers", f"At most {MAX_BATCH_SERIALS} serial numbers per batch.")
+    target = await addressable(actor, new.organisation_id)
+    if await BatchReference.exists(organisation_id=target.id, reference=reference):
+        raise KmsError("This batch reference exists already for that organisation.", code="BATCH_REFERENCE_TAKEN")
+    devices = await _devices_for(actor, serials)
+    ids = [i for i, _ in devices]
+    pending = new.requires_confirmation
+    try:
+        async with in_transaction():
+            batch = await BatchReference.create(
+                reference=reference,
+                label=label,
+                organisation_id=target.id,
+                sender_id=actor.organisation_id,
+                requires_confirmation=pending,
+                state="PENDING_CONFIRMATION" if pending else "ACCEPTED",
+                device_count=len(ids),
+                accepted_at=None if pending else datetime.now(UTC),
+            )
+            if pending:
+                for start in range(0, len(ids), _CHUNK):
+                    await Device.filter(id__in=ids[start : start + _CHUNK]).update(batch_id=batch.id)
+                await _mail_admins(actor, batch, target, settings)
+            else:
+                await _move(ids, target, batch, label)
+            await audit.record(
+                "batch.created",
+                actor,
+                target=f"batch:{batch.id}",
+                details={
+                    "reference": reference,
+                    "deviceCount": len(ids),
+                    "organisationId": str(target.id),
+                    "requiresConfirmation": pending,
+                    "serialNumbers": serials[:1000],
+                },
+            )
+    except IntegrityError:
+        raise KmsError(
+            "This batch reference exists already for that organisation.", code="BATCH_REFERENCE_TAKEN"
+        ) from None
+    return batch
+
+
+async def _mail_admins(actor: Actor, batch: BatchReference, target: Organisation, settings: Settings) -> None:
+    sender = await Organisation.get(id=actor.organisation_id)
+    admins = await User.filter(organisation_id=target.id, is_active=True, roles__contains=",OTC_ADMIN,")
+    for admin in admins:
+        await outbox.mail_user(
+            "NEW_BATCH",
+            admin,
+            {
+                "organisation_name": target.name,
+                "batch_reference": batch.reference,
+                "device_count": str(batch.device_count),
+                "sender_organisation_name": sender.name,
+                "action_link": f"{settings.public_url.rstrip('/')}/console/take-ownership",
+            },
+            settings=settings,
+        )
+
+
+async def create_batch_from_selection(
+    actor: Actor, device_ids: Sequence[str], new: NewBatch, settings: Settings
+) -> BatchReference:
+    ids = list(dict.fromkeys(_uuid(i, "deviceIds") for i in device_ids))
+    if len(ids) > MAX_BATCH_SERIALS:
+        raise BadInput("deviceIds", f"At most {MAX_BATCH_SERIALS} devices per batch.")
+    serials: list[str] = []
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        serials += [
+            str(s) for s in await _scope.devices(actor).filter(id__in=chunk).values_list("serial_number", flat=True)
+        ]
+    if len(serials) != len(ids):
+        raise KmsError(
+            "Some devices are unknown to you; nothing was changed.",
+            code="DEVICE_NOT_FOUND",
+            refusedCount=len(ids) - len(serials),
+        )
+    return await create_batch(
+        actor, NewBatch(new.reference, serials, new.organisation_id, new.requires_confirmation, new.label), settings
+    )
+
+
+async def take_ownership(actor: Actor, reference: str, label: str | None) -> BatchReference:
+    """Accept a batch addressed to the caller's organisation by typing its reference."""
+    user_key = f"take-ownership-user:{actor.user_id}"
+    org_key = f"take-ownership-org:{actor.organisation_id}"
+    for key, limit in ((user_key, TAKE_LIMIT_USER), (org_key, TAKE_LIMIT_ORGANISATION)):
+        window = await ratelimit.peek(key, TAKE_WINDOW)
+        if window.count >= limit:
+            raise KmsError(
+                "Too many batch references tried. Please wait.", code="RATE_LIMITED", retryAfter=window.retry_after
+            )
+    label = _label(label)
+    batch = await BatchReference.get_or_none(
+        organisation_id=actor.organisation_id, reference=reference.strip(), state="PENDING_CONFIRMATION"
+    )
+    if batch is None:
+        # The same answer whether the reference exists elsewhere or not.
+        await ratelimit.hit(user_key, TAKE_WINDOW)
+        await ratelimit.hit(org_key, TAKE_WINDOW)
+        raise KmsError("No batch with this reference is waiting for your organisation.", code="BATCH_NOT_FOUND")
+    target = await Organisation.get(id=actor.organisation_id)
+    async with in_transaction():
+        # Only the first of two concurrent takes wins the state change.
+        won = await BatchReference.filter(id=batch.id, state="PENDING_CONFIRMATION").update(
+            state="ACCEPTED", accepted_at=datetime.now(UTC), label=label or batch.label
+        )
+        if won != 1:
+            raise KmsError("No batch with this reference is waiting for your organisation.", code="BATCH_NOT_FOUND")
+        sender = await Organisation.get(id=batch.sender_id)  # type: ignore[attr-defined]
+        # Devices the sender gave away in the meantime are no longer its to hand over.
+        ids = list(
+            await Device.filter(batch_id=batch.id, owner_path__startswith=sender.path).values_list("id", flat=True)
+        )
+        await _move([UUID(str(i)) for i in ids], target, batch, label or batch.label)
+        await BatchReference.filter(id=batch.id).update(device_count=len(ids))
+        await audit.record(
+            "batch.accepted",
+            actor,
+            target=f"batch:{batch.id}",
+            details={"reference": batch.reference, "deviceCount": len(ids)},
+        )
+    return await BatchReference.get(id=batch.id)
+
+
+async def visible_batch(actor: Actor, batch_id: UUID | str) -> BatchReference | None:
+    try:
+        return await _scope.batches(actor).get_or_none(id=_uuid(str(batch_id), "id"))
+    except BadInput:
+        return None
+
+
+async def list_batches(
+    actor: Actor, *, reference: str | None, first: int | None, after: str | None
+) -> Page[BatchReference]:
+    query = _scope.batches(actor)
+    if reference:
+        query = query.filter(reference__icontains=reference.strip())
+    return await paginate(query, ("-created_at", "id"), first=first, after=after)
 
 
 async def batch_devices(actor: Actor, batch: BatchReference, *, first: int | None, after: str | None) -> Page[Device]:

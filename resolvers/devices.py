@@ -8,13 +8,15 @@ import re
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Subquery
+from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
@@ -35,8 +37,12 @@ from resolvers.pagination import Page, paginate
 MAX_IMPORT_ROWS = 100_000
 MAX_REPORTED_ROWS = 1_000
 _CHUNK = 1_000
+# After a bulk change this large, fresh planner statistics keep the next statements on their indexes.
+_ANALYZE_AFTER = 10_000
 _SERIAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 _HEX = re.compile(r"^[0-9a-fA-F]*$")
+LABEL = re.compile(r"^[^\r\n\t]{1,100}$")
+MAX_LABELS = 20
 
 
 @dataclass(frozen=True)
@@ -134,31 +140,71 @@ def _refuse(problems: list[dict[str, Any]], total: int) -> KmsError:
     )
 
 
-def _seal_all(prepared: list[_Prepared], ids: list[uuid.UUID], kek: Kek) -> list[DeviceKey]:
-    keys = []
+DEVICE_COLUMNS = (
+    "id",
+    "created_at",
+    "serial_number",
+    "device_type",
+    "owner_id",
+    "owner_path",
+    "claim_status",
+    "attributes",
+)
+KEY_COLUMNS = (
+    "id",
+    "created_at",
+    "device_id",
+    "key_type",
+    "algorithm",
+    "ciphertext",
+    "nonce",
+    "wrapped_dek",
+    "kek_id",
+    "kek_version",
+    "check_value",
+)
+
+
+@dataclass(frozen=True)
+class DeviceRow:
+    """A device as the API shows it, without an ORM object (bulk results build a hundred thousand)."""
+
+    id: UUID
+    serial_number: str
+    device_type: str
+    owner_id: UUID
+    claim_status: str
+    claimed_at: datetime | None
+    created_at: datetime
+    batch_id: UUID | None = None
+
+
+def _seal_all(prepared: list[_Prepared], ids: list[uuid.UUID], kek: Kek, now: datetime) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = []
     for device_id, item in zip(ids, prepared, strict=True):
         for key_type, algorithm, key, _ in item.keys:
             sealed = seal(key, device_id=str(device_id), key_type=key_type, kek=kek)
-            keys.append(
-                DeviceKey(
-                    id=uuid.uuid4(),
-                    device_id=device_id,
-                    key_type=key_type,
-                    algorithm=algorithm.value,
-                    ciphertext=sealed.ciphertext,
-                    nonce=sealed.nonce,
-                    wrapped_dek=sealed.wrapped_dek,
-                    kek_id=sealed.kek_id,
-                    kek_version=sealed.kek_version,
-                    check_value=key_check_value(key, algorithm),
+            rows.append(
+                (
+                    uuid.uuid4(),
+                    now,
+                    device_id,
+                    key_type,
+                    algorithm.value,
+                    sealed.ciphertext,
+                    sealed.nonce,
+                    sealed.wrapped_dek,
+                    sealed.kek_id,
+                    sealed.kek_version,
+                    key_check_value(key, algorithm),
                 )
             )
-    return keys
+    return rows
 
 
 async def import_devices(
     actor: Actor, organisation_id: str, rows: Sequence[ImportRow], *, kek: Kek, registry: PluginRegistry
-) -> list[Device]:
+) -> list[DeviceRow]:
     """Import devices with their keys, all or nothing; missing key slots are generated (CSPRNG)."""
     if not rows:
         raise BadInput("rows", "Give at least one row.")
@@ -209,23 +255,26 @@ async def import_devices(
         raise _refuse(sorted(problems, key=lambda p: p["row"]), len(rows))
 
     ids = [uuid.uuid4() for _ in prepared]
+    now = datetime.now(UTC)
     # Sealing 100,000 keys takes seconds of CPU: keep it off the event loop.
-    keys = await asyncio.to_thread(_seal_all, prepared, ids, kek)
-    devices = [
-        Device(
-            id=device_id,
-            serial_number=item.serial_number,
-            device_type=item.device_type,
-            owner_id=org.id,
-            owner_path=org.path,
-            attributes=json.dumps(item.attributes, sort_keys=True),
+    keys = await asyncio.to_thread(_seal_all, prepared, ids, kek, now)
+    device_rows = [
+        (
+            device_id,
+            now,
+            item.serial_number,
+            item.device_type,
+            org.id,
+            org.path,
+            "UNCLAIMED",
+            json.dumps(item.attributes, sort_keys=True),
         )
         for device_id, item in zip(ids, prepared, strict=True)
     ]
     try:
         async with in_transaction():
-            await Device.bulk_create(devices, batch_size=_CHUNK)
-            await DeviceKey.bulk_create(keys, batch_size=_CHUNK)
+            await db.copy_rows(Device._meta.db_table, DEVICE_COLUMNS, device_rows)
+            await db.copy_rows(DeviceKey._meta.db_table, KEY_COLUMNS, keys)
             await audit.record(
                 "devices.imported",
                 actor,
@@ -233,8 +282,8 @@ async def import_devices(
                 organisation_path=org.path,
                 target=f"organisation:{org.id}",
                 details={
-                    "count": len(devices),
-                    "deviceTypes": dict(Counter(d.device_type for d in devices)),
+                    "count": len(device_rows),
+                    "deviceTypes": dict(Counter(item.device_type for item in prepared)),
                     "generatedKeys": sum(1 for item in prepared for k in item.keys if k[3]),
                 },
             )
@@ -242,7 +291,12 @@ async def import_devices(
         raise KmsError(
             "A serial number was imported concurrently; nothing was imported.", code="SERIAL_DUPLICATE"
         ) from None
-    return devices
+    if len(device_rows) >= _ANALYZE_AFTER:
+        await db.analyze(Device._meta.db_table, DeviceKey._meta.db_table)
+    return [
+        DeviceRow(device_id, item.serial_number, item.device_type, org.id, "UNCLAIMED", None, now)
+        for device_id, item in zip(ids, prepared, strict=True)
+    ]
 
 
 def filtered(actor: Actor, flt: DeviceFilter) -> QuerySet[Device]:
@@ -259,7 +313,7 @@ def filtered(actor: Actor, flt: DeviceFilter) -> QuerySet[Device]:
     if flt.organisation_ids:
         query = query.filter(owner_id__in=[_uuid(i, "organisationIds") for i in flt.organisation_ids])
     if flt.labels:
-        query = query.filter(id__in=DeviceLabel.filter(label__in=list(flt.labels)).values("device_id"))
+        query = query.filter(id__in=Subquery(DeviceLabel.filter(label__in=list(flt.labels)).values("device_id")))
     if flt.batch_references:
         query = query.filter(batch__reference__in=list(flt.batch_references))
     return query
@@ -310,44 +364,26 @@ class Refused:
 
 @dataclass(frozen=True)
 class ClaimResult:
-    claimed: list[Device]
+    claimed: list[DeviceRow]
     refused: list[Refused]
-
-
-async def _owned(actor: Actor, ids: list[UUID]) -> tuple[dict[UUID, Device], list[Refused], list[UUID]]:
-    """Split device ids into the caller's organisation's devices, refusals, and ids unknown to it."""
-    visible = {d.id: d for d in await _scope.devices(actor).filter(id__in=ids)}
-    refused = [
-        Refused(d.serial_number, "DEVICE_NOT_OWNED")
-        for d in visible.values()
-        if d.owner_id != actor.organisation_id  # type: ignore[attr-defined]
-    ]
-    owned = {i: d for i, d in visible.items() if d.owner_id == actor.organisation_id}  # type: ignore[attr-defined]
-    unknown = [i for i in ids if i not in visible]
-    return owned, refused, unknown
 
 
 async def claim_devices(actor: Actor, device_ids: Sequence[str]) -> ClaimResult:
     """Mark the caller's organisation's devices CLAIMED. One guarded UPDATE per chunk claims each device
-    once, however many claims race."""
+    once, however many claims race; the devices it did not claim are then explained one by one."""
     ids = list(dict.fromkeys(_uuid(i, "deviceIds") for i in device_ids))
-    claimed: list[Device] = []
+    if len(ids) > MAX_IMPORT_ROWS:
+        raise BadInput("deviceIds", f"At most {MAX_IMPORT_ROWS} devices at once.")
+    claimed: list[DeviceRow] = []
     refused: list[Refused] = []
     now = datetime.now(UTC)
-    placeholder = "$" if db.dialect() == "postgres" else "?"
     async with in_transaction():
-        for start in range(0, len(ids), _CHUNK):
-            owned, not_owned, unknown = await _owned(actor, ids[start : start + _CHUNK])
-            refused += not_owned + [Refused(str(i), "DEVICE_NOT_FOUND") for i in unknown]
-            if not owned:
-                continue
-            won = await _claim_chunk(list(owned), now, placeholder)
-            for device_id, device in owned.items():
-                if device_id in won:
-                    device.claim_status, device.claimed_at = "CLAIMED", now
-                    claimed.append(device)
-                else:
-                    refused.append(Refused(device.serial_number, "CONFLICT"))  # claimed already
+        for start in range(0, len(ids), _CHUNK * 5):
+            chunk = ids[start : start + _CHUNK * 5]
+            won = await _claim_chunk(chunk, actor.organisation_id, now)
+            claimed += won
+            won_ids = {d.id for d in won}
+            refused += await _why_not(actor, [i for i in chunk if i not in won_ids])
         if claimed:
             await audit.record(
                 "devices.claimed",
@@ -358,19 +394,119 @@ async def claim_devices(actor: Actor, device_ids: Sequence[str]) -> ClaimResult:
     return ClaimResult(claimed, refused)
 
 
-async def _claim_chunk(ids: list[UUID], now: datetime, mark: str) -> set[UUID]:
-    """Claim the still-UNCLAIMED devices of ``ids``; returns those this statement claimed."""
-    if mark == "$":
-        marks = ", ".join(f"${n}" for n in range(1, len(ids) + 1))
-        values: list[Any] = list(ids)
+async def _why_not(actor: Actor, ids: list[UUID]) -> list[Refused]:
+    refused = []
+    seen: set[UUID] = set()
+    for start in range(0, len(ids), _CHUNK):
+        rows = (
+            await _scope.devices(actor)
+            .filter(id__in=ids[start : start + _CHUNK])
+            .values_list("id", "serial_number", "owner_id")
+        )
+        for device_id, serial, owner_id in rows:
+            seen.add(device_id)
+            reason = (
+                "DEVICE_NOT_OWNED" if owner_id != actor.organisation_id else "CONFLICT"
+            )  # CONFLICT: claimed already
+            refused.append(Refused(str(serial), reason))
+    return refused + [Refused(str(i), "DEVICE_NOT_FOUND") for i in ids if i not in seen]
+
+
+_RETURNING = "RETURNING id, serial_number, device_type, owner_id, created_at, batch_id"
+
+
+async def _claim_chunk(ids: list[UUID], owner_id: UUID, now: datetime) -> list[DeviceRow]:
+    """Claim the still-UNCLAIMED devices of ``ids`` that ``owner_id`` owns; returns those this statement claimed."""
+    if not ids:
+        return []
+    guard = "owner_id = {owner} AND claim_status = 'UNCLAIMED'"
+    if db.dialect() == "postgres":
+        sql = (
+            f"UPDATE devices SET claim_status = 'CLAIMED', claimed_at = $1 WHERE id = ANY($2::uuid[]) AND "  # noqa: S608
+            f"{guard.format(owner='$3')} {_RETURNING}"
+        )
+        values: list[Any] = [now, ids, owner_id]
     else:
         marks = ", ".join("?" for _ in ids)
-        values = [str(i) for i in ids]
-    sql = (
-        f"UPDATE devices SET claim_status = 'CLAIMED' WHERE claim_status = 'UNCLAIMED' AND id IN ({marks}) RETURNING id"  # noqa: S608
-    )
+        sql = (
+            f"UPDATE devices SET claim_status = 'CLAIMED', claimed_at = ? WHERE id IN ({marks}) AND "  # noqa: S608
+            f"{guard.format(owner='?')} {_RETURNING}"
+        )
+        values = [now, *[str(i) for i in ids], str(owner_id)]
     rows = await connections.get("default").execute_query_dict(sql, values)
-    won = {UUID(str(r["id"])) for r in rows}
-    if won:
-        await Device.filter(id__in=list(won)).update(claimed_at=now)
-    return won
+    return sorted((_row(r, now) for r in rows), key=lambda d: d.serial_number)
+
+
+def _row(raw: dict[str, Any], claimed_at: datetime) -> DeviceRow:
+    created = raw["created_at"]
+    if isinstance(created, str):  # SQLite hands back the stored text
+        created = datetime.fromisoformat(created)
+    batch = raw["batch_id"]
+    return DeviceRow(
+        UUID(str(raw["id"])),
+        raw["serial_number"],
+        raw["device_type"],
+        UUID(str(raw["owner_id"])),
+        "CLAIMED",
+        claimed_at,
+        created,
+        UUID(str(batch)) if batch else None,
+    )
+
+
+async def set_labels(actor: Actor, device_ids: Sequence[str], labels: Sequence[str]) -> list[Device]:
+    """Replace the labels of a selection of the caller's devices (all of them, or none)."""
+    clean = list(dict.fromkeys(label.strip() for label in labels if label.strip()))
+    if len(clean) > MAX_LABELS or any(not LABEL.match(label) for label in clean):
+        raise BadInput("labels", f"Up to {MAX_LABELS} labels of 1-100 characters without line breaks.")
+    ids = list(dict.fromkeys(_uuid(i, "deviceIds") for i in device_ids))
+    if len(ids) > MAX_IMPORT_ROWS:
+        raise BadInput("deviceIds", f"At most {MAX_IMPORT_ROWS} devices at once.")
+    found: list[Device] = []
+    for start in range(0, len(ids), _CHUNK):
+        found += await _scope.devices(actor).filter(id__in=ids[start : start + _CHUNK])
+    if len(found) != len(ids):
+        raise KmsError("Some devices are unknown to you; no label was changed.", code="DEVICE_NOT_FOUND")
+    async with in_transaction():
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            await DeviceLabel.filter(device_id__in=chunk).delete()
+            await DeviceLabel.bulk_create(
+                [DeviceLabel(device_id=i, label=label) for i in chunk for label in clean], batch_size=_CHUNK
+            )
+        await audit.record(
+            "devices.labelled",
+            actor,
+            target=f"organisation:{actor.organisation_id}",
+            details={"count": len(ids), "labels": clean},
+        )
+    return sorted(found, key=lambda d: d.serial_number)
+
+
+@dataclass(frozen=True)
+class Facets:
+    device_types: list[tuple[str, int]]
+    claim_statuses: list[tuple[str, int]]
+    labels: list[tuple[str, int]]
+    batch_references: list[tuple[str, int]]
+
+
+async def facets(actor: Actor, flt: DeviceFilter) -> Facets:
+    """Distinct values with counts for the filter dropdowns: each facet under the other active filters."""
+
+    async def grouped(query: QuerySet[Device], column: str) -> list[tuple[str, int]]:
+        rows = await query.annotate(n=Count("id")).group_by(column).values_list(column, "n")
+        return sorted(((str(v), int(n)) for v, n in rows if v is not None), key=lambda r: r[0])
+
+    types = await grouped(filtered(actor, replace(flt, device_types=None)), "device_type")
+    statuses = await grouped(filtered(actor, replace(flt, claim_status=None)), "claim_status")
+    batches = await grouped(filtered(actor, replace(flt, batch_references=None)), "batch__reference")
+    label_scope = Subquery(filtered(actor, replace(flt, labels=None)).values("id"))
+    label_rows = (
+        await DeviceLabel.filter(device_id__in=label_scope)
+        .annotate(n=Count("id"))
+        .group_by("label")
+        .values_list("label", "n")
+    )
+    labels = sorted(((str(v), int(n)) for v, n in label_rows), key=lambda r: r[0])
+    return Facets(types, statuses, labels, batches)

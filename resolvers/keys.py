@@ -5,21 +5,25 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from tortoise import connections
+from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from crypto import cms, tokens
-from crypto.envelope import SealedKey, open_sealed
+from crypto.envelope import SealedKey, open_sealed, rewrap
 from crypto.errors import CryptoError
 from crypto.kcv import KeyAlgorithm
-from crypto.kek import KekRing
+from crypto.kek import Kek, KekRing
 from crypto.secret import SecretBytes
+from models import db
 from models.devices import Device
 from models.keys import DeviceKey, KeyRelease, KeyReleaseDevice
 from models.users import User
@@ -29,12 +33,14 @@ from resolvers import _scope, audit
 from resolvers.actor import Actor
 from resolvers.devices import DeviceFilter, Refused, _uuid, filtered
 from resolvers.errors import BadInput, KmsError
+from resolvers.keystore import KeyStore
 
 MAX_RELEASE_IDS = 100_000
 MAX_REFUSED_LISTED = 10_000
 AUDIT_CHECK_VALUES = 1_000
 DOWNLOAD_PREFIX = "kms_dl"
 _CHUNK = 1_000
+_SEND_BYTES = 64 * 1024
 _TEXT_TYPES = ("text/", "application/json", "application/x-ndjson")
 
 
@@ -132,6 +138,9 @@ async def _by_filter(actor: Actor, flt: DeviceFilter, allowed: set[str], sel: _S
 
 
 async def _chunks_of(query: QuerySet[Device]) -> AsyncIterator[list[Row]]:
+    # A QuerySet keeps the connection it was built with: rebind it to the caller's transaction (on SQLite
+    # the outer connection would wait for that transaction forever).
+    query = query.using_db(connections.get("default"))
     after = ""
     while True:
         rows = (
@@ -153,8 +162,11 @@ async def _listed(rows: list[Row]) -> AsyncIterator[list[Row]]:
 
 async def _add_chunk(release: KeyRelease, rows: list[Row], sel: _Selection) -> None:
     """Record one chunk of released devices and fold their check values into the selection."""
-    await KeyReleaseDevice.bulk_create(
-        [KeyReleaseDevice(release_id=release.id, device_id=i, serial_number=s) for i, s in rows], batch_size=_CHUNK
+    now = datetime.now(UTC)
+    await db.copy_rows(
+        KeyReleaseDevice._meta.db_table,
+        ("id", "created_at", "release_id", "device_id", "serial_number"),
+        [(uuid.uuid4(), now, release.id, device_id, serial) for device_id, serial in rows],
     )
     by_device: dict[UUID, list[tuple[str, str]]] = {}
     for start in range(0, len(rows), _CHUNK):
@@ -253,35 +265,47 @@ def _audit_details(release: KeyRelease, sel: _Selection, actor: Actor, subject: 
     return details
 
 
+_KEY_FIELDS = (
+    "device_id",
+    "key_type",
+    "algorithm",
+    "ciphertext",
+    "nonce",
+    "wrapped_dek",
+    "kek_id",
+    "kek_version",
+    "check_value",
+)
+
+
 async def _records(release: KeyRelease, ring: KekRing) -> AsyncIterator[KeyRecord]:
-    """The release's keys in serial order, decrypted chunk by chunk (memory stays flat)."""
+    """The release's keys in serial order, decrypted chunk by chunk (memory stays flat). Plain rows, no ORM
+    objects: a million keys pass through here."""
     after = ""
     while True:
         items = (
             await KeyReleaseDevice.filter(release_id=release.id, serial_number__gt=after)
             .order_by("serial_number")
-            .limit(_CHUNK)
+            .limit(_CHUNK * 5)
             .values_list("device_id", "serial_number")
         )
         if not items:
             return
         ids = [i[0] for i in items]
-        devices = {d.id: d for d in await Device.filter(id__in=ids)}
-        keys: dict[UUID, list[DeviceKey]] = {}
-        for key in await DeviceKey.filter(device_id__in=ids).order_by("key_type"):
-            keys.setdefault(key.device_id, []).append(key)  # type: ignore[attr-defined]
+        devices = {
+            row[0]: row
+            for row in await Device.filter(id__in=ids).values_list("id", "serial_number", "device_type", "attributes")
+        }
+        keys: dict[UUID, list[tuple[Any, ...]]] = {}
+        for key in await DeviceKey.filter(device_id__in=ids).order_by("key_type").values_list(*_KEY_FIELDS):
+            keys.setdefault(key[0], []).append(key)
         for device_id, _serial in items:
-            device = devices[device_id]
-            attributes = json.loads(device.attributes)
-            for key in keys.get(device_id, []):
-                yield KeyRecord(
-                    device.serial_number,
-                    device.device_type,
-                    key.key_type,
-                    KeyAlgorithm(key.algorithm),
-                    _open(key, ring),
-                    attributes,
-                )
+            _, serial, device_type, attributes_json = devices[device_id]
+            attributes = json.loads(attributes_json)
+            for _, key_type, algorithm, ciphertext, nonce, wrapped, kek_id, kek_version, kcv in keys.get(device_id, []):
+                sealed = SealedKey(bytes(ciphertext), bytes(nonce), bytes(wrapped), kek_id, kek_version)
+                secret = open_sealed(sealed, device_id=str(device_id), key_type=key_type, kek_resolver=ring)
+                yield KeyRecord(serial, device_type, key_type, KeyAlgorithm(algorithm), secret, attributes, kcv)
         after = items[-1][1]
 
 
@@ -301,14 +325,28 @@ async def stream_file(
     )
     writer = key_format.writer()
 
-    async def chunks() -> AsyncIterator[bytes]:
+    async def parts() -> AsyncIterator[bytes | str]:
         for part in writer.header(ctx):
-            yield part.encode() if isinstance(part, str) else part
+            yield part
         async for record in _records(release, ring):
             for part in writer.rows(record):
-                yield part.encode() if isinstance(part, str) else part
+                yield part
         for part in writer.footer():
-            yield part.encode() if isinstance(part, str) else part
+            yield part
+
+    async def chunks() -> AsyncIterator[bytes]:
+        # One send per ~64 KB instead of one per line: the ASGI stack costs more than the writing.
+        buffer: list[bytes] = []
+        size = 0
+        async for part in parts():
+            data = part.encode() if isinstance(part, str) else part
+            buffer.append(data)
+            size += len(data)
+            if size >= _SEND_BYTES:
+                yield b"".join(buffer)
+                buffer, size = [], 0
+        if buffer:
+            yield b"".join(buffer)
 
     if not release.recipient_certificate:
         async for chunk in chunks():
@@ -370,3 +408,25 @@ async def verify_device_key(
             },
         )
     return result
+
+
+async def rotate_kek(store: KeyStore, *, batch: int = _CHUNK) -> tuple[Kek, int]:
+    """Add a KEK version and rewrap every data key under it, while servers keep serving: a key not yet
+    rewrapped still opens under its old version, which stays in the ring. Returns the new KEK and the
+    number of keys rewrapped. Rows another process writes under the old version meanwhile are picked up
+    by the next pass; the loop ends when none is left."""
+    new = store.rotate()
+    ring = store.ring()
+    done = 0
+    while True:
+        stale = await DeviceKey.filter(Q(kek_id__not=new.kek_id) | Q(kek_version__not=new.version)).limit(batch)
+        if not stale:
+            return new, done
+        for key in stale:
+            sealed = SealedKey(
+                bytes(key.ciphertext), bytes(key.nonce), bytes(key.wrapped_dek), key.kek_id, key.kek_version
+            )
+            fresh = rewrap(sealed, ring, new)
+            key.wrapped_dek, key.kek_id, key.kek_version = fresh.wrapped_dek, fresh.kek_id, fresh.kek_version
+        await DeviceKey.bulk_update(stale, fields=["wrapped_dek", "kek_id", "kek_version"], batch_size=batch)
+        done += len(stale)

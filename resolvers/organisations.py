@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from uuid import UUID
 
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from models.organisations import Organisation, Partnership
@@ -29,7 +30,9 @@ def _clean_name(name: str) -> str:
     return name
 
 
-async def list_organisations(actor: Actor, *, name: str | None, first: int | None, after: str | None) -> Page[Organisation]:
+async def list_organisations(
+    actor: Actor, *, name: str | None, first: int | None, after: str | None
+) -> Page[Organisation]:
     query = _scope.organisations(actor)
     if name:
         query = query.filter(name__icontains=name)
@@ -99,9 +102,12 @@ async def add_partner(actor: Actor, partner_id: str) -> Organisation:
         raise BadInput("organisationId", "This organisation is already yours or below yours.")
     if await Partnership.exists(organisation_id=actor.organisation_id, partner_id=partner.id):
         raise KmsError("This organisation is already a partner.", code="CONFLICT")
-    async with in_transaction():
-        await Partnership.create(organisation_id=actor.organisation_id, partner_id=partner.id)
-        await audit.record("partner.added", actor, target=f"organisation:{partner.id}")
+    try:
+        async with in_transaction():
+            await Partnership.create(organisation_id=actor.organisation_id, partner_id=partner.id)
+            await audit.record("partner.added", actor, target=f"organisation:{partner.id}")
+    except IntegrityError:  # a concurrent request added the same link between the check and the insert
+        raise KmsError("This organisation is already a partner.", code="CONFLICT") from None
     return partner
 
 

@@ -7,11 +7,11 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from schema import audit, auth, devices, keys, organisations, tokens, users
+from schema import accounts, audit, auth, batches, devices, email_templates, invites, keys, organisations, tokens, users
 from schema.extensions import ErrorPolicy, IntrospectionPolicy
 from settings import Settings
 
-DOMAINS = (auth, users, organisations, tokens, audit, devices, keys)
+DOMAINS = (auth, users, organisations, tokens, audit, devices, batches, keys, invites, email_templates, accounts)
 
 
 class KmsSchema(strawberry.Schema):

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import strawberry
+from starlette.datastructures import UploadFile
+from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
 from models.devices import BatchReference
 from resolvers import batches
+from resolvers.errors import NotFound
+from resolvers.roles import Permission
 from schema.common import Connection
-from schema.devices import DeviceObject
+from schema.devices import DeviceObject, RefusedDevice
 from schema.organisations import OrganisationType, load_organisation
+from schema.permissions import requires
 
 
 @strawberry.enum
@@ -59,3 +64,89 @@ class BatchReferenceType:
 async def load_batch(info: Info, batch_id: Any) -> BatchReferenceType | None:
     found = await batches.visible_batch(info.context.require_actor(), batch_id)
     return BatchReferenceType.of(found) if found else None
+
+
+@strawberry.type
+class BatchResult:
+    batch_reference: BatchReferenceType
+    refused: list[RefusedDevice]
+
+
+@strawberry.type
+class OwnershipResult:
+    batch_reference: BatchReferenceType
+    device_count: int
+
+
+@strawberry.input
+class CreateBatchReferenceInput:
+    reference: str
+    organisation_id: strawberry.ID
+    serial_numbers: list[str] | None = None
+    file: Upload | None = strawberry.field(
+        default=None, description="A .txt or .csv file of comma separated serial numbers."
+    )
+    requires_confirmation: bool | None = False
+    label: str | None = None
+
+
+async def _serials(input: CreateBatchReferenceInput) -> list[str]:
+    serials = [s for value in input.serial_numbers or [] for s in batches.parse_serials(value)]
+    if input.file is not None:
+        upload = cast(UploadFile, input.file)  # Starlette hands uploads over as UploadFile
+        content = await upload.read(batches.MAX_UPLOAD_BYTES + 1)
+        serials += batches.read_upload(upload.filename or "", content)
+    return list(dict.fromkeys(serials))
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(extensions=requires(Permission.READ_CATALOG))
+    async def batch_reference(self, info: Info, id: strawberry.ID) -> BatchReferenceType | None:
+        found = await batches.visible_batch(info.context.require_actor(), id)
+        if found is None:
+            raise NotFound("Batch reference")
+        return BatchReferenceType.of(found)
+
+    @strawberry.field(extensions=requires(Permission.READ_CATALOG))
+    async def batch_references(
+        self, info: Info, reference: str | None = None, first: int | None = 50, after: str | None = None
+    ) -> Connection[BatchReferenceType]:
+        page = await batches.list_batches(info.context.require_actor(), reference=reference, first=first, after=after)
+        return Connection.of(page, [BatchReferenceType.of(b) for b in page.nodes])
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(extensions=requires(Permission.MANAGE_BATCHES))
+    async def create_batch_reference(self, info: Info, input: CreateBatchReferenceInput) -> BatchResult:
+        new = batches.NewBatch(
+            input.reference,
+            await _serials(input),
+            str(input.organisation_id),
+            bool(input.requires_confirmation),
+            input.label,
+        )
+        batch = await batches.create_batch(info.context.require_actor(), new, info.context.settings)
+        return BatchResult(batch_reference=BatchReferenceType.of(batch), refused=[])
+
+    @strawberry.mutation(extensions=requires(Permission.MANAGE_BATCHES))
+    async def create_batch_from_selection(
+        self,
+        info: Info,
+        reference: str,
+        device_ids: list[strawberry.ID],
+        organisation_id: strawberry.ID,
+        requires_confirmation: bool | None = False,
+        label: str | None = None,
+    ) -> BatchResult:
+        new = batches.NewBatch(reference, [], str(organisation_id), bool(requires_confirmation), label)
+        batch = await batches.create_batch_from_selection(
+            info.context.require_actor(), [str(i) for i in device_ids], new, info.context.settings
+        )
+        return BatchResult(batch_reference=BatchReferenceType.of(batch), refused=[])
+
+    @strawberry.mutation(extensions=requires(Permission.CLAIM_DEVICES))
+    async def take_ownership(self, info: Info, batch_reference: str, label: str | None = None) -> OwnershipResult:
+        batch = await batches.take_ownership(info.context.require_actor(), batch_reference, label)
+        return OwnershipResult(batch_reference=BatchReferenceType.of(batch), device_count=batch.device_count)

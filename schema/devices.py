@@ -104,10 +104,10 @@ class DeviceObject:
     claim_status: ClaimStatus
     claimed_at: datetime | None
     created_at: datetime
-    _model: strawberry.Private[Device]
+    _model: strawberry.Private[Device | devices.DeviceRow]
 
     @classmethod
-    def of(cls, d: Device) -> DeviceObject:
+    def of(cls, d: Device | devices.DeviceRow) -> DeviceObject:
         return cls(
             id=strawberry.ID(str(d.id)),
             serial_number=d.serial_number,
@@ -123,7 +123,7 @@ class DeviceObject:
 
     @strawberry.field
     async def owner(self, info: Info) -> OrganisationType:
-        return await load_organisation(info, self._model.owner_id)  # type: ignore[attr-defined]
+        return await load_organisation(info, self._model.owner_id)  # type: ignore[union-attr]
 
     @strawberry.field
     async def labels(self, info: Info) -> list[str]:
@@ -141,7 +141,7 @@ class DeviceObject:
     ) -> Annotated[BatchReferenceType, strawberry.lazy("schema.batches")] | None:
         from schema.batches import load_batch
 
-        batch_id = self._model.batch_id  # type: ignore[attr-defined]
+        batch_id = self._model.batch_id  # type: ignore[union-attr]
         return await load_batch(info, batch_id) if batch_id else None
 
 
@@ -198,7 +198,36 @@ class DeviceImportRow:
 
 
 @strawberry.type
+class FacetValue:
+    value: str
+    count: int
+
+
+@strawberry.type(description="Distinct values for the catalog's filter dropdowns, within what the caller may see.")
+class DeviceFacets:
+    device_types: list[FacetValue]
+    claim_statuses: list[FacetValue]
+    labels: list[FacetValue]
+    batch_references: list[FacetValue]
+
+
+def _facet(rows: list[tuple[str, int]]) -> list[FacetValue]:
+    return [FacetValue(value=v, count=n) for v, n in rows]
+
+
+@strawberry.type
 class Query:
+    @strawberry.field(extensions=requires(Permission.READ_CATALOG))
+    async def device_facets(self, info: Info, filter: DeviceFilter | None = None) -> DeviceFacets:
+        flt = filter.to_resolver() if filter else devices.DeviceFilter()
+        f = await devices.facets(info.context.require_actor(), flt)
+        return DeviceFacets(
+            device_types=_facet(f.device_types),
+            claim_statuses=_facet(f.claim_statuses),
+            labels=_facet(f.labels),
+            batch_references=_facet(f.batch_references),
+        )
+
     @strawberry.field(extensions=requires(Permission.READ_CATALOG))
     async def device(self, info: Info, id: strawberry.ID) -> DeviceObject | None:
         return DeviceObject.of(await devices.get_device(info.context.require_actor(), id))
@@ -237,6 +266,13 @@ class Mutation:
             registry=registry(settings.plugins),
         )
         return [DeviceObject.of(d) for d in imported]
+
+    @strawberry.mutation(extensions=requires(Permission.MANAGE_BATCHES))
+    async def set_device_labels(
+        self, info: Info, device_ids: list[strawberry.ID], labels: list[str]
+    ) -> list[DeviceObject]:
+        found = await devices.set_labels(info.context.require_actor(), [str(i) for i in device_ids], labels)
+        return [DeviceObject.of(d) for d in found]
 
     @strawberry.mutation(extensions=requires(Permission.CLAIM_DEVICES))
     async def claim_devices(self, info: Info, device_ids: list[strawberry.ID]) -> ClaimResult:

@@ -49,7 +49,8 @@ class OrganisationType:
     async def children(self, info: Info) -> list[OrganisationType]:
         if not self._full:
             return []
-        return [OrganisationType.of(o) for o in await organisations.children(info.context.require_actor(), self._model.id)]
+        found = await organisations.children(info.context.require_actor(), self._model.id)
+        return [OrganisationType.of(o) for o in found]
 
     @strawberry.field
     async def partners(self, info: Info) -> list[OrganisationType]:

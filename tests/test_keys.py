@@ -207,3 +207,22 @@ async def test_verify_lorawan_join_request_mic(as_user, world):
     assert (await keys_a.ok(VERIFY, {"id": str(device.id), "f": bad_mic}))["verifyDeviceKey"]["ok"] is False
     keys_b = await as_user("keys_b")
     assert await keys_b.code(VERIFY, {"id": str(device.id), "f": bad_mic}) == "DEVICE_NOT_FOUND"
+
+
+async def test_kek_rotation_rewraps_every_key_and_releases_stay_identical(as_user, world, settings):
+    from models.keys import DeviceKey
+    from resolvers.keys import rotate_kek
+    from resolvers.keystore import KeyStore
+
+    # given: keys sealed under the current KEK version
+    ids = await setup_catalog(as_user, world)
+    keys_a = await as_user("keys_a")
+    before = (await keys_a.ok(RELEASE, {"in": {"deviceIds": [ids["A-LORA"], ids["A-OMS"]]}}))["releaseKeys"]
+    old_versions = set(await DeviceKey.all().values_list("kek_version", flat=True))
+    # when
+    new, count = await rotate_kek(KeyStore(settings))
+    # then: every data key is wrapped by the new version and the keys themselves did not change
+    assert count == await DeviceKey.all().count() and new.version not in old_versions
+    assert set(await DeviceKey.all().values_list("kek_version", flat=True)) == {new.version}
+    after = (await keys_a.ok(RELEASE, {"in": {"deviceIds": [ids["A-LORA"], ids["A-OMS"]]}}))["releaseKeys"]
+    assert rows_of(after["content"]) == rows_of(before["content"])

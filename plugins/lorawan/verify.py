@@ -25,9 +25,7 @@ def join_request_mic(key: bytes, phy_payload: bytes) -> bytes:
     return aes_cmac(key, phy_payload[:19])[:4]
 
 
-def verify_frame(
-    device_type: DeviceType, attrs: Mapping[str, Any], keys: KeyMap, frame: bytes
-) -> Verification:
+def verify_frame(device_type: DeviceType, attrs: Mapping[str, Any], keys: KeyMap, frame: bytes) -> Verification:
     """Check a join-request's MIC with the device's root key.
 
     Args:

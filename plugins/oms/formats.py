@@ -29,9 +29,7 @@ SPOOL_LIMIT = 8 * 1024 * 1024
 
 def _meter_values(record: KeyRecord, device_types: Mapping[str, DeviceType]) -> tuple[str, str, str, str]:
     if record.algorithm is not KeyAlgorithm.AES128:
-        raise FormatError(
-            f"wmbusmeters takes AES-128 keys only; {record.serial_number} has {record.algorithm}."
-        )
+        raise FormatError(f"wmbusmeters takes AES-128 keys only; {record.serial_number} has {record.algorithm}.")
     mbus_id = record.attributes.get("mbusId")
     if not mbus_id:
         raise FormatError(f"Device {record.serial_number} has no mbusId.")
@@ -107,9 +105,7 @@ class OmsKeyListWriter:
         """The record's line; both identifiers are validated, so they never hold ``;``."""
         manufacturer, mbus_id = record.attributes.get("manufacturer"), record.attributes.get("mbusId")
         if not manufacturer or not mbus_id:
-            raise FormatError(
-                f"Device {record.serial_number} needs manufacturer and mbusId for an OMS key list."
-            )
+            raise FormatError(f"Device {record.serial_number} needs manufacturer and mbusId for an OMS key list.")
         yield f"{manufacturer};{mbus_id};{key_hex(record.key)}\r\n"
 
     def footer(self) -> Iterable[str]:

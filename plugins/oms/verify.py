@@ -69,9 +69,7 @@ def _verify_mode7(telegram: Telegram, key: bytes, key_type: str) -> Verification
     return Verification(True, key_type, "oms-mode-7", f"{checked} content starts with 2F2F")
 
 
-def verify_frame(
-    device_type: DeviceType, attrs: Mapping[str, Any], keys: KeyMap, frame: bytes
-) -> Verification:
+def verify_frame(device_type: DeviceType, attrs: Mapping[str, Any], keys: KeyMap, frame: bytes) -> Verification:
     """Check a captured telegram with the device's OMS key.
 
     Args:
@@ -87,9 +85,7 @@ def verify_frame(
     if slot.key_type not in keys:
         return Verification(False, None, "oms", f"no {slot.key_type} key to verify with")
     if slot.algorithm is not KeyAlgorithm.AES128:
-        return Verification(
-            False, slot.key_type, "unsupported", f"{slot.algorithm.value} keys are not verified"
-        )
+        return Verification(False, slot.key_type, "unsupported", f"{slot.algorithm.value} keys are not verified")
     try:
         telegram = parse_telegram(frame)
         expected = attrs.get("mbusId")

@@ -1,0 +1,236 @@
+"""Batch references, taking ownership, labels and facets (manual 10.2, 10.5-10.7)."""
+
+from __future__ import annotations
+
+import json
+
+from test_devices import IMPORT, lora
+
+from models.audit import AuditEvent
+from models.devices import BatchReference, Device
+from models.outbox import OutboxMessage
+
+CREATE = """mutation($in: CreateBatchReferenceInput!) { createBatchReference(input: $in) {
+  batchReference { id reference state deviceCount requiresConfirmation label organisation { name } }
+  refused { serialNumber } } }"""
+FROM_SELECTION = """mutation($ref: String!, $ids: [ID!]!, $org: ID!) { createBatchFromSelection(reference: $ref,
+  deviceIds: $ids, organisationId: $org) { batchReference { reference state deviceCount } } }"""
+TAKE = """mutation($ref: String!, $label: String) { takeOwnership(batchReference: $ref, label: $label) {
+  deviceCount batchReference { state label } } }"""
+LIST = "query($r: String) { batchReferences(reference: $r) { totalCount nodes { reference state deviceCount } } }"
+DEVICES = (
+    "{ devices { totalCount nodes { serialNumber claimStatus labels owner { name } batchReference { reference } } } }"
+)
+FACETS = """query($f: DeviceFilter) { deviceFacets(filter: $f) { deviceTypes { value count } claimStatuses { value count }
+  labels { value count } batchReferences { value count } } }"""
+LABELS = (
+    "mutation($ids: [ID!]!, $l: [String!]!) { setDeviceLabels(deviceIds: $ids, labels: $l) { serialNumber labels } }"
+)
+
+
+async def seed(as_user, world, owner="customer_a", serials=("21N001052", "21N001064", "9999990")):
+    platform = await as_user("platform_admin")
+    rows = [lora(s, f"70B3D5E75E{i:06}") for i, s in enumerate(serials)]
+    await platform.ok(IMPORT, {"org": str(world.orgs[owner].id), "rows": rows})
+
+
+async def test_batch_without_confirmation_moves_devices_at_once_unclaimed_and_labelled(as_user, world):
+    # given
+    await seed(as_user, world)
+    await Device.filter(serial_number="21N001052").update(claim_status="CLAIMED")
+    admin_a = await as_user("admin_a")
+    # when: serials typed with mixed separators, addressed to a suborganisation
+    batch = (
+        await admin_a.ok(
+            CREATE,
+            {
+                "in": {
+                    "reference": "BR-2026-1",
+                    "serialNumbers": ["21N001052, 21N001064;\n9999990"],
+                    "organisationId": str(world.orgs["customer_a_sub"].id),
+                    "label": "Block 7",
+                }
+            },
+        )
+    )["createBatchReference"]
+    # then
+    assert batch["batchReference"]["state"] == "ACCEPTED" and batch["batchReference"]["deviceCount"] == 3
+    sub = await as_user("admin_a_sub")
+    nodes = (await sub.ok(DEVICES))["devices"]["nodes"]
+    assert {(n["serialNumber"], n["claimStatus"], n["owner"]["name"]) for n in nodes} == {
+        ("21N001052", "UNCLAIMED", "Customer A Sub"),
+        ("21N001064", "UNCLAIMED", "Customer A Sub"),
+        ("9999990", "UNCLAIMED", "Customer A Sub"),
+    }
+    assert all(n["labels"] == ["Block 7"] and n["batchReference"]["reference"] == "BR-2026-1" for n in nodes)
+    assert await AuditEvent.filter(action="batch.created").count() == 1
+
+
+async def test_unknown_serials_are_listed_and_nothing_happens(as_user, world):
+    await seed(as_user, world)
+    await seed(as_user, world, owner="customer_b", serials=("B-ONLY",))
+    admin_a = await as_user("admin_a")
+    error = await admin_a.error(
+        CREATE,
+        {
+            "in": {
+                "reference": "BR-X",
+                "serialNumbers": ["21N001052 NOPE B-ONLY"],
+                "organisationId": str(world.orgs["customer_a_sub"].id),
+            }
+        },
+    )
+    assert error["extensions"]["code"] == "DEVICE_NOT_FOUND"
+    assert error["extensions"]["serialNumbers"] == ["NOPE", "B-ONLY"]
+    assert await BatchReference.all().count() == 0
+    assert (await Device.get(serial_number="21N001052")).owner_id == world.orgs["customer_a"].id
+
+
+async def test_reference_must_be_new_for_the_target_and_target_must_be_addressable(as_user, world):
+    await seed(as_user, world)
+    admin_a = await as_user("admin_a")
+    target = str(world.orgs["customer_a_sub"].id)
+    await admin_a.ok(CREATE, {"in": {"reference": "BR-1", "serialNumbers": ["21N001052"], "organisationId": target}})
+    assert (
+        await admin_a.code(
+            CREATE, {"in": {"reference": "BR-1", "serialNumbers": ["21N001064"], "organisationId": target}}
+        )
+        == "BATCH_REFERENCE_TAKEN"
+    )
+    assert (
+        await admin_a.code(
+            CREATE,
+            {
+                "in": {
+                    "reference": "BR-2",
+                    "serialNumbers": ["21N001064"],
+                    "organisationId": str(world.orgs["customer_b"].id),
+                }
+            },
+        )
+        == "NOT_FOUND"
+    )
+    partner = await admin_a.ok(
+        CREATE,
+        {"in": {"reference": "BR-P", "serialNumbers": ["21N001064"], "organisationId": str(world.orgs["partner"].id)}},
+    )
+    assert partner["createBatchReference"]["batchReference"]["organisation"]["name"] == "Partner P"
+    viewer = await as_user("viewer_a")
+    assert (
+        await viewer.code(CREATE, {"in": {"reference": "BR-3", "serialNumbers": ["9999990"], "organisationId": target}})
+        == "FORBIDDEN"
+    )
+
+
+async def test_batch_with_confirmation_waits_mails_the_admins_and_moves_on_take_ownership(as_user, world):
+    # given
+    await seed(as_user, world)
+    admin_a = await as_user("admin_a")
+    batch = (
+        await admin_a.ok(
+            CREATE,
+            {
+                "in": {
+                    "reference": "CLAIM-CODE-77",
+                    "serialNumbers": ["21N001052", "21N001064"],
+                    "requiresConfirmation": True,
+                    "organisationId": str(world.orgs["partner"].id),
+                }
+            },
+        )
+    )["createBatchReference"]["batchReference"]
+    assert batch["state"] == "PENDING_CONFIRMATION"
+    assert (await Device.get(serial_number="21N001052")).owner_id == world.orgs["customer_a"].id
+    mail = await OutboxMessage.get(email_type="NEW_BATCH")
+    assert mail.to == "partner_admin@example.com" and "CLAIM-CODE-77" in mail.text
+    # when: another organisation guesses the reference, then the addressee takes it
+    admin_b = await as_user("admin_b")
+    assert await admin_b.code(TAKE, {"ref": "CLAIM-CODE-77"}) == "BATCH_NOT_FOUND"
+    partner = await as_user("partner_admin")
+    assert await partner.code(TAKE, {"ref": "NO-SUCH"}) == "BATCH_NOT_FOUND"
+    taken = (await partner.ok(TAKE, {"ref": "CLAIM-CODE-77", "label": "Stock"}))["takeOwnership"]
+    # then
+    assert taken == {"deviceCount": 2, "batchReference": {"state": "ACCEPTED", "label": "Stock"}}
+    nodes = (await partner.ok(DEVICES))["devices"]["nodes"]
+    assert {(n["serialNumber"], n["claimStatus"], tuple(n["labels"])) for n in nodes} == {
+        ("21N001052", "UNCLAIMED", ("Stock",)),
+        ("21N001064", "UNCLAIMED", ("Stock",)),
+    }
+    assert await partner.code(TAKE, {"ref": "CLAIM-CODE-77"}) == "BATCH_NOT_FOUND"
+
+
+async def test_take_ownership_attempts_are_rate_limited(as_user, world):
+    admin_b = await as_user("admin_b")
+    for i in range(10):
+        assert await admin_b.code(TAKE, {"ref": f"GUESS-{i}"}) == "BATCH_NOT_FOUND"
+    error = await admin_b.error(TAKE, {"ref": "GUESS-X"})
+    assert error["extensions"]["code"] == "RATE_LIMITED" and error["extensions"]["retryAfter"] > 0
+
+
+async def upload(api, filename: str, content: bytes, target: str, csrf: bool = True):
+    operations = {
+        "query": CREATE,
+        "variables": {"in": {"reference": "BR-FILE", "organisationId": target, "file": None}},
+    }
+    files = {
+        "operations": (None, json.dumps(operations)),
+        "map": (None, json.dumps({"0": ["variables.in.file"]})),
+        "0": (filename, content, "text/csv"),
+    }
+    return await api.http.post("/graphql", files=files, headers={"X-KMS-CSRF": "1"} if csrf else {})
+
+
+async def test_batch_from_an_uploaded_csv_file(as_user, world):
+    await seed(as_user, world)
+    admin_a = await as_user("admin_a")
+    target = str(world.orgs["customer_a_sub"].id)
+    content = "\ufeffserial_number\n21N001052\n21N001064\n".encode()
+    response = await upload(admin_a, "batch.csv", content, target)
+    assert response.json()["data"]["createBatchReference"]["batchReference"]["deviceCount"] == 2
+    assert (await upload(admin_a, "batch.csv", content, target, csrf=False)).status_code == 403
+    bad = await upload(admin_a, "batch.exe", b"MZ", target)
+    assert bad.json()["errors"][0]["extensions"]["code"] == "FILE_UNSUPPORTED"
+    big = await upload(admin_a, "big.txt", b"1 " * (3 * 1024 * 1024), target)
+    assert big.json()["errors"][0]["extensions"]["code"] == "FILE_TOO_LARGE"
+    binary = await upload(admin_a, "b.txt", b"\xff\xfe\x00", target)
+    assert binary.json()["errors"][0]["extensions"]["code"] == "FILE_UNSUPPORTED"
+
+
+async def test_batch_from_current_selection_and_the_list(as_user, world):
+    await seed(as_user, world)
+    ids = [str(d.id) for d in await Device.filter(serial_number__in=["21N001052", "9999990"])]
+    admin_a = await as_user("admin_a")
+    made = await admin_a.ok(FROM_SELECTION, {"ref": "SEL-1", "ids": ids, "org": str(world.orgs["customer_a_sub"].id)})
+    assert made["createBatchFromSelection"]["batchReference"] == {
+        "reference": "SEL-1",
+        "state": "ACCEPTED",
+        "deviceCount": 2,
+    }
+    assert (await admin_a.ok(LIST, {"r": "sel"}))["batchReferences"]["totalCount"] == 1
+    assert (await (await as_user("admin_b")).ok(LIST))["batchReferences"]["totalCount"] == 0
+    foreign = await as_user("keys_b")
+    assert (
+        await foreign.code(FROM_SELECTION, {"ref": "SEL-2", "ids": ids, "org": str(world.orgs["customer_b"].id)})
+        == "DEVICE_NOT_FOUND"
+    )
+
+
+async def test_labels_and_facets_under_the_other_filters(as_user, world):
+    await seed(as_user, world)
+    await Device.filter(serial_number="21N001052").update(claim_status="CLAIMED")
+    ids = {d.serial_number: str(d.id) for d in await Device.all()}
+    keys_a = await as_user("keys_a")
+    labelled = await keys_a.ok(LABELS, {"ids": [ids["21N001052"], ids["21N001064"]], "l": ["North", "2026"]})
+    assert [d["labels"] for d in labelled["setDeviceLabels"]] == [["2026", "North"], ["2026", "North"]]
+    facets = (await keys_a.ok(FACETS))["deviceFacets"]
+    assert facets["claimStatuses"] == [{"value": "CLAIMED", "count": 1}, {"value": "UNCLAIMED", "count": 2}]
+    assert facets["labels"] == [{"value": "2026", "count": 2}, {"value": "North", "count": 2}]
+    assert facets["deviceTypes"] == [{"value": "topas-sonic-lora-w8", "count": 3}]
+    narrowed = (await keys_a.ok(FACETS, {"f": {"claimStatus": "CLAIMED"}}))["deviceFacets"]
+    assert narrowed["labels"] == [{"value": "2026", "count": 1}, {"value": "North", "count": 1}]
+    assert narrowed["claimStatuses"] == facets["claimStatuses"]  # a facet ignores its own filter
+    by_label = (await keys_a.ok(FACETS, {"f": {"labels": ["North"]}}))["deviceFacets"]
+    assert by_label["claimStatuses"] == [{"value": "CLAIMED", "count": 1}, {"value": "UNCLAIMED", "count": 1}]
+    other = await as_user("keys_b")
+    assert (await other.ok(FACETS))["deviceFacets"]["labels"] == []
+    assert await other.code(LABELS, {"ids": [ids["21N001052"]], "l": ["x"]}) == "DEVICE_NOT_FOUND"

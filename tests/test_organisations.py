@@ -1,0 +1,333 @@
+"""Organisations (a tree, scoped to the caller's subtree) and partner links."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from models.organisations import Organisation, Partnership
+from tests.conftest import make_org
+
+ORGS = """query($name: String, $first: Int, $after: String) { organisations(name: $name, first: $first, after: $after) {
+  totalCount pageInfo { hasNextPage endCursor } nodes { id name } } }"""
+ORG = """query($id: ID!) { organisation(id: $id) { id name yourReference canCreateOrganisations
+  parent { id } children { id } partners { id name yourReference canCreateOrganisations parent { id }
+  children { id } partners { id } } } }"""
+CREATE = """mutation($input: OrganisationInput!) { createOrganisation(input: $input) {
+  id name yourReference canCreateOrganisations parent { id } children { id } } }"""
+UPDATE = """mutation($id: ID!, $input: UpdateOrganisationInput!) { updateOrganisation(id: $id, input: $input) {
+  id name yourReference canCreateOrganisations } }"""
+ADD_PARTNER = "mutation($id: ID!) { addPartner(organisationId: $id) { id name yourReference children { id } } }"
+REMOVE_PARTNER = "mutation($id: ID!) { removePartner(organisationId: $id) }"
+
+
+def oid(world, key):
+    return str(world.orgs[key].id)
+
+
+async def names(api, **variables):
+    connection = (await api.ok(ORGS, variables))["organisations"]
+    assert connection["totalCount"] == len(connection["nodes"])
+    return {n["name"] for n in connection["nodes"]}
+
+
+@pytest.fixture
+async def secrets(world):
+    """Give the partner something to hide: a reference, the right to create, a child and a partner of its own."""
+    partner = world.orgs["partner"]
+    await Organisation.filter(id=partner.id).update(your_reference="P-SECRET", can_create_organisations=True)
+    world.orgs["partner_child"] = await make_org("Partner Child", partner)
+    await Partnership.create(organisation=partner, partner=world.orgs["customer_b"])
+    await Organisation.filter(id=world.orgs["customer_a"].id).update(your_reference="A-REF")
+
+
+# --- list ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("who", "expected"),
+    [
+        ("admin_a", {"Customer A", "Customer A Sub"}),
+        ("viewer_a", {"Customer A", "Customer A Sub"}),
+        ("admin_a_sub", {"Customer A Sub"}),
+        ("admin_b", {"Customer B"}),
+        ("partner_admin", {"Partner P"}),  # customer_a's link to it does not work backwards
+        ("platform_admin", {"IntegraDemo", "Customer A", "Customer A Sub", "Customer B", "Partner P"}),
+    ],
+)
+async def test_organisation_list_holds_the_subtree_only(as_user, who, expected):
+    assert await names(await as_user(who)) == expected
+
+
+@pytest.mark.parametrize(
+    ("who", "name", "expected"),
+    [
+        ("platform_admin", "customer a", {"Customer A", "Customer A Sub"}),
+        ("platform_admin", "SUB", {"Customer A Sub"}),
+        ("admin_a", "partner", set()),  # a partner is not in the list
+        ("admin_b", "Customer A", set()),
+    ],
+)
+async def test_organisation_list_filters_by_name(as_user, who, name, expected):
+    assert await names(await as_user(who), name=name) == expected
+
+
+async def test_organisation_list_pages(as_user):
+    api = await as_user("platform_admin")
+    first = (await api.ok(ORGS, {"first": 3}))["organisations"]
+    rest = (await api.ok(ORGS, {"first": 3, "after": first["pageInfo"]["endCursor"]}))["organisations"]
+    assert first["totalCount"] == rest["totalCount"] == 5
+    assert first["pageInfo"]["hasNextPage"] and not rest["pageInfo"]["hasNextPage"]
+    ids = [n["id"] for n in first["nodes"] + rest["nodes"]]
+    assert len(ids) == len(set(ids)) == 5
+
+
+# --- one organisation ------------------------------------------------------------------------------------------
+
+
+async def test_own_organisation_in_full_with_parent_children_and_partners_scoped(as_user, world, secrets):
+    org = (await (await as_user("admin_a")).ok(ORG, {"id": oid(world, "customer_a")}))["organisation"]
+    assert org == {
+        "id": oid(world, "customer_a"),
+        "name": "Customer A",
+        "yourReference": "A-REF",
+        "canCreateOrganisations": True,
+        "parent": None,  # the platform lies above the caller's subtree
+        "children": [{"id": oid(world, "customer_a_sub")}],
+        "partners": [
+            {
+                "id": oid(world, "partner"),
+                "name": "Partner P",
+                "yourReference": None,
+                "canCreateOrganisations": False,
+                "parent": None,
+                "children": [],
+                "partners": [],
+            }
+        ],
+    }
+
+
+async def test_platform_admin_sees_parents_and_children(as_user, world):
+    api = await as_user("platform_admin")
+    org = (await api.ok(ORG, {"id": oid(world, "customer_a")}))["organisation"]
+    assert org["parent"] == {"id": oid(world, "platform")}
+    platform = (await api.ok(ORG, {"id": oid(world, "platform")}))["organisation"]
+    assert {c["id"] for c in platform["children"]} == {oid(world, "customer_a"), oid(world, "customer_b")}
+
+
+async def test_partner_is_visible_by_name_and_id_only(as_user, world, secrets):
+    org = (await (await as_user("admin_a")).ok(ORG, {"id": oid(world, "partner")}))["organisation"]
+    assert org == {
+        "id": oid(world, "partner"),
+        "name": "Partner P",
+        "yourReference": None,
+        "canCreateOrganisations": False,
+        "parent": None,
+        "children": [],
+        "partners": [],
+    }
+    # its own administrator sees what was hidden
+    own = (await (await as_user("partner_admin")).ok(ORG, {"id": oid(world, "partner")}))["organisation"]
+    assert own["yourReference"] == "P-SECRET" and own["children"] == [{"id": oid(world, "partner_child")}]
+    assert [p["id"] for p in own["partners"]] == [oid(world, "customer_b")]
+
+
+async def test_parent_of_a_subtree_root_is_hidden(as_user, world):
+    api = await as_user("admin_a_sub")
+    org = (await api.ok(ORG, {"id": oid(world, "customer_a_sub")}))["organisation"]
+    assert org["parent"] is None and org["partners"] == []
+    me = await api.ok("{ me { organisation { id parent { id } } } }")
+    assert me["me"]["organisation"] == {"id": oid(world, "customer_a_sub"), "parent": None}
+
+
+@pytest.mark.parametrize(
+    ("who", "target"),
+    [
+        ("admin_a", "customer_b"),
+        ("admin_a", "platform"),
+        ("viewer_a", "customer_b"),
+        ("admin_a_sub", "customer_a"),  # the parent
+        ("admin_a_sub", "partner"),  # a partner of the parent, not of the sub organisation
+        ("partner_admin", "customer_a"),  # partner links are one-way
+        ("admin_b", "partner"),
+        ("admin_a", "partner_child"),  # the partner's child
+    ],
+)
+async def test_organisation_outside_is_not_found(as_user, world, secrets, who, target):
+    assert await (await as_user(who)).code(ORG, {"id": oid(world, target)}) == "NOT_FOUND"
+
+
+@pytest.mark.parametrize("bad_id", ["nope", str(uuid.uuid4())])
+async def test_unknown_organisation_is_not_found(as_user, bad_id):
+    assert await (await as_user("platform_admin")).code(ORG, {"id": bad_id}) == "NOT_FOUND"
+
+
+# --- create ----------------------------------------------------------------------------------------------------
+
+
+async def test_create_organisation_below_the_subtree(as_user, world):
+    # given
+    api = await as_user("admin_a")
+    sub = oid(world, "customer_a_sub")
+    # when
+    created = await api.ok(CREATE, {"input": {"name": " Depot North ", "yourReference": "D-1", "parentId": sub}})
+    # then
+    org = created["createOrganisation"]
+    assert org | {"id": None} == {
+        "id": None,
+        "name": "Depot North",
+        "yourReference": "D-1",
+        "canCreateOrganisations": False,
+        "parent": {"id": sub},
+        "children": [],
+    }
+    stored = await Organisation.get(id=org["id"])
+    assert stored.path == f"{world.orgs['customer_a_sub'].path}{org['id']}/"
+    assert "Depot North" in await names(api)
+    parent = (await api.ok(ORG, {"id": sub}))["organisation"]
+    assert parent["children"] == [{"id": org["id"]}]
+    # the sub organisation's admin sees it too, the sibling customer does not
+    assert (await (await as_user("admin_a_sub")).ok(ORG, {"id": org["id"]}))["organisation"]["name"] == "Depot North"
+    assert await (await as_user("admin_b")).code(ORG, {"id": org["id"]}) == "NOT_FOUND"
+
+
+async def test_create_organisation_defaults_to_the_callers_organisation(as_user, world):
+    org = await (await as_user("admin_a")).ok(CREATE, {"input": {"name": "Child", "canCreateOrganisations": True}})
+    assert org["createOrganisation"]["parent"] == {"id": oid(world, "customer_a")}
+    assert org["createOrganisation"]["canCreateOrganisations"] is True
+
+
+@pytest.mark.parametrize("who", ["admin_b", "admin_a_sub", "keys_a", "viewer_a"])
+async def test_create_organisation_needs_the_right_to_create(as_user, who):
+    # customer_b and customer_a_sub may not create organisations; key managers and viewers have no such role
+    assert await (await as_user(who)).code(CREATE, {"input": {"name": "Nope"}}) == "FORBIDDEN"
+    assert not await Organisation.exists(name="Nope")
+
+
+async def test_platform_admin_creates_anywhere_without_the_flag(as_user, world):
+    await Organisation.filter(id=world.orgs["platform"].id).update(can_create_organisations=False)
+    created = await (await as_user("platform_admin")).ok(
+        CREATE, {"input": {"name": "B Child", "parentId": oid(world, "customer_b")}}
+    )
+    assert created["createOrganisation"]["parent"] == {"id": oid(world, "customer_b")}
+
+
+@pytest.mark.parametrize("parent", ["customer_b", "platform", "partner"])
+async def test_create_organisation_below_a_foreign_parent_is_not_found(as_user, world, parent):
+    code = await (await as_user("admin_a")).code(CREATE, {"input": {"name": "Nope", "parentId": oid(world, parent)}})
+    assert code == "NOT_FOUND"
+    assert not await Organisation.exists(name="Nope")
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 201])
+async def test_create_organisation_needs_a_name(as_user, name):
+    error = await (await as_user("admin_a")).error(CREATE, {"input": {"name": name}})
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "name"}
+    assert await Organisation.all().count() == 5
+
+
+# --- edit ------------------------------------------------------------------------------------------------------
+
+
+async def test_update_organisation(as_user, world):
+    api = await as_user("admin_a")
+    sub = oid(world, "customer_a_sub")
+    changes = {"name": "Renamed", "yourReference": "R-9", "canCreateOrganisations": True}
+    assert (await api.ok(UPDATE, {"id": sub, "input": changes}))["updateOrganisation"] == {"id": sub, **changes}
+    stored = await Organisation.get(id=sub)
+    assert (stored.name, stored.your_reference, stored.can_create_organisations) == ("Renamed", "R-9", True)
+    # an empty reference clears it
+    cleared = await api.ok(UPDATE, {"id": sub, "input": {"yourReference": " "}})
+    assert cleared["updateOrganisation"]["yourReference"] is None
+
+
+async def test_update_own_organisation_but_not_its_right_to_create(as_user, world):
+    api = await as_user("admin_b")
+    own = oid(world, "customer_b")
+    assert (await api.ok(UPDATE, {"id": own, "input": {"name": "Bee"}}))["updateOrganisation"]["name"] == "Bee"
+    assert await api.code(UPDATE, {"id": own, "input": {"canCreateOrganisations": True}}) == "FORBIDDEN"
+    assert not (await Organisation.get(id=own)).can_create_organisations
+
+
+async def test_only_an_organisation_that_may_create_passes_the_right_on(as_user, world):
+    child = await make_org("B Child", world.orgs["customer_b"])
+    api = await as_user("admin_b")
+    assert await api.code(UPDATE, {"id": str(child.id), "input": {"canCreateOrganisations": True}}) == "FORBIDDEN"
+    assert not (await Organisation.get(id=child.id)).can_create_organisations
+
+
+@pytest.mark.parametrize(
+    ("who", "target", "code"),
+    [
+        ("admin_a", "customer_b", "NOT_FOUND"),
+        ("admin_a", "partner", "NOT_FOUND"),
+        ("admin_a_sub", "customer_a", "NOT_FOUND"),
+        ("keys_a", "customer_a", "FORBIDDEN"),
+    ],
+)
+async def test_update_organisation_outside_or_without_the_role(as_user, world, who, target, code):
+    assert await (await as_user(who)).code(UPDATE, {"id": oid(world, target), "input": {"name": "Hijacked"}}) == code
+    assert not await Organisation.exists(name="Hijacked")
+
+
+# --- partners --------------------------------------------------------------------------------------------------
+
+
+async def test_add_partner_by_id(as_user, world, secrets):
+    # given
+    api = await as_user("admin_b")
+    partner = oid(world, "partner")
+    assert await api.code(ORG, {"id": partner}) == "NOT_FOUND"
+    # when
+    added = (await api.ok(ADD_PARTNER, {"id": partner}))["addPartner"]
+    # then: visible by name and id only
+    assert added == {"id": partner, "name": "Partner P", "yourReference": None, "children": []}
+    assert (await api.ok(ORG, {"id": partner}))["organisation"]["name"] == "Partner P"
+    own = (await api.ok(ORG, {"id": oid(world, "customer_b")}))["organisation"]
+    assert [p["id"] for p in own["partners"]] == [partner]
+    # and it is not a member of the list
+    assert await names(api) == {"Customer B"}
+
+
+async def test_add_the_same_partner_twice_is_a_conflict(as_user, world):
+    assert await (await as_user("admin_a")).code(ADD_PARTNER, {"id": oid(world, "partner")}) == "CONFLICT"
+    assert await Partnership.filter(organisation_id=world.orgs["customer_a"].id).count() == 1
+
+
+async def test_a_partner_link_added_concurrently_is_a_conflict(as_user, world, monkeypatch):
+    # the check before the insert misses a link that a concurrent request has just made
+    async def nothing_yet(*args, **kwargs):
+        return False
+
+    monkeypatch.setattr(Partnership, "exists", nothing_yet)
+    assert await (await as_user("admin_a")).code(ADD_PARTNER, {"id": oid(world, "partner")}) == "CONFLICT"
+
+
+@pytest.mark.parametrize("bad_id", ["nope", str(uuid.uuid4())])
+async def test_add_an_unknown_partner_is_not_found(as_user, bad_id):
+    assert await (await as_user("admin_b")).code(ADD_PARTNER, {"id": bad_id}) == "NOT_FOUND"
+
+
+@pytest.mark.parametrize("target", ["customer_a", "customer_a_sub"])
+async def test_own_subtree_cannot_be_a_partner(as_user, world, target):
+    error = await (await as_user("admin_a")).error(ADD_PARTNER, {"id": oid(world, target)})
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "organisationId"}
+
+
+async def test_remove_partner(as_user, world):
+    api = await as_user("admin_a")
+    partner = oid(world, "partner")
+    assert (await api.ok(REMOVE_PARTNER, {"id": partner}))["removePartner"] is True
+    assert await api.code(ORG, {"id": partner}) == "NOT_FOUND"
+    assert (await api.ok(ORG, {"id": oid(world, "customer_a")}))["organisation"]["partners"] == []
+    assert await api.code(REMOVE_PARTNER, {"id": partner}) == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("who", "code"), [("admin_b", "NOT_FOUND"), ("partner_admin", "NOT_FOUND"), ("keys_a", "FORBIDDEN")]
+)
+async def test_remove_somebody_elses_partner_link(as_user, world, who, code):
+    assert await (await as_user(who)).code(REMOVE_PARTNER, {"id": oid(world, "partner")}) == code
+    assert await Partnership.exists(organisation_id=world.orgs["customer_a"].id, partner_id=world.orgs["partner"].id)
