@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-sqlite test-postgres lint schema demo clean
+.PHONY: setup run test test-sqlite test-postgres lint schema bench demo clean
 
 $(STAMP): pyproject.toml console/package-lock.json
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -39,6 +39,10 @@ schema: setup
 	$(BIN)/python -c "from schema import build_schema; from settings import load; \
 	open('schema.graphql', 'w').write(build_schema(load()).as_str() + '\n')"
 	$(BIN)/python ../shared/tools/check_contract.py schema.graphql || true
+
+## bench: import, claim and release keys through a real server on PostgreSQL and print the figures (bench/README.md)
+bench: setup
+	$(BIN)/python bench/keys.py
 
 clean:
 	rm -rf $(VENV) data console/node_modules
