@@ -9,85 +9,15 @@ import logging
 import os
 import signal
 import sys
-import uuid
 from collections.abc import Sequence
-
-from tortoise.transactions import in_transaction
 
 from crypto import passwords
 from models import db
-from models.organisations import Organisation, Partnership
 from models.users import User
-from resolvers import audit, outbox
+from resolvers import demo, keys, outbox
+from resolvers.keystore import keystore, registry
 from resolvers.smtp import Mailbox
 from settings import Settings, load
-
-DEMO_PASSWORD = "Meter-Demo-2026!"  # every demo user must change it at the first login
-DEMO_USERS = [
-    ("Platform Admin", "platform@integra-metering.example", "IntegraDemo", "PLATFORM_ADMIN"),
-    ("Demo Integra", "demo@integra-metering.example", "Stadtwerke Musterstadt", "OTC_ADMIN"),
-    ("Kim Keymanager", "keys@stadtwerke-musterstadt.example", "Stadtwerke Musterstadt", "KEY_MANAGER"),
-    ("Vera Viewer", "viewer@stadtwerke-musterstadt.example", "Stadtwerke Musterstadt", "VIEWER"),
-    ("Nils Partner", "admin@nordic-heat.example", "Nordic Heat AB", "OTC_ADMIN"),
-]
-
-
-async def create_organisation(
-    name: str, *, parent: Organisation | None = None, can_create: bool = False, reference: str | None = None
-) -> Organisation:
-    existing = await Organisation.get_or_none(name=name, parent_id=parent.id if parent else None)
-    if existing:
-        return existing
-    new_id = uuid.uuid4()
-    path = f"{parent.path if parent else '/'}{new_id}/"
-    return await Organisation.create(
-        id=new_id,
-        name=name,
-        parent=parent,
-        path=path,
-        can_create_organisations=can_create,
-        your_reference=reference,
-    )
-
-
-async def create_user(
-    name: str, email: str, organisation: Organisation, roles: list[str], password: str, *, must_change: bool
-) -> User:
-    password_hash = await passwords.hash_password(password)
-    async with in_transaction():
-        user = await User.create(
-            name=name,
-            email=email.lower(),
-            organisation=organisation,
-            roles=User.encode_roles(roles),
-            password_hash=password_hash,
-            must_change_password=must_change,
-        )
-        await audit.record(
-            "user.created",
-            None,
-            actor_label="cli",
-            organisation_id=organisation.id,
-            organisation_path=organisation.path,
-            target=f"user:{user.id}",
-            details={"email": user.email, "roles": roles},
-        )
-    return user
-
-
-async def seed_demo() -> list[tuple[str, str, str]]:
-    """Create the demo organisations and users if they are missing; returns (email, role, org) rows."""
-    platform = await create_organisation("IntegraDemo", can_create=True)
-    customer = await create_organisation("Stadtwerke Musterstadt", parent=platform, reference="SWM-4711")
-    partner = await create_organisation("Nordic Heat AB", can_create=False)
-    await Partnership.get_or_create(organisation=platform, partner=partner)
-    orgs = {o.name: o for o in (platform, customer, partner)}
-    rows = []
-    for name, email, org_name, role in DEMO_USERS:
-        if not await User.exists(email=email):
-            await create_user(name, email, orgs[org_name], [role], DEMO_PASSWORD, must_change=True)
-        rows.append((email, role, org_name))
-    return rows
 
 
 async def _with_db(settings: Settings, coroutine_factory):  # type: ignore[no-untyped-def]
@@ -105,11 +35,15 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    rows = asyncio.run(_with_db(settings, seed_demo))
+    async def run() -> list[tuple[str, str, str]]:
+        return await demo.seed(settings, kek=keystore(settings).current(), registry=registry(settings.plugins))
+
+    rows = asyncio.run(_with_db(settings, run))
     print("Demo logins (each must choose a new password at the first login):")
     for email, role, org in rows:
         print(f"  {email:42} {role:15} {org}")
-    print(f"  initial password: {DEMO_PASSWORD}")
+    print(f"  initial password: {demo.DEMO_PASSWORD}")
+    print(f"  catalog: {len(demo.CATALOG) + len(demo.PENDING)} devices; take ownership of {demo.PENDING_BATCH}")
     return 0
 
 
@@ -123,14 +57,21 @@ def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> int:
     async def run() -> User | None:
         if await User.exists(email=args.email.lower()):
             return None
-        org = await create_organisation(args.organisation, can_create=True)
-        return await create_user(args.name, args.email, org, ["PLATFORM_ADMIN"], password, must_change=False)
+        org = await demo.create_platform(args.organisation)
+        return await demo.create_user(args.name, args.email, org, ["PLATFORM_ADMIN"], password, must_change=False)
 
     user = asyncio.run(_with_db(settings, run))
     if user is None:
         print(f"A user with the email {args.email} exists already.", file=sys.stderr)
         return 1
     print(f"PLATFORM_ADMIN {user.email} created in {args.organisation}.")
+    return 0
+
+
+def cmd_rotate_kek(settings: Settings, args: argparse.Namespace) -> int:
+    """Add a KEK version and rewrap every data key under it; servers keep serving meanwhile."""
+    new, count = asyncio.run(_with_db(settings, lambda: keys.rotate_kek(keystore(settings))))
+    print(f"KEK {new.kek_id} version {new.version} is current; {count} data keys rewrapped.")
     return 0
 
 
@@ -185,9 +126,7 @@ def _safe_url(url: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="kms", description="Meter KMS: key management for smart-meter radio keys"
-    )
+    parser = argparse.ArgumentParser(prog="kms", description="Meter KMS: key management for smart-meter radio keys")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the API (and the console)")
     serve.add_argument("--host", default="127.0.0.1")
@@ -195,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
-    sub.add_parser("demo", help="seed demo organisations and users").set_defaults(func=cmd_demo)
+    sub.add_parser("demo", help="seed demo organisations, users and devices").set_defaults(func=cmd_demo)
+    sub.add_parser("rotate-kek", help="add a KEK version and rewrap every data key").set_defaults(func=cmd_rotate_kek)
     sub.add_parser("worker", help="send queued mails (the outbox) until stopped").set_defaults(func=cmd_worker)
     mailbox = sub.add_parser("mailbox", help="print the latest mails of the demo mailbox")
     mailbox.add_argument("-n", "--count", type=int, default=5)

@@ -1,0 +1,34 @@
+"""The demo shows the manual's sample catalog and can be seeded twice."""
+
+from __future__ import annotations
+
+from models.devices import BatchReference, Device
+from models.users import User
+from resolvers import demo
+from resolvers.keystore import keystore, registry
+
+
+async def test_demo_seeds_the_manuals_catalog_once(settings):
+    # when
+    for _ in range(2):
+        logins = await demo.seed(settings, kek=keystore(settings).current(), registry=registry(settings.plugins))
+    # then
+    assert len(logins) == len(demo.DEMO_USERS) and await User.all().count() == len(demo.DEMO_USERS)
+    assert await User.filter(must_change_password=True).count() == len(demo.DEMO_USERS)
+    catalog = {d.serial_number: d for d in await Device.all().prefetch_related("owner")}
+    assert set(catalog) == {
+        "21N001052",
+        "21N001064",
+        "9999990",
+        "9999991",
+        "9999992",
+        "9999993",
+        "Y20TA010056",
+        "Y20TA010057",
+    }
+    claimed = {s for s, d in catalog.items() if d.claim_status == "CLAIMED"}
+    assert claimed == {"21N001052", "9999990", "9999993"}
+    assert {d.owner.name for s, d in catalog.items() if s.startswith("Y20")} == {"IntegraDemo"}
+    assert {d.owner.name for s, d in catalog.items() if not s.startswith("Y20")} == {demo.CUSTOMER}
+    pending = await BatchReference.get(reference=demo.PENDING_BATCH)
+    assert pending.state == "PENDING_CONFIRMATION" and pending.device_count == 2
