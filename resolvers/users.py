@@ -9,6 +9,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from models.auth import Session
+from models.organisations import Organisation
 from models.users import User
 from resolvers import _scope, accounts, audit
 from resolvers.actor import Actor
@@ -130,13 +131,23 @@ async def create_user(actor: Actor, profile: Profile, password: str) -> User:
     try:
         async with in_transaction():
             user = await User.create(
-                name=name, email=email, organisation=org, roles=User.encode_roles({r.value for r in roles}),
-                language=language, csv_delimiter=delimiter, csv_thousands_separator=thousands,
-                password_hash=password_hash, must_change_password=True,
+                name=name,
+                email=email,
+                organisation=org,
+                roles=User.encode_roles({r.value for r in roles}),
+                language=language,
+                csv_delimiter=delimiter,
+                csv_thousands_separator=thousands,
+                password_hash=password_hash,
+                must_change_password=True,
             )
             await audit.record(
-                "user.created", actor, organisation_id=org.id, organisation_path=org.path,
-                target=f"user:{user.id}", details={"email": email, "roles": sorted(r.value for r in roles)},
+                "user.created",
+                actor,
+                organisation_id=org.id,
+                organisation_path=org.path,
+                target=f"user:{user.id}",
+                details={"email": email, "roles": sorted(r.value for r in roles)},
             )
     except IntegrityError:  # a concurrent request took the email between the check and the insert
         raise KmsError("Another user has this email.", code="EMAIL_TAKEN", field="email") from None
@@ -148,6 +159,9 @@ async def update_user(actor: Actor, user_id: str, profile: Profile) -> User:
     is_self = str(actor.user_id) == user_id
     if not (is_self and changed <= Profile.SELF_SERVICE) and not actor.has(Permission.MANAGE_USERS):
         raise Forbidden("You may change only your name, language and CSV settings.")
+    if is_self and changed & {"roles", "organisation_id"}:
+        # Nobody changes their own rights; another admin does, and the audit log shows who.
+        raise Forbidden("You cannot change your own roles or organisation.")
     user = await (User.get(id=actor.user_id) if is_self else _scope.user(actor, user_id))
     if not parse_roles(user.role_list) <= actor.grantable:
         raise Forbidden("This user holds a role above yours.")
@@ -187,7 +201,14 @@ async def update_user(actor: Actor, user_id: str, profile: Profile) -> User:
                 await Session.filter(user_id=user.id).delete()
             if new_email is not None:
                 await accounts.request_email_change(actor, user, new_email)
-            await audit.record("user.updated", actor, target=f"user:{user.id}", details={"fields": sorted(updates)})
+            await audit.record(
+                "user.updated",
+                actor,
+                organisation_id=user.organisation_id,  # type: ignore[attr-defined]
+                organisation_path=(await Organisation.get(id=user.organisation_id)).path,  # type: ignore[attr-defined]
+                target=f"user:{user.id}",
+                details={"fields": sorted(updates)},
+            )
     except IntegrityError:
         raise KmsError("Another user has this email.", code="EMAIL_TAKEN", field="email") from None
     return user
@@ -195,11 +216,16 @@ async def update_user(actor: Actor, user_id: str, profile: Profile) -> User:
 
 async def set_user_password(actor: Actor, user_id: str, new_password: str) -> User:
     """An admin sets another user's password; the user must change it at the next login."""
+    if str(actor.user_id) == user_id:
+        raise BadInput("id", "Change your own password with changePassword, which asks for the current one.")
     user = await _scope.user(actor, user_id)
     if not parse_roles(user.role_list) <= actor.grantable:
         raise Forbidden("This user holds a role above yours.")
     password_hash = await hash_new_password(new_password, user.email)
     async with in_transaction():
         await set_password_hash(user, password_hash, must_change=user.id != actor.user_id)
-        await audit.record("password.set", actor, target=f"user:{user.id}")
+        org = await Organisation.get(id=user.organisation_id)  # type: ignore[attr-defined]
+        await audit.record(
+            "password.set", actor, organisation_id=org.id, organisation_path=org.path, target=f"user:{user.id}"
+        )
     return user

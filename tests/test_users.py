@@ -422,3 +422,27 @@ async def test_set_user_password_applies_the_policy(as_user, world):
     error = await (await as_user("admin_a")).error(SET_PASSWORD, {"id": str(keys.id), "p": "My-keys_a-pass-1"})
     assert error["extensions"] == {"code": "WEAK_PASSWORD", "violations": [passwords.RULE_CONTAINS_EMAIL]}
     assert (await User.get(id=keys.id)).password_hash == keys.password_hash
+
+
+async def test_admins_cannot_change_their_own_rights_or_set_their_own_password(as_user, world):
+    admin = await as_user("admin_a")
+    me = str(world.users["admin_a"].id)
+    update = "mutation($id: ID!, $in: UpdateUserInput!) { updateUser(id: $id, input: $in) { id } }"
+    assert await admin.code(update, {"id": me, "in": {"roles": ["VIEWER"]}}) == "FORBIDDEN"
+    assert await admin.code(update, {"id": me, "in": {"organisationId": str(world.orgs["customer_a_sub"].id)}}) == (
+        "FORBIDDEN"
+    )
+    set_password = 'mutation($id: ID!) { setUserPassword(id: $id, newPassword: "Another-Secret-99!") { id } }'
+    assert await admin.code(set_password, {"id": me}) == "BAD_USER_INPUT"
+
+
+async def test_changes_to_a_user_are_audited_in_the_users_organisation(as_user, world):
+    from models.audit import AuditEvent
+
+    platform = await as_user("platform_admin")
+    target = world.users["keys_a"]
+    await platform.ok(
+        'mutation($id: ID!) { updateUser(id: $id, input: {name: "Kim K"}) { id } }', {"id": str(target.id)}
+    )
+    event = await AuditEvent.get(action="user.updated")
+    assert event.organisation_id == world.orgs["customer_a"].id  # so customer A's admins see it
