@@ -8,7 +8,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema import accounts, audit, auth, batches, devices, email_templates, invites, keys, organisations, tokens, users
-from schema.extensions import ErrorPolicy, IntrospectionPolicy
+from schema.extensions import ErrorPolicy, IntrospectionPolicy, ListArgumentCap
 from settings import Settings
 
 DOMAINS = (auth, users, organisations, tokens, audit, devices, batches, keys, invites, email_templates, accounts)
@@ -33,5 +33,6 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
             lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+            lambda: ListArgumentCap(settings.max_list_argument),
         ],
     )

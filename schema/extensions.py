@@ -69,3 +69,30 @@ class IntrospectionPolicy(SchemaExtension):
                 NoSchemaIntrospectionCustomRule,
             )
         yield
+
+
+def _longest_list(value: object) -> int:
+    if isinstance(value, list):
+        return max([len(value), *(_longest_list(v) for v in value[:1000])])
+    if isinstance(value, dict):
+        return max((_longest_list(v) for v in value.values()), default=0)
+    return 0
+
+
+class ListArgumentCap(SchemaExtension):
+    """Caps every list in the variables (a query's own text is capped by the token limit). Bulk operations
+    take up to 100,000 items; more is refused before anything runs."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def on_validate(self) -> Iterator[None]:
+        longest = _longest_list(self.execution_context.variables or {})
+        if longest > self.limit:
+            self.execution_context.pre_execution_errors = [
+                GraphQLError(
+                    f"A list holds {longest} items; at most {self.limit} are accepted in one request.",
+                    extensions={"code": "QUERY_TOO_COMPLEX"},
+                )
+            ]
+        yield

@@ -285,3 +285,15 @@ def test_schema_breaks_the_contract_only_where_features_are_missing():
     assert NOT_YET_TYPES - types == set(), "implemented now: remove these from NOT_YET_TYPES"
     assert NOT_YET_ROOT_FIELDS - fields == set(), "implemented now: remove these from NOT_YET_ROOT_FIELDS"
 
+
+async def test_lists_in_variables_are_capped(as_user, settings):
+    api = await as_user("admin_a")
+    too_many = ["x"] * (settings.max_list_argument + 1)
+    error = await api.error(
+        "query($s: [String!]) { devices(filter: {serialNumbers: $s}) { totalCount } }", {"s": too_many}
+    )
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    fine = await api.ok(
+        "query($s: [String!]) { devices(filter: {serialNumbers: $s}) { totalCount } }", {"s": too_many[:1000]}
+    )
+    assert fine["devices"]["totalCount"] == 0
