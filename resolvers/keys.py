@@ -31,7 +31,7 @@ from plugins.base import ExportContext, ExportOptions, KeyFormat, KeyRecord, Ver
 from plugins.registry import PluginRegistry, UnknownFormat
 from resolvers import _scope, audit
 from resolvers.actor import Actor
-from resolvers.devices import DeviceFilter, Refused, _uuid, filtered
+from resolvers.devices import KEY_COLUMNS, DeviceFilter, Refused, _uuid, filtered
 from resolvers.errors import BadInput, KmsError
 from resolvers.keystore import KeyStore
 
@@ -265,17 +265,7 @@ def _audit_details(release: KeyRelease, sel: _Selection, actor: Actor, subject: 
     return details
 
 
-_KEY_FIELDS = (
-    "device_id",
-    "key_type",
-    "algorithm",
-    "ciphertext",
-    "nonce",
-    "wrapped_dek",
-    "kek_id",
-    "kek_version",
-    "check_value",
-)
+_KEY_FIELDS = KEY_COLUMNS[2:]  # device_id ... check_value: a stored key row without its id
 
 
 async def _records(release: KeyRelease, ring: KekRing) -> AsyncIterator[KeyRecord]:
