@@ -24,20 +24,27 @@ from resolvers.errors import KmsError, NotFound
 from resolvers.roles import Permission, Role
 
 
+def subtree(field: str, path: str) -> dict[str, str]:
+    """Filter arguments for "field lies in the subtree at path": a range, so an index serves it even in a
+    generic prepared plan. Paths end with "/" and "0" is the byte after "/"; migration 0004 makes
+    PostgreSQL compare these columns byte by byte."""
+    return {f"{field}__gte": path, f"{field}__lt": path[:-1] + "0"}
+
+
 def in_subtree(actor: Actor, organisation_path: str) -> bool:
     return actor.sees_everything or organisation_path.startswith(actor.organisation_path)
 
 
 def organisations(actor: Actor) -> QuerySet[Organisation]:
     query = Organisation.all()
-    return query if actor.sees_everything else query.filter(path__startswith=actor.organisation_path)
+    return query if actor.sees_everything else query.filter(**subtree("path", actor.organisation_path))
 
 
 def users(actor: Actor) -> QuerySet[User]:
     query = User.all()
     if actor.sees_everything:
         return query
-    return query.filter(organisation__path__startswith=actor.organisation_path)
+    return query.filter(**subtree("organisation__path", actor.organisation_path))
 
 
 def api_tokens(actor: Actor) -> QuerySet[ApiToken]:
@@ -45,7 +52,7 @@ def api_tokens(actor: Actor) -> QuerySet[ApiToken]:
     if actor.sees_everything:
         return query
     if actor.has(Permission.MANAGE_USERS):
-        return query.filter(organisation__path__startswith=actor.organisation_path)
+        return query.filter(**subtree("organisation__path", actor.organisation_path))
     return query.filter(created_by_id=actor.user_id)
 
 
@@ -54,7 +61,7 @@ def audit_events(actor: Actor) -> QuerySet[AuditEvent]:
     if actor.sees_everything:
         return query
     if actor.has(Permission.MANAGE_USERS):  # admins read their subtree's events
-        return query.filter(organisation_path__startswith=actor.organisation_path)
+        return query.filter(**subtree("organisation_path", actor.organisation_path))
     return query.filter(actor_user_id=actor.user_id)  # everybody else reads their own
 
 
@@ -63,12 +70,12 @@ def partners(actor: Actor) -> QuerySet[Partnership]:
     query = Partnership.all()
     if actor.sees_everything:
         return query
-    return query.filter(organisation__path__startswith=actor.organisation_path)
+    return query.filter(**subtree("organisation__path", actor.organisation_path))
 
 
 def devices(actor: Actor) -> QuerySet[Device]:
     query = Device.all()
-    return query if actor.sees_everything else query.filter(owner_path__startswith=actor.organisation_path)
+    return query if actor.sees_everything else query.filter(**subtree("owner_path", actor.organisation_path))
 
 
 def batches(actor: Actor) -> QuerySet[BatchReference]:
@@ -77,7 +84,7 @@ def batches(actor: Actor) -> QuerySet[BatchReference]:
     if actor.sees_everything:
         return query
     path = actor.organisation_path
-    return query.filter(Q(organisation__path__startswith=path) | Q(sender__path__startswith=path))
+    return query.filter(Q(**subtree("organisation__path", path)) | Q(**subtree("sender__path", path)))
 
 
 async def device(actor: Actor, device_id: str | UUID) -> Device:
@@ -136,7 +143,7 @@ def invites(actor: Actor) -> QuerySet[Invite]:
     role is somebody else's to send, and its signup link would hand that role to whoever opens it."""
     query = Invite.all()
     if not actor.sees_everything:
-        query = query.filter(organisation__path__startswith=actor.organisation_path)
+        query = query.filter(**subtree("organisation__path", actor.organisation_path))
     for role in Role:
         if role not in actor.grantable:
             query = query.exclude(roles__contains=f",{role.value},")
@@ -155,7 +162,7 @@ def email_templates(actor: Actor) -> QuerySet[EmailTemplate]:
     query = EmailTemplate.all()
     if actor.sees_everything:
         return query
-    return query.filter(Q(is_system=True) | Q(organisation__path__startswith=actor.organisation_path))
+    return query.filter(Q(is_system=True) | Q(**subtree("organisation__path", actor.organisation_path)))
 
 
 async def email_template(actor: Actor, template_id: str | UUID) -> EmailTemplate:

@@ -260,7 +260,9 @@ async def take_ownership(actor: Actor, reference: str, label: str | None) -> Bat
         sender = await Organisation.get(id=batch.sender_id)  # type: ignore[attr-defined]
         # Devices the sender gave away in the meantime are no longer its to hand over.
         ids = list(
-            await Device.filter(batch_id=batch.id, owner_path__startswith=sender.path).values_list("id", flat=True)
+            await Device.filter(batch_id=batch.id, **_scope.subtree("owner_path", sender.path)).values_list(
+                "id", flat=True
+            )
         )
         await _move([UUID(str(i)) for i in ids], target, batch, label or batch.label)
         await BatchReference.filter(id=batch.id).update(device_count=len(ids))

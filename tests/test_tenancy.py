@@ -448,3 +448,23 @@ DENIALS.extend(
     ]
 )
 NON_PUBLIC[:] = sorted({d.field for d in DENIALS})
+
+
+async def test_paths_compare_byte_by_byte_so_subtree_ranges_hold():
+    """_scope filters a subtree with a range on the materialised path; that needs byte order ("C") on
+    PostgreSQL (SQLite compares bytes anyway)."""
+    from tortoise import connections
+
+    from models import db
+
+    if db.dialect() == "postgres":
+        rows = await connections.get("default").execute_query_dict(
+            "SELECT table_name, collation_name FROM information_schema.columns "
+            "WHERE (table_name, column_name) IN (('devices', 'owner_path'), ('organisations', 'path'), "
+            "('audit_events', 'organisation_path'))"
+        )
+        assert {r["table_name"]: r["collation_name"] for r in rows} == {
+            "devices": "C",
+            "organisations": "C",
+            "audit_events": "C",
+        }
