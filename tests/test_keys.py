@@ -226,3 +226,19 @@ async def test_kek_rotation_rewraps_every_key_and_releases_stay_identical(as_use
     assert set(await DeviceKey.all().values_list("kek_version", flat=True)) == {new.version}
     after = (await keys_a.ok(RELEASE, {"in": {"deviceIds": [ids["A-LORA"], ids["A-OMS"]]}}))["releaseKeys"]
     assert rows_of(after["content"]) == rows_of(before["content"])
+
+
+async def test_key_material_never_reaches_the_logs(as_user, world, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)  # every logger, SQL statements and their values included
+    ids = await setup_catalog(as_user, world)
+    keys_a = await as_user("keys_a")
+    release = (await keys_a.ok(RELEASE, {"in": {"deviceIds": [ids["A-LORA"], ids["A-OMS"]]}}))["releaseKeys"]
+    await keys_a.http.get("/downloads/" + release["downloadUrl"].rsplit("/", 1)[1])
+    await keys_a.error(RELEASE, {"in": {"deviceIds": [ids["A-NEW"]]}})
+    logged = caplog.text.lower()
+    assert caplog.records, "nothing was logged: the test would prove nothing"
+    for key in (APP_KEY, OMS_KEY):
+        assert key not in logged
+        assert bytes.fromhex(key).decode("latin-1").lower() not in logged
