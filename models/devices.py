@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tortoise import fields
 from tortoise.indexes import Index
+from tortoise.models import Model
 
 from models.base import BaseModel
 from models.organisations import Organisation
@@ -69,3 +70,21 @@ class BatchReference(BaseModel):
         table_description = "Batch references"
         unique_together = (("organisation", "reference"),)
         ordering = ["-created_at", "id"]
+
+
+class DeviceCount(Model):
+    """How many devices each organisation has per claim status and device type. Database triggers keep it
+    exact on every insert, update and delete of a device (migration 0005), so a catalog page can show its
+    total without counting a million rows."""
+
+    key = fields.CharField(max_length=200, primary_key=True)  # "owner_id|claim_status|device_type"
+    owner: fields.ForeignKeyRelation[Organisation] = fields.ForeignKeyField(
+        "models.Organisation", related_name="device_counts", on_delete=fields.CASCADE, db_constraint=False
+    )
+    claim_status = fields.CharField(max_length=16)
+    device_type = fields.CharField(max_length=64)
+    n = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "device_counts"
+        table_description = "Device counts per owner, claim status and type"

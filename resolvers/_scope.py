@@ -13,7 +13,7 @@ from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from models.audit import AuditEvent
-from models.devices import BatchReference, Device
+from models.devices import BatchReference, Device, DeviceCount
 from models.email_templates import EmailTemplate
 from models.invites import Invite
 from models.organisations import Organisation, Partnership
@@ -76,6 +76,11 @@ def partners(actor: Actor) -> QuerySet[Partnership]:
 def devices(actor: Actor) -> QuerySet[Device]:
     query = Device.all()
     return query if actor.sees_everything else query.filter(**subtree("owner_path", actor.organisation_path))
+
+
+def device_counts(actor: Actor) -> QuerySet[DeviceCount]:
+    query = DeviceCount.all()
+    return query if actor.sees_everything else query.filter(**subtree("owner__path", actor.organisation_path))
 
 
 def batches(actor: Actor) -> QuerySet[BatchReference]:

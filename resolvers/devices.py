@@ -25,7 +25,7 @@ from crypto.kcv import KeyAlgorithm, generate_key, key_check_value
 from crypto.kek import Kek
 from crypto.secret import SecretBytes
 from models import db
-from models.devices import Device, DeviceLabel
+from models.devices import Device, DeviceCount, DeviceLabel
 from models.keys import DeviceKey
 from plugins.base import InvalidAttributes
 from plugins.registry import PluginRegistry, UnknownDeviceType
@@ -327,7 +327,33 @@ def _uuid(value: str, field: str) -> UUID:
 
 
 async def list_devices(actor: Actor, flt: DeviceFilter, *, first: int | None, after: str | None) -> Page[Device]:
-    return await paginate(filtered(actor, flt), ("serial_number",), first=first, after=after)
+    page = await paginate(filtered(actor, flt), ("serial_number",), first=first, after=after)
+    if _countable(flt):
+        page.counter = lambda: count_from_totals(actor, flt)
+    return page
+
+
+def _countable(flt: DeviceFilter) -> bool:
+    """Filters the per-organisation totals can answer: organisation, claim status and device type."""
+    return not (flt.serial_numbers or flt.search or flt.labels or flt.batch_references)
+
+
+def _totals(actor: Actor, flt: DeviceFilter) -> QuerySet[DeviceCount]:
+    query = _scope.device_counts(actor)
+    if flt.organisation_ids:
+        query = query.filter(owner_id__in=[_uuid(i, "organisationIds") for i in flt.organisation_ids])
+    if flt.claim_status:
+        query = query.filter(claim_status=flt.claim_status)
+    if flt.device_types:
+        query = query.filter(device_type__in=list(flt.device_types))
+    return query
+
+
+async def count_from_totals(actor: Actor, flt: DeviceFilter) -> int:
+    """The exact number of matching devices from device_counts (kept by triggers): a handful of rows
+    instead of counting the catalog."""
+    totals: list[int] = await _totals(actor, flt).values_list("n", flat=True)  # type: ignore[assignment]
+    return sum(totals)
 
 
 async def get_device(actor: Actor, device_id: str) -> Device:

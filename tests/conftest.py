@@ -34,6 +34,7 @@ TABLES = [
     "device_keys",
     "device_labels",
     "devices",
+    "device_counts",  # after devices: deleting devices fires the counting triggers
     "batch_references",
     "audit_events",
     "sessions",
@@ -101,8 +102,16 @@ async def reseed_system_templates() -> None:
         return
     await EmailTemplate.filter(is_system=True).delete()
     for t in SYSTEM_TEMPLATES:
-        await EmailTemplate.create(name=t.name, type=t.type, language=t.language, subject=t.subject, body=t.body,
-                                   active=True, is_system=True, organisation_id=None)
+        await EmailTemplate.create(
+            name=t.name,
+            type=t.type,
+            language=t.language,
+            subject=t.subject,
+            body=t.body,
+            active=True,
+            is_system=True,
+            organisation_id=None,
+        )
 
 
 @pytest.fixture(scope="session")

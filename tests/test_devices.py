@@ -146,3 +146,30 @@ async def test_concurrent_claims_claim_each_device_once(as_user, world):
     assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 20
     events = await AuditEvent.filter(action="devices.claimed")
     assert sum(json.loads(e.details)["count"] for e in events) == 20
+
+
+async def test_catalog_totals_stay_exact_through_every_kind_of_change(as_user, world):
+    """totalCount of organisation/claim status/type filters comes from device_counts, kept by triggers."""
+    from resolvers import devices as use_cases
+    from resolvers.auth import actor_for
+
+    platform = await as_user("platform_admin")
+    await import_rows(platform, world.orgs["customer_a"].id, [lora(f"T{i}", f"70B3D5E75E0001{i:02}") for i in range(6)])
+    await import_rows(platform, world.orgs["customer_a_sub"].id, [oms("T-OMS", "20096221")])
+    ids = {d.serial_number: str(d.id) for d in await Device.all()}
+    await (await as_user("keys_a")).ok(CLAIM, {"ids": [ids["T0"], ids["T1"]]})
+    await Device.filter(serial_number="T2").update(
+        owner_id=world.orgs["customer_b"].id, owner_path=world.orgs["customer_b"].path
+    )
+    await Device.filter(serial_number="T3").delete()
+    admin = actor_for(world.users["admin_a"], world.orgs["customer_a"])
+    filters = [
+        use_cases.DeviceFilter(),
+        use_cases.DeviceFilter(claim_status="CLAIMED"),
+        use_cases.DeviceFilter(claim_status="UNCLAIMED", device_types=["topas-sonic-lora-w8"]),
+        use_cases.DeviceFilter(organisation_ids=[str(world.orgs["customer_a_sub"].id)]),
+    ]
+    for flt in filters:
+        assert await use_cases.count_from_totals(admin, flt) == await use_cases.filtered(admin, flt).count(), flt
+    totals = await (await as_user("admin_a")).ok("{ devices(filter: {claimStatus: UNCLAIMED}) { totalCount } }")
+    assert totals["devices"]["totalCount"] == 3  # T4, T5 and T-OMS of the sub-organisation
