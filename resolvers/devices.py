@@ -524,8 +524,16 @@ async def facets(actor: Actor, flt: DeviceFilter) -> Facets:
         rows = await query.annotate(n=Count("id")).group_by(column).values_list(column, "n")
         return sorted(((str(v), int(n)) for v, n in rows if v is not None), key=lambda r: r[0])
 
-    types = await grouped(filtered(actor, replace(flt, device_types=None)), "device_type")
-    statuses = await grouped(filtered(actor, replace(flt, claim_status=None)), "claim_status")
+    async def facet(column: str, others: DeviceFilter) -> list[tuple[str, int]]:
+        if not _countable(others):
+            return await grouped(filtered(actor, others), column)
+        totals: dict[str, int] = {}  # from device_counts: a few rows instead of grouping the catalog
+        for value, n in await _totals(actor, others).values_list(column, "n"):
+            totals[str(value)] = totals.get(str(value), 0) + int(n)
+        return sorted((v, n) for v, n in totals.items() if n > 0)
+
+    types = await facet("device_type", replace(flt, device_types=None))
+    statuses = await facet("claim_status", replace(flt, claim_status=None))
     batches = await grouped(filtered(actor, replace(flt, batch_references=None)), "batch__reference")
     label_scope = Subquery(filtered(actor, replace(flt, labels=None)).values("id"))
     label_rows = (
