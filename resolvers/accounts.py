@@ -47,8 +47,13 @@ def _link(settings: Settings, page: str, token: str) -> str:
 async def _audit_for(action: str, user: User, actor: Actor | None = None, **details: object) -> None:
     org = await Organisation.get(id=user.organisation_id)  # type: ignore[attr-defined]
     await audit.record(
-        action, actor, actor_label=None if actor else f"user:{user.email}", organisation_id=org.id,
-        organisation_path=org.path, target=f"user:{user.id}", details=dict(details),
+        action,
+        actor,
+        actor_label=None if actor else f"user:{user.email}",
+        organisation_id=org.id,
+        organisation_path=org.path,
+        target=f"user:{user.id}",
+        details=dict(details),
     )
 
 
@@ -66,7 +71,8 @@ async def request_password_reset(settings: Settings, email: str) -> bool:
     async with in_transaction():
         await AccountToken.create(user=user, purpose=RESET_PASSWORD, digest=digest, expires_at=expires_at)
         await outbox.mail_user(
-            "RESET_PASSWORD", user,
+            "RESET_PASSWORD",
+            user,
             {"action_link": _link(settings, "reset-password", token), "expires_at": outbox.format_time(expires_at)},
             settings=settings,
         )
@@ -123,9 +129,11 @@ async def request_email_change(actor: Actor, user: User, new_email: str, setting
         user=user, purpose=CONFIRM_EMAIL, digest=digest, new_email=new_email, expires_at=expires_at
     )
     await outbox.mail_user(
-        "CONFIRM_EMAIL", user,
+        "CONFIRM_EMAIL",
+        user,
         {"action_link": _link(settings, "confirm-email", token), "expires_at": outbox.format_time(expires_at)},
-        to=new_email, settings=settings,
+        to=new_email,
+        settings=settings,
     )
     await _audit_for("user.email_change_requested", user, actor)
 

@@ -80,16 +80,12 @@ async def actor_from_session(cookie: str, policy: SessionPolicy, client_address:
         return None
     if now - session.last_seen_at >= _TOUCH_EVERY:
         await Session.filter(digest=digest).update(last_seen_at=now)
-    return actor_for(
-        session.user, session.user.organisation, session_digest=digest, client_address=client_address
-    )
+    return actor_for(session.user, session.user.organisation, session_digest=digest, client_address=client_address)
 
 
 async def actor_from_token(bearer: str, client_address: str | None) -> Actor | None:
     """The actor of an API token: the token's roles, never more than its creator still holds."""
-    token = await ApiToken.get_or_none(digest=tokens.token_digest(bearer)).select_related(
-        "created_by", "organisation"
-    )
+    token = await ApiToken.get_or_none(digest=tokens.token_digest(bearer)).select_related("created_by", "organisation")
     now = _now()
     if token is None or token.revoked_at is not None or (token.expires_at and token.expires_at <= now):
         return None
@@ -130,9 +126,7 @@ def _account_key(email: str) -> str:
     return "login-account:" + hashlib.sha256(email.encode()).hexdigest()
 
 
-async def login(
-    email: str, password: str, policy: SessionPolicy, client_address: str | None
-) -> tuple[User, str]:
+async def login(email: str, password: str, policy: SessionPolicy, client_address: str | None) -> tuple[User, str]:
     """Check the credentials and open a session; returns the user and the new cookie value."""
     email = email.strip().lower()
     address_key, account_key = f"login-address:{client_address}", _account_key(email)
@@ -191,9 +185,7 @@ async def logout(actor: Actor) -> None:
         await audit.record("logout", actor, target=f"user:{actor.user_id}")
 
 
-async def change_password(
-    actor: Actor, current: str, new: str, policy: SessionPolicy
-) -> tuple[User, str | None]:
+async def change_password(actor: Actor, current: str, new: str, policy: SessionPolicy) -> tuple[User, str | None]:
     """Change the caller's own password: every session of the user ends, and a browser caller gets a
     fresh one. Returns the user and the new cookie (None for API tokens)."""
     user = await User.get(id=actor.user_id).select_related("organisation")

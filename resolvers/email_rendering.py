@@ -117,9 +117,7 @@ SAMPLE_VALUES: Final[dict[str, dict[str, str]]] = {
     },
 }
 
-ALLOWED_FILTERS: Final = frozenset(
-    {"upper", "lower", "title", "capitalize", "trim", "e", "escape", "default", "d"}
-)
+ALLOWED_FILTERS: Final = frozenset({"upper", "lower", "title", "capitalize", "trim", "e", "escape", "default", "d"})
 
 _ALLOWED_NODES: Final = (
     nodes.Template,
@@ -242,9 +240,7 @@ def _placeholders_of(email_type: str) -> dict[str, str]:
     try:
         return PLACEHOLDERS[email_type]
     except KeyError:
-        raise TemplateInvalid(
-            f"Unknown email type '{email_type}'. Known types: {', '.join(EMAIL_TYPES)}."
-        ) from None
+        raise TemplateInvalid(f"Unknown email type '{email_type}'. Known types: {', '.join(EMAIL_TYPES)}.") from None
 
 
 def _check_source(part: str, source: str, allowed: Mapping[str, str]) -> None:
@@ -632,9 +628,7 @@ def _load_system_templates(path: Path = _SYSTEM_TEMPLATES_FILE) -> list[SystemTe
 
 
 SYSTEM_TEMPLATES: Final[list[SystemTemplate]] = _load_system_templates()
-_SYSTEM_BY_KEY: Final[dict[tuple[str, str], SystemTemplate]] = {
-    (t.type, t.language): t for t in SYSTEM_TEMPLATES
-}
+_SYSTEM_BY_KEY: Final[dict[tuple[str, str], SystemTemplate]] = {(t.type, t.language): t for t in SYSTEM_TEMPLATES}
 
 
 def system_template(email_type: str, language: str) -> SystemTemplate:

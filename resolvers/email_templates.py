@@ -68,8 +68,12 @@ async def _organisation_of(template: EmailTemplate) -> Organisation | None:
 async def _record(action: str, actor: Actor, template: EmailTemplate, details: dict[str, object]) -> None:
     org = await _organisation_of(template)
     await audit.record(
-        action, actor, organisation_id=org.id if org else None, organisation_path=org.path if org else None,
-        target=f"email_template:{template.id}", details=details,
+        action,
+        actor,
+        organisation_id=org.id if org else None,
+        organisation_path=org.path if org else None,
+        target=f"email_template:{template.id}",
+        details=details,
     )
 
 
@@ -98,8 +102,13 @@ async def copy_template(actor: Actor, template_id: str) -> EmailTemplate:
     source = await _scope.email_template(actor, template_id)
     async with in_transaction():
         copy = await EmailTemplate.create(
-            name=(COPY_PREFIX + source.name)[:200], type=source.type, language=source.language,
-            subject=source.subject, body=source.body, active=False, is_system=False,
+            name=(COPY_PREFIX + source.name)[:200],
+            type=source.type,
+            language=source.language,
+            subject=source.subject,
+            body=source.body,
+            active=False,
+            is_system=False,
             organisation_id=actor.organisation_id,
         )
         await _record("email_template.copied", actor, copy, {"sourceId": str(source.id), "name": copy.name})
@@ -174,7 +183,7 @@ async def send_test_email(actor: Actor, template_id: str, to: str, settings: Set
     template = await _scope.email_template(actor, template_id)
     address = to.strip()
     local, _, domain = address.partition("@")
-    if not local or "." not in domain or len(address) > 320 or any(c.isspace() or c in "<>,;\"" for c in address):
+    if not local or "." not in domain or len(address) > 320 or any(c.isspace() or c in '<>,;"' for c in address):
         raise BadInput("to", "This is not a valid email address.")
     window = int(timedelta(hours=1).total_seconds())
     used = await ratelimit.hit(f"test-mail:{actor.user_id}", window)
@@ -182,8 +191,13 @@ async def send_test_email(actor: Actor, template_id: str, to: str, settings: Set
         raise RateLimited(used.retry_after, "Too many test emails. Please wait and try again.")
     async with in_transaction():
         await outbox.enqueue(
-            template.type, to=address, language=template.language, organisation_id=actor.organisation_id,
-            values=email_rendering.SAMPLE_VALUES[template.type], template=template, settings=settings,
+            template.type,
+            to=address,
+            language=template.language,
+            organisation_id=actor.organisation_id,
+            values=email_rendering.SAMPLE_VALUES[template.type],
+            template=template,
+            settings=settings,
         )
         await _record("email_template.test_sent", actor, template, {"type": template.type})
     return True

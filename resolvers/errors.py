@@ -56,7 +56,5 @@ class PasswordChangeRequired(KmsError):
 class RateLimited(KmsError):
     code = "RATE_LIMITED"
 
-    def __init__(
-        self, retry_after: int, message: str = "Too many attempts. Please wait and try again."
-    ) -> None:
+    def __init__(self, retry_after: int, message: str = "Too many attempts. Please wait and try again.") -> None:
         super().__init__(message, retryAfter=retry_after)

@@ -83,7 +83,7 @@ def _email(value: str | None, field: str = "email") -> str | None:
         return None
     value = value.strip().lower()
     local, _, domain = value.partition("@")
-    if not local or "." not in domain or len(value) > 320 or any(c.isspace() or c in "<>,;\"" for c in value):
+    if not local or "." not in domain or len(value) > 320 or any(c.isspace() or c in '<>,;"' for c in value):
         raise BadInput(field, "This is not a valid email address.")
     return value
 
@@ -144,7 +144,13 @@ async def preview(invite: Invite, settings: Settings, inviter_name: str) -> emai
 
 
 async def create_invite(
-    actor: Actor, settings: Settings, *, name: str, email: str | None, organisation_id: str, roles: list[str],
+    actor: Actor,
+    settings: Settings,
+    *,
+    name: str,
+    email: str | None,
+    organisation_id: str,
+    roles: list[str],
     language: str,
 ) -> Invite:
     name = name.strip()
@@ -159,14 +165,23 @@ async def create_invite(
     invite_id = uuid.uuid4()
     async with in_transaction():
         invite = await Invite.create(
-            id=invite_id, name=name, email=address, organisation=org,
-            roles=User.encode_roles({r.value for r in granted}), language=language, state=PREPARED,
+            id=invite_id,
+            name=name,
+            email=address,
+            organisation=org,
+            roles=User.encode_roles({r.value for r in granted}),
+            language=language,
+            state=PREPARED,
             token_digest=token_digest(signup_token(settings, invite_id)),
             expires_at=datetime.now(UTC) + timedelta(hours=settings.invite_ttl_hours),
             created_by_id=actor.user_id,
         )
         await audit.record(
-            "invite.created", actor, organisation_id=org.id, organisation_path=org.path, target=f"invite:{invite.id}",
+            "invite.created",
+            actor,
+            organisation_id=org.id,
+            organisation_path=org.path,
+            target=f"invite:{invite.id}",
             details={"roles": sorted(r.value for r in granted), "language": language},
         )
     return invite
@@ -194,9 +209,12 @@ async def send_invite(actor: Actor, settings: Settings, invite_id: str, email: s
             raise BadInput("id", "This invite was changed meanwhile; reload it.")
         await invite.refresh_from_db()
         await outbox.enqueue(
-            "INVITE_USER", to=address, language=invite.language,
+            "INVITE_USER",
+            to=address,
+            language=invite.language,
             organisation_id=invite.organisation_id,  # type: ignore[attr-defined]
-            values=await mail_values(invite, settings, actor.name), settings=settings,
+            values=await mail_values(invite, settings, actor.name),
+            settings=settings,
         )
         await _record("invite.sent", actor, invite)
     return invite
@@ -253,13 +271,24 @@ async def accept_invite(
             ):
                 raise TokenInvalid("This invitation link")
             user = await User.create(
-                name=display_name, email=address, organisation=org, roles=invite.roles, language=invite.language,
-                password_hash=password_hash, must_change_password=False, password_changed_at=now,
+                name=display_name,
+                email=address,
+                organisation=org,
+                roles=invite.roles,
+                language=invite.language,
+                password_hash=password_hash,
+                must_change_password=False,
+                password_changed_at=now,
             )
             await Invite.filter(id=invite.id).update(accepted_user_id=user.id)
             await audit.record(
-                "invite.accepted", None, actor_label=f"user:{address}", organisation_id=org.id,
-                organisation_path=org.path, target=f"invite:{invite.id}", details={"userId": str(user.id)},
+                "invite.accepted",
+                None,
+                actor_label=f"user:{address}",
+                organisation_id=org.id,
+                organisation_path=org.path,
+                target=f"invite:{invite.id}",
+                details={"userId": str(user.id)},
             )
     except IntegrityError:
         raise KmsError("Another user has this email.", code="EMAIL_TAKEN", field="email") from None

@@ -58,7 +58,10 @@ async def create_organisation(
             path=f"{parent.path}{new_id}/",
         )
         await audit.record(
-            "organisation.created", actor, organisation_id=org.id, organisation_path=org.path,
+            "organisation.created",
+            actor,
+            organisation_id=org.id,
+            organisation_path=org.path,
             target=f"organisation:{org.id}",
             details={"name": org.name, "parentId": str(parent.id), "canCreateOrganisations": can_create},
         )
@@ -84,8 +87,12 @@ async def update_organisation(actor: Actor, organisation_id: str, changes: Organ
         if updated:
             await org.save(update_fields=list(updated))
         await audit.record(
-            "organisation.updated", actor, organisation_id=org.id, organisation_path=org.path,
-            target=f"organisation:{org.id}", details={"fields": sorted(updated)},
+            "organisation.updated",
+            actor,
+            organisation_id=org.id,
+            organisation_path=org.path,
+            target=f"organisation:{org.id}",
+            details={"fields": sorted(updated)},
         )
     return org
 

@@ -133,9 +133,7 @@ def common_values(settings: Settings | None = None) -> dict[str, str]:
     return {"data_year": str(_now().year), "support_email": support_email(settings)}
 
 
-def render(
-    template: EmailTemplate, values: Mapping[str, str], language: str
-) -> email_rendering.RenderedEmail:
+def render(template: EmailTemplate, values: Mapping[str, str], language: str) -> email_rendering.RenderedEmail:
     return email_rendering.render(template.type, template.subject, template.body, values, language=language)
 
 

@@ -272,8 +272,7 @@ def _translate(exc: BaseException, settings: SmtpSettings) -> SmtpSendError:
         return _reply_error("message", where, exc.smtp_code, exc.smtp_error)
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         return SmtpSendError(
-            f"authentication as {settings.user!r} failed at {where}: "
-            f"{exc.smtp_code} {_server_text(exc.smtp_error)}",
+            f"authentication as {settings.user!r} failed at {where}: {exc.smtp_code} {_server_text(exc.smtp_error)}",
             permanent=False,
             code=exc.smtp_code,
         )
