@@ -20,6 +20,7 @@ from strawberry.asgi import GraphQL
 from tortoise import connections
 
 from console.graphiql import assets_app, graphiql_html
+from console.web import console_page, static_app, to_console
 from models import db
 from resolvers import auth, keys, outbox
 from resolvers.actor import Actor
@@ -207,6 +208,9 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             Route("/ready", ready),
             Route("/downloads/{token}", download_endpoint(settings)),
             Mount("/console/assets", app=assets_app()),
+            Route("/", to_console),
+            Route("/console", console_page),
+            Mount("/console/static", app=static_app()),
         ],
         middleware=[Middleware(SecurityHeaders)],
         lifespan=lifespan,

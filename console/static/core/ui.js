@@ -1,0 +1,147 @@
+// Shared widgets. Every input has a <label>; hints and errors are tied to it with aria-describedby.
+
+import { h, replace, uid } from "./dom.js";
+import { errorMessage } from "./graphql.js";
+import { t } from "./i18n.js";
+
+/** A labelled control: field(t("users.name"), input({ name: "name" })). */
+export function field(label, control, { hint, className } = {}) {
+  control.id ||= uid(control.name || "field");
+  const hintEl = hint ? h("p", { class: "hint", id: `${control.id}-hint` }, hint) : null;
+  if (hintEl) {
+    const described = [control.getAttribute("aria-describedby"), hintEl.id].filter(Boolean).join(" ");
+    control.setAttribute("aria-describedby", described);
+  }
+  return h("div", { class: ["field", className] }, h("label", { for: control.id }, label), control, hintEl);
+}
+
+export function input(attrs = {}) {
+  return h("input", { type: "text", ...attrs });
+}
+
+/** <select> from [{ value, label }]; `value` preselects. */
+export function select(options, { value, ...attrs } = {}) {
+  return h(
+    "select",
+    attrs,
+    options.map((o) => h("option", { value: o.value, selected: String(o.value) === String(value ?? "") }, o.label)),
+  );
+}
+
+/** A checkbox with its label after it. */
+export function checkbox(label, attrs = {}) {
+  const box = h("input", { type: "checkbox", id: attrs.id || uid("check"), ...attrs });
+  return h("div", { class: "check" }, box, h("label", { for: box.id }, label));
+}
+
+export function button(label, { kind = "secondary", type = "button", onClick, ...attrs } = {}) {
+  return h("button", { type, class: ["btn", `btn-${kind}`], onClick, ...attrs }, label);
+}
+
+/** A page heading that receives focus after navigation (tabindex -1). */
+export function pageHeader(title, ...actions) {
+  return h("header", { class: "page-header" }, h("h1", { tabindex: "-1" }, title), h("div", { class: "actions" }, actions));
+}
+
+/** A message area: show(text, "error" | "success" | "info"), showError(apiError), clear(). */
+export function messageBox() {
+  const el = h("div", { class: "message", hidden: true });
+  return {
+    element: el,
+    show(content, kind = "info") {
+      el.className = `message message-${kind}`;
+      el.setAttribute("role", kind === "error" ? "alert" : "status");
+      replace(el, content);
+      el.hidden = false;
+    },
+    showError(error) {
+      this.show(errorMessage(error), "error");
+    },
+    clear() {
+      el.hidden = true;
+      replace(el);
+    },
+  };
+}
+
+/**
+ * A table. columns: [{ label, cell: (row) => node|string, className }]. `empty` is shown when
+ * there are no rows.
+ */
+export function table(columns, rows, { caption, empty, rowAttrs } = {}) {
+  const head = h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c.className }, c.label))));
+  const body = h(
+    "tbody",
+    {},
+    rows.length
+      ? rows.map((row) => h("tr", rowAttrs ? rowAttrs(row) : {}, columns.map((c) => h("td", { class: c.className }, c.cell(row)))))
+      : h("tr", {}, h("td", { colspan: columns.length, class: "empty" }, empty || t("common.noResults"))),
+  );
+  return h("table", { class: "data" }, caption ? h("caption", { class: "sr-only" }, caption) : null, head, body);
+}
+
+/** Password rules shown live as the user types (crypto/passwords.py check_policy). */
+export const PASSWORD_RULES = [
+  { id: "length", test: (pw) => [...pw].length >= 12 },
+  { id: "upper", test: (pw) => /\p{Lu}/u.test(pw) },
+  { id: "lower", test: (pw) => /\p{Ll}/u.test(pw) },
+  { id: "digit", test: (pw) => /\p{Nd}/u.test(pw) },
+  { id: "special", test: (pw) => /[^\p{L}\p{N}]/u.test(pw) },
+];
+
+/**
+ * The live checklist for a new password. `confirm` (optional) adds "both entries match"; `email`
+ * (a string, or a function when the address is typed in the same form) adds "does not contain the
+ * name in your email address". Returns { element, ok(), update() }.
+ */
+export function passwordRules(password, { confirm, email } = {}) {
+  const rules = [...PASSWORD_RULES];
+  const emailOf = typeof email === "function" ? email : () => email;
+  const localPart = () => (emailOf() || "").split("@")[0].toLowerCase();
+  if (email) rules.push({ id: "email", test: (pw) => localPart().length < 3 || !pw.toLowerCase().includes(localPart()) });
+  if (confirm) rules.push({ id: "match", test: (pw) => pw.length > 0 && pw === confirm.value });
+  const items = rules.map((rule) => {
+    const state = h("span", { class: "sr-only" });
+    const li = h("li", { dataset: { rule: rule.id, ok: "false" } }, h("span", { class: "mark", "aria-hidden": "true" }), t(`password.rule.${rule.id}`), state);
+    return { rule, li, state };
+  });
+  const list = h("ul", { class: "password-rules", "aria-live": "polite", id: uid("rules") });
+  const element = h("div", { class: "password-policy" }, h("p", { class: "hint" }, t("password.rules")), list);
+  list.append(...items.map((i) => i.li));
+  password.setAttribute("aria-describedby", list.id);
+  const update = () => {
+    for (const { rule, li, state } of items) {
+      const ok = rule.test(password.value);
+      li.dataset.ok = String(ok);
+      state.textContent = ` (${ok ? t("password.met") : t("password.notMet")})`;
+    }
+  };
+  password.addEventListener("input", update);
+  confirm?.addEventListener("input", update);
+  update();
+  return { element, update, ok: () => rules.every((rule) => rule.test(password.value)) };
+}
+
+/** Disable a button while `work` runs, with aria-busy on the form; re-enables afterwards. */
+export async function busy(buttonEl, work) {
+  const form = buttonEl.form || buttonEl.closest("section, form");
+  buttonEl.disabled = true;
+  form?.setAttribute("aria-busy", "true");
+  try {
+    return await work();
+  } finally {
+    buttonEl.disabled = false;
+    form?.removeAttribute("aria-busy");
+  }
+}
+
+/** CSV separator choices; a value set elsewhere (the API allows any single sign) stays as an extra option. */
+export function separatorSelect(kind, value, attrs = {}) {
+  const options =
+    kind === "delimiter"
+      ? [[";", "semicolon"], [",", "comma"], ["\t", "tab"], ["|", "bar"]]
+      : [["", "none"], [".", "period"], [",", "comma"], [" ", "space"]];
+  const list = options.map(([v, name]) => ({ value: v, label: t(`separator.${name}`) }));
+  if (!list.some((o) => o.value === value)) list.push({ value, label: `“${value}”` });
+  return select(list, { value, ...attrs });
+}

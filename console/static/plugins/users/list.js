@@ -1,0 +1,106 @@
+// The user list: Name / Email / Organisations / Roles filters, TOTAL USERS, more rows on request.
+
+import { h, replace } from "../../core/dom.js";
+import { formatNumber } from "../../core/i18n.js";
+import { replaceQuery } from "../../core/router.js";
+import { ROLES } from "../../core/session.js";
+import { busy, button, field, input, messageBox, pageHeader, select, table } from "../../core/ui.js";
+
+const USERS = `query Users($filter: UserFilter, $first: Int, $after: String) {
+  users(filter: $filter, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    nodes { id name email roles organisation { id name } } } }`;
+const ORGANISATIONS = `query Organisations { organisations(first: 500) { nodes { id name } } }`;
+const PAGE = 50;
+
+export async function loadOrganisations(ctx) {
+  const { organisations } = await ctx.gql(ORGANISATIONS);
+  return organisations.nodes;
+}
+
+export async function renderUsers(main, ctx) {
+  const { t, query } = ctx;
+  const name = input({ type: "search", name: "name", value: query.get("name") || "", placeholder: t("common.all") });
+  const email = input({ type: "search", name: "email", value: query.get("email") || "", placeholder: t("common.all") });
+  const organisation = select([{ value: "", label: t("common.all") }], { name: "organisation" });
+  const role = select(
+    [{ value: "", label: t("common.all") }, ...ROLES.map((r) => ({ value: r, label: t(`role.${r}`) }))],
+    { name: "role", value: query.get("role") || "" },
+  );
+  const total = h("p", { class: "total", "aria-live": "polite", dataset: { total: "users" } });
+  const rows = h("div", { class: "table-wrap" });
+  const message = messageBox();
+  const more = button(t("users.more"), { hidden: true });
+  let nodes = [];
+  let cursor = null;
+
+  const filter = () => ({
+    name: name.value.trim() || null,
+    email: email.value.trim() || null,
+    organisationIds: organisation.value ? [organisation.value] : null,
+    roles: role.value ? [role.value] : null,
+  });
+
+  const draw = () => {
+    replace(
+      rows,
+      table(
+        [
+          { label: t("users.col.name"), cell: (u) => u.name },
+          { label: t("users.col.email"), cell: (u) => u.email },
+          { label: t("users.col.organisation"), cell: (u) => u.organisation.name },
+          { label: t("users.col.roles"), cell: (u) => u.roles.map((r) => t(`role.${r}`)).join(", ") },
+        ],
+        nodes,
+        { caption: t("users.title"), rowAttrs: (u) => ({ dataset: { user: u.email } }) },
+      ),
+    );
+  };
+
+  const load = async (append = false) => {
+    message.clear();
+    try {
+      const { users } = await ctx.gql(USERS, { filter: filter(), first: PAGE, after: append ? cursor : null });
+      nodes = append ? [...nodes, ...users.nodes] : users.nodes;
+      cursor = users.pageInfo.endCursor;
+      more.hidden = !users.pageInfo.hasNextPage;
+      replace(total, t("users.total", { count: formatNumber(users.totalCount) }));
+      draw();
+    } catch (error) {
+      message.showError(error);
+    }
+  };
+
+  const apply = () => {
+    replaceQuery("/users", { name: name.value.trim(), email: email.value.trim(), organisation: organisation.value, role: role.value });
+    load(false);
+  };
+  organisation.addEventListener("change", apply);
+  role.addEventListener("change", apply);
+  more.addEventListener("click", () => busy(more, () => load(true)));
+
+  const filters = h(
+    "form",
+    { class: "filters", role: "search", "aria-label": t("users.filters"), onSubmit: (e) => { e.preventDefault(); apply(); } },
+    field(t("users.filter.name"), name),
+    field(t("users.filter.email"), email),
+    field(t("users.filter.organisations"), organisation),
+    field(t("users.filter.roles"), role),
+    h("div", { class: "form-actions" }, button(t("common.search"), { type: "submit" })),
+  );
+  main.append(
+    pageHeader(t("users.title"), h("a", { class: "btn btn-primary", href: ctx.href("/users/new"), dataset: { action: "add-user" } }, t("users.add.button"))),
+    filters,
+    message.element,
+    rows,
+    h("div", { class: "list-footer" }, total, more),
+  );
+  // The organisation filter lists what the admin can see; the list itself does not wait for it.
+  loadOrganisations(ctx)
+    .then((orgs) => {
+      organisation.append(...orgs.map((o) => h("option", { value: o.id, selected: o.id === query.get("organisation") }, o.name)));
+      if (query.get("organisation") && organisation.value !== query.get("organisation")) apply();
+    })
+    .catch((error) => message.showError(error));
+  await load(false);
+}

@@ -1,0 +1,93 @@
+"""The admin console: one HTML shell at ``/console`` and the ES modules under ``console/static``.
+
+The console is a client of ``/graphql`` (session cookie, same origin) and has no back-end path of its
+own. The shell has no inline script or style, so it runs under the service's CSP
+(``script-src 'self'``, ``style-src 'self' 'nonce-…'``). Modules are plain files: no build step and no
+request to another origin.
+
+``app.py`` adds :func:`console_page` at ``/console``, :func:`to_console` at ``/`` and mounts
+:func:`static_app` at ``/console/static``.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.staticfiles import NotModifiedResponse, StaticFiles
+from starlette.types import ASGIApp, Scope
+
+__all__ = ["STATIC_DIR", "console_page", "shell_html", "static_app", "to_console"]
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+#: Only these kinds of file are served from ``console/static``; anything else answers 404.
+CONTENT_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+#: Modules import each other by plain URLs, so browsers revalidate (ETag) instead of caching for good.
+CACHE_CONTROL = "no-cache"
+
+
+class _ConsoleStatic(StaticFiles):
+    def file_response(
+        self, full_path: str | os.PathLike[str], stat_result: os.stat_result, scope: Scope, status_code: int = 200
+    ) -> Response:
+        media_type = CONTENT_TYPES.get(Path(full_path).suffix)
+        if media_type is None:
+            return Response("Not Found\n", status_code=404, media_type="text/plain")
+        response = FileResponse(
+            full_path, status_code=status_code, stat_result=stat_result, media_type=media_type,
+            headers={"Cache-Control": CACHE_CONTROL},
+        )
+        if self.is_not_modified(response.headers, Headers(scope=scope)):
+            return NotModifiedResponse(response.headers)
+        return response
+
+
+def static_app() -> ASGIApp:
+    """The console's modules and stylesheet (mount at ``/console/static``)."""
+    return _ConsoleStatic(directory=STATIC_DIR, follow_symlink=False)
+
+
+def shell_html(*, nonce: str, static_prefix: str = "/console/static") -> str:
+    """The single page every console screen renders into. No inline script or style."""
+    n = html.escape(nonce, quote=True)
+    prefix = html.escape(static_prefix.rstrip("/"), quote=True)
+    return f"""<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <meta name="referrer" content="no-referrer">
+    <meta name="robots" content="noindex, nofollow">
+    <title>Meter KMS</title>
+    <link rel="icon" href="{prefix}/favicon.svg" type="image/svg+xml">
+    <link rel="stylesheet" nonce="{n}" href="{prefix}/console.css">
+    <script type="module" nonce="{n}" src="{prefix}/main.js"></script>
+  </head>
+  <body>
+    <a class="skip-link" href="#main">Skip to content</a>
+    <div id="app" data-graphql-url="/graphql" aria-busy="true">
+      <p class="boot">Meter KMS…</p>
+    </div>
+    <noscript>The Meter KMS console needs JavaScript.</noscript>
+  </body>
+</html>
+"""
+
+
+async def console_page(request: Request) -> Response:
+    """GET /console: the shell; the hash (``#/devices``) picks the screen."""
+    return HTMLResponse(shell_html(nonce=request.state.csp_nonce))
+
+
+async def to_console(request: Request) -> Response:
+    """GET /: the console is the service's front page."""
+    return RedirectResponse("/console", status_code=307)

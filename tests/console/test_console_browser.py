@@ -1,0 +1,363 @@
+"""The console in a real browser: Playwright drives Debian's chromium against `kms serve` on a free
+loopback port, on the test database (SQLite or PostgreSQL, as KMS_TEST_DB says).
+
+Needs the Debian package `chromium` (`.ci/run` installs it); without it these tests fail, they do not
+skip. Screenshots of each main screen in all four languages go to test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import PASSWORD
+from playwright.async_api import Browser, Page, async_playwright, expect
+from test_devices import APP_KEY, IMPORT, lora, oms
+
+from models.devices import Device
+from models.users import User
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+NEW_PASSWORD = "Fresh-Meter-Keys-2024!"
+LANGUAGES = ["EN", "DE", "ES", "SV"]
+# A word of each language's devices page, to see the language really changed.
+DEVICES_TITLE = {"EN": "Devices", "DE": "Geräte", "ES": "Dispositivos", "SV": "Enheter"}
+
+expect.set_options(timeout=10_000)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+async def server(settings, tmp_path_factory) -> AsyncIterator[str]:
+    """`kms serve` in a subprocess, on the test database and data directory (same KEK, same secret)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "KMS_DATABASE_URL": settings.database_url,
+        "KMS_DATA_DIR": str(settings.data_dir),
+        "KMS_PUBLIC_URL": base,
+        "KMS_MAIL_WORKER": "off",
+        "KMS_LOG_LEVEL": "WARNING",
+    }
+    log = tmp_path_factory.mktemp("server") / "kms-serve.log"
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+            cwd=ROOT, env=env, stdout=out, stderr=out,
+        )
+    try:
+        async with httpx.AsyncClient() as http:
+            for _ in range(200):
+                if process.returncode is not None:
+                    pytest.fail(f"kms serve exited with {process.returncode}:\n{log.read_text()}")
+                try:
+                    if (await http.get(f"{base}/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)
+            else:
+                pytest.fail(f"kms serve did not answer on {base}:\n{log.read_text()}")
+        yield base
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 10)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """One headless Debian chromium for the module (never a downloaded browser)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run installs it)")
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+async def page(browser: Browser, server: str) -> AsyncIterator[Page]:
+    """A fresh browser context per test. At the end: no script error, no CSP violation and no request
+    that left the server's origin."""
+    context = await browser.new_context(
+        base_url=server, accept_downloads=True, locale="en-GB", viewport={"width": 1280, "height": 860}
+    )
+    tab = await context.new_page()
+    problems: list[str] = []
+    tab.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    tab.on(
+        "request",
+        lambda r: None if r.url.startswith((server, "data:", "blob:")) else problems.append(f"foreign request {r.url}"),
+    )
+    yield tab
+    await context.close()
+    assert problems == []
+
+
+async def login(page: Page, email: str, password: str = PASSWORD) -> None:
+    await page.goto("/console#/login")
+    await page.locator("input[name=email]").fill(email)
+    await page.locator("input[name=password]").fill(password)
+    await page.locator("form.login button[type=submit]").click()
+    await expect(page.locator("form.login")).to_have_count(0)
+
+
+async def logout(page: Page) -> None:
+    await page.locator("[data-menu=logout]").click()
+    await expect(page.locator("form.login")).to_be_visible()
+
+
+async def shot(page: Page, name: str, language: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}-{language.lower()}.png"), full_page=True)
+
+
+async def import_catalog(as_user, world) -> None:
+    """customer_a owns A-LORA (AppKey APP_KEY), A-OMS and A-NEW, all UNCLAIMED."""
+    platform = await as_user("platform_admin")
+    rows = [lora("A-LORA", "70B3D5E75E000001"), oms("A-OMS", "20096221"), lora("A-NEW", "70B3D5E75E000002")]
+    await platform.ok(IMPORT, {"org": str(world.orgs["customer_a"].id), "rows": rows})
+
+
+async def test_first_login_asks_for_a_new_password_and_shows_the_policy_live(page, world):
+    # given
+    user = await world.user("newbie", "customer_a", ["KEY_MANAGER"], must_change=True)
+    await page.goto("/")
+    await expect(page).to_have_url(re.compile(r"/console#/login$"))
+    await expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    await expect(page.get_by_label("One-time code")).to_be_hidden()  # only asked for when the account has one
+    # when
+    await page.get_by_label("Email", exact=True).fill(user.email)
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    # then
+    await expect(page).to_have_url(re.compile(r"#/change-password$"))
+    await expect(page.get_by_role("heading", name="Change password")).to_be_visible()
+    await expect(page.get_by_text("This is your first login")).to_be_visible()
+    await expect(page.locator("nav.sidebar")).to_have_count(0)  # nothing else until the password is changed
+
+    rule = lambda name: page.locator(f".password-rules li[data-rule={name}]")  # noqa: E731
+    new_password = page.get_by_label("New password", exact=True)
+    await new_password.press_sequentially("meter")
+    await expect(rule("lower")).to_have_attribute("data-ok", "true")
+    for name in ("length", "upper", "digit", "special", "match"):
+        await expect(rule(name)).to_have_attribute("data-ok", "false")
+    await new_password.press_sequentially("-K1")  # "meter-K1": all but the length
+    for name in ("lower", "upper", "digit", "special"):
+        await expect(rule(name)).to_have_attribute("data-ok", "true")
+    await expect(rule("length")).to_have_attribute("data-ok", "false")
+    await new_password.fill(NEW_PASSWORD)
+    await page.get_by_label("Confirm new password").fill(NEW_PASSWORD)
+    await expect(page.locator(".password-rules li[data-ok=false]")).to_have_count(0)
+    await page.get_by_label("Current password").fill(PASSWORD)
+    await page.get_by_role("button", name="Change password").click()
+
+    await expect(page.get_by_text("Your password has been changed.")).to_be_visible()
+    await expect(page.get_by_role("heading", name="Devices")).to_be_visible()
+    assert not (await User.get(id=user.id)).must_change_password
+    # the new password works, the old one is refused (translated message)
+    await logout(page)
+    await page.get_by_label("Email", exact=True).fill(user.email)
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_role("alert")).to_have_text("The email address or password is wrong.")
+    await login(page, user.email, NEW_PASSWORD)
+    await expect(page.get_by_role("heading", name="Devices")).to_be_visible()
+
+
+async def test_admin_sees_total_users_filters_and_adds_a_user(page, world):
+    await login(page, world.users["admin_a"].email)
+    menu = page.get_by_role("navigation", name="Main menu")
+    await expect(menu.get_by_role("link", name="GraphiQL (API explorer)")).to_have_attribute("href", "/graphql")
+    await menu.get_by_role("link", name="Users").click()
+    total = page.locator("[data-total=users]")
+    # admin_a sees Customer A and its sub-organisation: admin_a, keys_a, viewer_a, admin_a_sub
+    await expect(total).to_have_text("Total users: 4")
+    await expect(page.locator("tr[data-user]")).to_have_count(4)
+    await expect(page.get_by_role("button", name="Show more users")).to_be_hidden()
+
+    await page.get_by_label("Name", exact=True).fill("keys")
+    await page.get_by_label("Name", exact=True).press("Enter")
+    await expect(total).to_have_text("Total users: 1")
+    await expect(page.locator("tr[data-user]")).to_have_text(["Keys Akeys_a@example.comCustomer AKey manager"])
+    await page.get_by_label("Name", exact=True).fill("")
+    await page.get_by_label("Roles", exact=True).select_option("OTC_ADMIN")
+    await expect(total).to_have_text("Total users: 2")
+
+    await page.get_by_role("link", name="+ Add user").click()
+    await expect(page.get_by_role("heading", name="Add user")).to_be_visible()
+    await expect(page.get_by_label("Platform admin")).to_have_count(0)  # nobody grants a role above their own
+    await page.get_by_label("Name", exact=True).fill("Nora Newcomer")
+    await page.get_by_label("Email", exact=True).fill("nora@example.com")
+    await page.get_by_label("Organisation", exact=True).select_option(label="Customer A Sub")
+    await page.get_by_label("Viewer").check()
+    await page.get_by_label("User language").select_option("SV")
+    await page.get_by_label("Password", exact=True).fill(NEW_PASSWORD)
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_text("Nora Newcomer has been added.")).to_be_visible()
+    await expect(total).to_have_text("Total users: 5")
+    nora = await User.get(email="nora@example.com").prefetch_related("organisation")
+    assert nora.role_list == ["VIEWER"] and nora.language == "SV" and nora.must_change_password
+    assert nora.organisation.name == "Customer A Sub"
+
+
+async def test_key_manager_claims_and_downloads_keys_and_refused_devices_are_listed(page, world, as_user):
+    # given
+    await import_catalog(as_user, world)
+    await login(page, world.users["keys_a"].email)
+    await expect(page.locator("[data-total=devices]")).to_have_text("Total devices: 3")
+    await expect(page.locator("tr[data-serial]")).to_have_count(3)
+    await expect(page.get_by_label("Claim status")).to_contain_text("Unclaimed (3)")
+    # when: claim one
+    await page.get_by_label("Select A-LORA").check()
+    await page.get_by_role("button", name="Claim devices").click()
+    # then
+    await expect(page.get_by_role("status").filter(has_text="1 device claimed.")).to_be_visible()
+    await expect(page.locator("tr[data-serial=A-LORA] [data-status]")).to_have_attribute("data-status", "CLAIMED")
+    assert (await Device.get(serial_number="A-LORA")).claim_status == "CLAIMED"
+
+    # when: download the keys of the claimed device and of an unclaimed one, as CSV
+    await page.get_by_label("Select A-NEW").check()
+    await expect(page.locator(".selected-count")).to_have_text("Selected: 2")
+    await page.get_by_label("Key file format").select_option("csv")
+    async with page.expect_download() as download_info:
+        await page.get_by_role("button", name="Download keys").click()
+    download = await download_info.value
+    # then: the file holds the imported key, and the unclaimed device is explained, not skipped silently
+    content = Path(await download.path()).read_text()
+    assert download.suggested_filename.endswith(".csv")
+    assert "A-LORA" in content and APP_KEY in content.lower()
+    assert "A-NEW" not in content
+    refused = page.locator(".refused li[data-serial=A-NEW]")
+    await expect(refused).to_have_attribute("data-reason", "DEVICE_UNCLAIMED")
+    await expect(refused).to_contain_text("Claim the device first.")
+    await shot(page, "devices-after-download", "en")
+
+    # when: only unclaimed devices are selected, nothing is released and the reason is shown
+    await page.get_by_role("button", name="Clear selection").click()
+    await page.get_by_label("Select A-OMS").check()
+    await page.get_by_role("button", name="Download keys").click()
+    await expect(page.get_by_role("alert")).to_have_text("No key can be downloaded: every selected device was refused.")
+    await expect(page.locator(".refused li[data-serial=A-OMS]")).to_have_attribute("data-reason", "DEVICE_UNCLAIMED")
+
+
+async def test_viewer_sees_the_catalog_without_key_actions_or_admin_menu(page, world, as_user):
+    await import_catalog(as_user, world)
+    await login(page, world.users["viewer_a"].email)
+    await expect(page.get_by_role("heading", name="Devices")).to_be_visible()
+    await expect(page.locator("tr[data-serial]")).to_have_count(3)
+    for name in ("Claim devices", "Download keys"):
+        await expect(page.get_by_role("button", name=name)).to_have_count(0)
+    await expect(page.locator("input[type=checkbox]")).to_have_count(0)
+    menu = page.get_by_role("navigation", name="Main menu")
+    await expect(menu.get_by_role("link")).to_have_text(["Devices"])
+    # typing the address of an admin screen does not show it either
+    await page.goto("/console#/users")
+    await expect(page.get_by_role("heading", name="Not available")).to_be_visible()
+
+    # paging with the keyset cursor, two devices a page, and the serial number search
+    await page.goto("/console#/devices?first=2")
+    await expect(page.locator("tr[data-serial]")).to_have_count(2)
+    await page.get_by_role("button", name="Next page").click()
+    await expect(page.locator("tr[data-serial]")).to_have_count(1)
+    await expect(page.locator(".page-number")).to_have_text("Page 2")
+    await expect(page.get_by_role("button", name="Next page")).to_be_disabled()
+    await page.get_by_role("button", name="Previous page").click()
+    await expect(page.locator("tr[data-serial]")).to_have_count(2)
+    await page.get_by_label("Serial number").fill("A-OMS")
+    await page.get_by_label("Serial number").press("Enter")
+    await expect(page.locator("tr[data-serial]")).to_have_count(1)
+    await expect(page.locator("[data-total=devices]")).to_have_text("Total devices: 1")
+
+
+async def test_switching_the_profile_language_to_german_shows_german_labels(page, world):
+    user = world.users["keys_a"]
+    await login(page, user.email)
+    await page.get_by_role("link", name="Profile").click()
+    await expect(page.get_by_role("heading", name="Profile")).to_be_visible()
+    await page.get_by_label("User language").select_option("DE")
+    await page.get_by_label("CSV column delimiter").select_option(",")
+    await page.get_by_role("button", name="Save").click()
+
+    await expect(page.get_by_text("Ihr Profil wurde gespeichert.")).to_be_visible()
+    await expect(page.get_by_role("heading", name="Profil", exact=True)).to_be_visible()
+    await expect(page.get_by_label("Benutzersprache")).to_have_value("DE")
+    await expect(page.locator("html")).to_have_attribute("lang", "de")
+    menu = page.get_by_role("navigation", name="Hauptmenü")
+    await menu.get_by_role("link", name="Geräte").click()
+    await expect(page.get_by_role("heading", name="Geräte", exact=True)).to_be_visible()
+    await expect(page.locator("[data-total=devices]")).to_have_text("Geräte insgesamt: 0")
+    await expect(page.get_by_role("button", name="Geräte beanspruchen")).to_be_visible()
+    saved = await User.get(id=user.id)
+    assert saved.language == "DE" and saved.csv_delimiter == ","
+    # the next login starts in German too
+    await page.get_by_role("button", name="Abmelden").click()
+    await expect(page.get_by_role("heading", name="Anmelden")).to_be_visible()
+
+
+async def test_every_string_is_translated_and_screens_render_in_all_four_languages(page, world, as_user):
+    await import_catalog(as_user, world)
+    await Device.filter(serial_number="A-LORA").update(claim_status="CLAIMED")
+    newbie = await world.user("newbie", "customer_a", ["KEY_MANAGER"], must_change=True)
+    admin = world.users["admin_a"]
+    await page.goto("/console#/login")
+    missing = await page.evaluate("async () => (await import('/console/static/core/i18n.js')).missingTranslations()")
+    assert missing == []
+
+    for language in LANGUAGES:
+        await User.filter(id__in=[newbie.id, admin.id]).update(language=language)
+        # login screen, in the language picked on it
+        await page.goto("/console#/login")
+        await page.locator("select[name=language]").select_option(language)
+        await expect(page.locator("html")).to_have_attribute("lang", language.lower())
+        await shot(page, "01-login", language)
+        # first-login password change
+        await login(page, newbie.email)
+        await expect(page.locator("form.password-form")).to_be_visible()
+        await page.locator("input[name=newPassword]").press_sequentially("Meter-K")
+        await shot(page, "02-first-login-password", language)
+        await logout(page)
+        # the admin's screens
+        await login(page, admin.email)
+        await expect(page.get_by_role("heading", name=DEVICES_TITLE[language], exact=True)).to_be_visible()
+        await expect(page.locator("tr[data-serial]")).to_have_count(3)
+        await shot(page, "03-devices", language)
+        for route, name, ready in (
+            ("/users", "04-users", "tr[data-user]"),
+            ("/users/new", "05-add-user", "form .password-rules"),
+            ("/profile", "06-profile", "form.profile-form"),
+        ):
+            await page.goto(f"/console#{route}")
+            await expect(page.locator(ready).first).to_be_visible()
+            await shot(page, name, language)
+        await logout(page)
+    assert len(list(SCREENSHOTS.glob("0*-sv.png"))) == 6
