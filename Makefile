@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-sqlite test-postgres lint schema bench demo clean
+.PHONY: setup run test test-sqlite test-postgres lint schema bench bench-catalog demo clean
 
 $(STAMP): pyproject.toml console/package-lock.json
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -43,6 +43,10 @@ schema: setup
 ## bench: import, claim and release keys through a real server on PostgreSQL and print the figures (bench/README.md)
 bench: setup
 	$(BIN)/python bench/keys.py
+
+## bench-catalog: the catalog at 1,000,000 devices, facets, a batch of 100,000 and a claim (bench/README.md)
+bench-catalog: setup
+	$(BIN)/python bench/catalog.py
 
 clean:
 	rm -rf $(VENV) data console/node_modules

@@ -139,10 +139,21 @@ class Account:
     organisation_id: str
 
 
+async def create_organisation(name: str, *, parent: Any = None, can_create: bool = False) -> Any:
+    """An organisation with its materialised path, as `kms demo` makes them (cli.py no longer exports one)."""
+    from models.organisations import Organisation
+
+    new_id = uuid.uuid4()
+    path = f"{parent.path if parent else '/'}{new_id}/"
+    return await Organisation.create(
+        id=new_id, name=name, parent=parent, path=path, can_create_organisations=can_create
+    )
+
+
 async def create_accounts(url: str) -> dict[str, Account]:
     """A platform organisation with its PLATFORM_ADMIN and three customer organisations with a KEY_MANAGER each."""
-    from cli import create_organisation, create_user
     from models import db
+    from resolvers.demo import create_user
 
     await db.init(url)
     try:
@@ -283,8 +294,9 @@ class Server:
         self.workers = workers
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
-        command = [
+    def command(self) -> list[str]:
+        """What to run; bench/catalog.py serves its plain endpoint through the same class."""
+        return [
             *kms_command(),
             "serve",
             "--host",
@@ -294,6 +306,9 @@ class Server:
             "--workers",
             str(self.workers),
         ]
+
+    def start(self) -> None:
+        command = self.command()
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
                 command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -545,7 +560,7 @@ def print_table(info: dict[str, str], report: Report) -> None:
     print("\n== Meter KMS key bench ==")
     for name, value in info.items():
         print(f"{name:12} {value}")
-    width = max(len(f.name) for f in report.figures)
+    width = max((len(f.name) for f in report.figures), default=10)
     print(f"\n{'figure':{width}}  {'measured':>14}  {'target':>10}  result")
     for f in report.figures:
         value = "-" if f.value is None else f"{f.value:,.2f} {f.unit}"
