@@ -275,6 +275,12 @@ async def take_ownership(actor: Actor, reference: str, label: str | None) -> Bat
     return await BatchReference.get(id=batch.id)
 
 
+async def visible_batches(actor: Actor, batch_ids: list[UUID]) -> list[BatchReference | None]:
+    """Batch load for DataLoaders: each id's batch if the caller may see it."""
+    found = {b.id: b for b in await _scope.batches(actor).filter(id__in=batch_ids)}
+    return [found.get(i) for i in batch_ids]
+
+
 async def visible_batch(actor: Actor, batch_id: UUID | str) -> BatchReference | None:
     try:
         return await _scope.batches(actor).get_or_none(id=_uuid(str(batch_id), "id"))

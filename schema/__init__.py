@@ -8,7 +8,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema import accounts, audit, auth, batches, devices, email_templates, invites, keys, organisations, tokens, users
-from schema.extensions import ErrorPolicy, IntrospectionPolicy, ListArgumentCap
+from schema.extensions import ErrorPolicy, IntrospectionPolicy, ListArgumentCap, QueryCache
 from settings import Settings
 
 DOMAINS = (auth, users, organisations, tokens, audit, devices, batches, keys, invites, email_templates, accounts)
@@ -30,6 +30,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         extensions=[
             ErrorPolicy,
             IntrospectionPolicy,
+            # Parsed documents are cached (the same few queries arrive again and again). Validation is not:
+            # its result depends on who asks (introspection), and strawberry's cache keys only the query.
+            lambda: QueryCache(maxsize=512),
             lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
             lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),

@@ -27,8 +27,15 @@ class AuditEventType:
 
     @classmethod
     def of(cls, event: AuditEvent) -> AuditEventType:
-        return cls(id=strawberry.ID(str(event.id)), at=event.at, action=event.action, actor=event.actor,
-                   target=event.target, details=event.details, _model=event)
+        return cls(
+            id=strawberry.ID(str(event.id)),
+            at=event.at,
+            action=event.action,
+            actor=event.actor,
+            target=event.target,
+            details=event.details,
+            _model=event,
+        )
 
     @strawberry.field
     async def organisation(self, info: Info) -> OrganisationType | None:

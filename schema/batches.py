@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import strawberry
 from starlette.datastructures import UploadFile
+from strawberry.dataloader import DataLoader
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
@@ -62,7 +63,16 @@ class BatchReferenceType:
 
 
 async def load_batch(info: Info, batch_id: Any) -> BatchReferenceType | None:
-    found = await batches.visible_batch(info.context.require_actor(), batch_id)
+    """One query for all the batches of a page (a DataLoader per request)."""
+    loaders = info.context.loaders
+    if "batch" not in loaders:
+        actor = info.context.require_actor()
+
+        async def load(ids: list[Any]) -> list[BatchReference | None]:
+            return await batches.visible_batches(actor, ids)
+
+        loaders["batch"] = DataLoader(load_fn=load)
+    found = await loaders["batch"].load(batch_id)
     return BatchReferenceType.of(found) if found else None
 
 

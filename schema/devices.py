@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -68,6 +69,12 @@ class DeviceKey:
     created_at: datetime
 
 
+@functools.cache
+def _device_type(plugins: tuple[str, ...], type_id: str) -> DeviceTypeType:
+    """Device types are immutable plugin data: one GraphQL object per type, not one per row."""
+    return DeviceTypeType.of(registry(plugins).device_type(type_id))
+
+
 def _loader(info: Info, name: str, load: Any) -> DataLoader[Any, Any]:
     loaders = info.context.loaders
     if name not in loaders:
@@ -119,7 +126,7 @@ class DeviceObject:
 
     @strawberry.field
     def device_type(self, info: Info) -> DeviceTypeType:
-        return DeviceTypeType.of(registry(info.context.settings.plugins).device_type(self._model.device_type))
+        return _device_type(info.context.settings.plugins, self._model.device_type)
 
     @strawberry.field
     async def owner(self, info: Info) -> OrganisationType:

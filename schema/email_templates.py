@@ -61,9 +61,16 @@ class EmailTemplateType:
     @classmethod
     def of(cls, model: EmailTemplate) -> EmailTemplateType:
         return cls(
-            id=strawberry.ID(str(model.id)), name=model.name, type=EmailType(model.type),
-            language=Language(model.language), subject=model.subject, body=model.body, active=model.active,
-            is_system=model.is_system, updated_at=model.updated_at, _model=model,
+            id=strawberry.ID(str(model.id)),
+            name=model.name,
+            type=EmailType(model.type),
+            language=Language(model.language),
+            subject=model.subject,
+            body=model.body,
+            active=model.active,
+            is_system=model.is_system,
+            updated_at=model.updated_at,
+            _model=model,
         )
 
     @strawberry.field
@@ -143,8 +150,10 @@ class Mutation:
         self, info: Info, id: strawberry.ID, input: UpdateEmailTemplateInput
     ) -> EmailTemplateType:
         changes = email_templates.TemplateChanges(
-            name=input.name, language=input.language.value if input.language else None,
-            subject=input.subject, body=input.body,
+            name=input.name,
+            language=input.language.value if input.language else None,
+            subject=input.subject,
+            body=input.body,
         )
         return EmailTemplateType.of(await email_templates.update_template(info.context.require_actor(), id, changes))
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Iterator
 
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import ParserCache, SchemaExtension
 
 from resolvers.errors import KmsError
 from resolvers.roles import Permission
@@ -95,4 +96,15 @@ class ListArgumentCap(SchemaExtension):
                     extensions={"code": "QUERY_TOO_COMPLEX"},
                 )
             ]
+        yield
+
+
+class QueryCache(ParserCache):
+    """Strawberry's parser cache, except that a document that does not parse is left to strawberry's own
+    parse step, so its error is reported (and coded) like any other."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
         yield

@@ -44,10 +44,16 @@ class InviteType:
     @classmethod
     def of(cls, model: Invite) -> InviteType:
         return cls(
-            id=strawberry.ID(str(model.id)), name=model.name, email=model.email,
-            roles=[Role(r) for r in model.roles.split(",") if r], language=Language(model.language),
-            state=InviteState(invites.state_of(model)), expires_at=model.expires_at, sent_at=model.sent_at,
-            created_at=model.created_at, _model=model,
+            id=strawberry.ID(str(model.id)),
+            name=model.name,
+            email=model.email,
+            roles=[Role(r) for r in model.roles.split(",") if r],
+            language=Language(model.language),
+            state=InviteState(invites.state_of(model)),
+            expires_at=model.expires_at,
+            sent_at=model.sent_at,
+            created_at=model.created_at,
+            _model=model,
         )
 
     @strawberry.field
@@ -116,8 +122,12 @@ class Mutation:
     @strawberry.mutation(extensions=requires(MANAGE))
     async def create_invite(self, info: Info, input: CreateInviteInput) -> InviteType:
         invite = await invites.create_invite(
-            info.context.require_actor(), info.context.settings, name=input.name, email=input.email,
-            organisation_id=str(input.organisation_id), roles=[r.value for r in input.roles],  # type: ignore[attr-defined]
+            info.context.require_actor(),
+            info.context.settings,
+            name=input.name,
+            email=input.email,
+            organisation_id=str(input.organisation_id),
+            roles=[r.value for r in input.roles],  # type: ignore[attr-defined]
             language=(input.language or Language.EN).value,
         )
         return InviteType.of(invite)

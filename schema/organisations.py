@@ -26,8 +26,9 @@ class OrganisationType:
 
     @classmethod
     def of(cls, model: Organisation, full: bool = True) -> OrganisationType:
-        return cls(id=strawberry.ID(str(model.id)), name=model.name, created_at=model.created_at,
-                   _model=model, _full=full)
+        return cls(
+            id=strawberry.ID(str(model.id)), name=model.name, created_at=model.created_at, _model=model, _full=full
+        )
 
     @strawberry.field
     def your_reference(self) -> str | None:
@@ -102,8 +103,11 @@ class Mutation:
     @strawberry.mutation(extensions=requires(Permission.MANAGE_ORGANISATIONS))
     async def create_organisation(self, info: Info, input: OrganisationInput) -> OrganisationType:
         org = await organisations.create_organisation(
-            info.context.require_actor(), name=input.name, your_reference=input.your_reference,
-            can_create=bool(input.can_create_organisations), parent_id=input.parent_id,
+            info.context.require_actor(),
+            name=input.name,
+            your_reference=input.your_reference,
+            can_create=bool(input.can_create_organisations),
+            parent_id=input.parent_id,
         )
         return OrganisationType.of(org)
 
@@ -112,7 +116,8 @@ class Mutation:
         self, info: Info, id: strawberry.ID, input: UpdateOrganisationInput
     ) -> OrganisationType:
         changes = organisations.OrganisationChanges(
-            name=input.name, your_reference=input.your_reference,
+            name=input.name,
+            your_reference=input.your_reference,
             can_create_organisations=input.can_create_organisations,
         )
         return OrganisationType.of(await organisations.update_organisation(info.context.require_actor(), id, changes))

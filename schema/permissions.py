@@ -24,9 +24,7 @@ class Authenticated(BasePermission):
     """A logged-in caller holding every given permission. Until a pending password change is done,
     only fields marked ``allow_pending`` answer."""
 
-    def __init__(
-        self, *permissions: Permission, allow_pending: bool = False, self_arg: str | None = None
-    ) -> None:
+    def __init__(self, *permissions: Permission, allow_pending: bool = False, self_arg: str | None = None) -> None:
         self.permissions = permissions
         self.allow_pending = allow_pending
         self.self_arg = self_arg

@@ -30,9 +30,15 @@ class ApiTokenType:
     @classmethod
     def of(cls, token: ApiToken) -> ApiTokenType:
         return cls(
-            id=strawberry.ID(str(token.id)), name=token.name, roles=[Role(r) for r in token.role_list],
-            prefix=token.prefix, expires_at=token.expires_at, last_used_at=token.last_used_at,
-            revoked=token.revoked_at is not None, created_at=token.created_at, _model=token,
+            id=strawberry.ID(str(token.id)),
+            name=token.name,
+            roles=[Role(r) for r in token.role_list],
+            prefix=token.prefix,
+            expires_at=token.expires_at,
+            last_used_at=token.last_used_at,
+            revoked=token.revoked_at is not None,
+            created_at=token.created_at,
+            _model=token,
         )
 
     @strawberry.field
@@ -65,7 +71,9 @@ class Mutation:
     @strawberry.mutation(extensions=requires(Permission.MANAGE_API_TOKENS))
     async def create_api_token(self, info: Info, input: CreateApiTokenInput) -> CreatedApiToken:
         token, secret = await tokens.create_token(
-            info.context.require_actor(), name=input.name, roles=[r.value for r in input.roles],  # type: ignore[attr-defined]
+            info.context.require_actor(),
+            name=input.name,
+            roles=[r.value for r in input.roles],  # type: ignore[attr-defined]
             expires_at=input.expires_at,
         )
         return CreatedApiToken(api_token=ApiTokenType.of(token), token=secret)

@@ -44,11 +44,18 @@ class UserType:
     @classmethod
     def of(cls, user: User) -> UserType:
         return cls(
-            id=strawberry.ID(str(user.id)), name=user.name, email=user.email,
-            roles=[Role(r) for r in user.role_list], language=Language(user.language),
-            csv_delimiter=user.csv_delimiter, csv_thousands_separator=user.csv_thousands_separator,
-            must_change_password=user.must_change_password, is_active=user.is_active,
-            last_login_at=user.last_login_at, created_at=user.created_at, _model=user,
+            id=strawberry.ID(str(user.id)),
+            name=user.name,
+            email=user.email,
+            roles=[Role(r) for r in user.role_list],
+            language=Language(user.language),
+            csv_delimiter=user.csv_delimiter,
+            csv_thousands_separator=user.csv_thousands_separator,
+            must_change_password=user.must_change_password,
+            is_active=user.is_active,
+            last_login_at=user.last_login_at,
+            created_at=user.created_at,
+            _model=user,
         )
 
     @strawberry.field
@@ -104,7 +111,9 @@ class Query:
     ) -> Connection[UserType]:
         f = filter or UserFilter()
         flt = users.UserFilter(
-            name=f.name, email=f.email, organisation_ids=[str(i) for i in f.organisation_ids or []] or None,
+            name=f.name,
+            email=f.email,
+            organisation_ids=[str(i) for i in f.organisation_ids or []] or None,
             roles=_role_values(f.roles),
         )
         page = await users.list_users(info.context.require_actor(), flt, first=first, after=after)
@@ -116,19 +125,26 @@ class Mutation:
     @strawberry.mutation(extensions=requires(Permission.MANAGE_USERS))
     async def create_user(self, info: Info, input: CreateUserInput) -> UserType:
         profile = users.Profile(
-            name=input.name, email=input.email, organisation_id=str(input.organisation_id),
-            roles=_role_values(input.roles), language=input.language.value if input.language else None,
-            csv_delimiter=input.csv_delimiter, csv_thousands_separator=input.csv_thousands_separator,
+            name=input.name,
+            email=input.email,
+            organisation_id=str(input.organisation_id),
+            roles=_role_values(input.roles),
+            language=input.language.value if input.language else None,
+            csv_delimiter=input.csv_delimiter,
+            csv_thousands_separator=input.csv_thousands_separator,
         )
         return UserType.of(await users.create_user(info.context.require_actor(), profile, input.password))
 
     @strawberry.mutation(extensions=requires(self_arg="id"))
     async def update_user(self, info: Info, id: strawberry.ID, input: UpdateUserInput) -> UserType:
         profile = users.Profile(
-            name=input.name, email=input.email,
+            name=input.name,
+            email=input.email,
             organisation_id=str(input.organisation_id) if input.organisation_id else None,
-            roles=_role_values(input.roles), language=input.language.value if input.language else None,
-            csv_delimiter=input.csv_delimiter, csv_thousands_separator=input.csv_thousands_separator,
+            roles=_role_values(input.roles),
+            language=input.language.value if input.language else None,
+            csv_delimiter=input.csv_delimiter,
+            csv_thousands_separator=input.csv_thousands_separator,
             is_active=input.is_active,
         )
         return UserType.of(await users.update_user(info.context.require_actor(), id, profile))
