@@ -404,8 +404,10 @@ async def claim_devices(actor: Actor, device_ids: Sequence[str]) -> ClaimResult:
     refused: list[Refused] = []
     now = datetime.now(UTC)
     async with in_transaction():
-        for start in range(0, len(ids), _CHUNK * 5):
-            chunk = ids[start : start + _CHUNK * 5]
+        # PostgreSQL takes the whole list as one array parameter; SQLite binds one variable per id.
+        step = max(len(ids), 1) if db.dialect() == "postgres" else _CHUNK * 5
+        for start in range(0, len(ids), step):
+            chunk = ids[start : start + step]
             won = await _claim_chunk(chunk, actor.organisation_id, now)
             claimed += won
             won_ids = {d.id for d in won}
