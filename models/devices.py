@@ -30,7 +30,6 @@ class Device(BaseModel):
     class Meta:
         table = "devices"
         table_description = "Devices"
-        ordering = ["serial_number"]
         indexes = (
             Index(fields=("owner_path", "serial_number")),
             Index(fields=("owner_id", "claim_status", "serial_number")),

@@ -25,7 +25,7 @@ from crypto.kcv import KeyAlgorithm, generate_key, key_check_value
 from crypto.kek import Kek
 from crypto.secret import SecretBytes
 from models import db
-from models.devices import Device, DeviceCount, DeviceLabel
+from models.devices import BatchReference, Device, DeviceCount, DeviceLabel
 from models.keys import DeviceKey
 from plugins.base import InvalidAttributes
 from plugins.registry import PluginRegistry, UnknownDeviceType
@@ -536,7 +536,19 @@ async def facets(actor: Actor, flt: DeviceFilter) -> Facets:
 
     types = await facet("device_type", replace(flt, device_types=None))
     statuses = await facet("claim_status", replace(flt, claim_status=None))
-    batches = await grouped(filtered(actor, replace(flt, batch_references=None)), "batch__reference")
+    # Group by the batch id (no join over the catalog), then name the few batches found.
+    per_batch = (
+        await filtered(actor, replace(flt, batch_references=None))
+        .filter(batch_id__not_isnull=True)
+        .annotate(n=Count("id"))
+        .group_by("batch_id")
+        .values_list("batch_id", "n")
+    )
+    names = dict(await BatchReference.filter(id__in=[b for b, _ in per_batch]).values_list("id", "reference"))
+    by_reference: dict[str, int] = {}
+    for batch_id, n in per_batch:
+        by_reference[str(names[batch_id])] = by_reference.get(str(names[batch_id]), 0) + int(n)
+    batches = sorted(by_reference.items())
     label_scope = Subquery(filtered(actor, replace(flt, labels=None)).values("id"))
     label_rows = (
         await DeviceLabel.filter(device_id__in=label_scope)

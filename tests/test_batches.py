@@ -207,6 +207,8 @@ async def test_batch_from_current_selection_and_the_list(as_user, world):
         "deviceCount": 2,
     }
     assert (await admin_a.ok(LIST, {"r": "sel"}))["batchReferences"]["totalCount"] == 1
+    facets = (await admin_a.ok(FACETS))["deviceFacets"]
+    assert facets["batchReferences"] == [{"value": "SEL-1", "count": 2}]
     assert (await (await as_user("admin_b")).ok(LIST))["batchReferences"]["totalCount"] == 0
     foreign = await as_user("keys_b")
     assert (
