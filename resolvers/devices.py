@@ -35,6 +35,7 @@ from resolvers.errors import BadInput, KmsError
 from resolvers.pagination import Page, paginate
 
 MAX_IMPORT_ROWS = 100_000
+MAX_FILTER_SERIALS = 10_000  # one SQL parameter each; SQLite binds at most 32,766
 MAX_REPORTED_ROWS = 1_000
 _CHUNK = 1_000
 # After a bulk change this large, fresh planner statistics keep the next statements on their indexes.
@@ -303,6 +304,8 @@ def filtered(actor: Actor, flt: DeviceFilter) -> QuerySet[Device]:
     """The caller's devices under a filter (scoping by _scope, then the filter's conditions)."""
     query = _scope.devices(actor)
     if flt.serial_numbers:
+        if len(flt.serial_numbers) > MAX_FILTER_SERIALS:
+            raise BadInput("serialNumbers", f"Filter by at most {MAX_FILTER_SERIALS} serial numbers at once.")
         query = query.filter(serial_number__in=list(flt.serial_numbers))
     if flt.search:
         query = query.filter(serial_number__istartswith=flt.search.strip())

@@ -297,3 +297,7 @@ async def test_lists_in_variables_are_capped(as_user, settings):
         "query($s: [String!]) { devices(filter: {serialNumbers: $s}) { totalCount } }", {"s": too_many[:1000]}
     )
     assert fine["devices"]["totalCount"] == 0
+    capped = await api.error(
+        "query($s: [String!]) { devices(filter: {serialNumbers: $s}) { totalCount } }", {"s": too_many[:10_001]}
+    )
+    assert capped["extensions"] == {"code": "BAD_USER_INPUT", "field": "serialNumbers"}
