@@ -7,138 +7,16 @@ skip. Screenshots of each main screen in all four languages go to test-artifacts
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import socket
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
-import pytest
+from browser import DEVICES_TITLE, LANGUAGES, NEW_PASSWORD, SCREENSHOTS, login, logout, shot
 from conftest import PASSWORD
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import expect
 from test_devices import APP_KEY, IMPORT, lora, oms
 
 from models.devices import Device
 from models.users import User
-
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-NEW_PASSWORD = "Fresh-Meter-Keys-2024!"
-LANGUAGES = ["EN", "DE", "ES", "SV"]
-# A word of each language's devices page, to see the language really changed.
-DEVICES_TITLE = {"EN": "Devices", "DE": "Geräte", "ES": "Dispositivos", "SV": "Enheter"}
-
-expect.set_options(timeout=10_000)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-async def server(settings, tmp_path_factory) -> AsyncIterator[str]:
-    """`kms serve` in a subprocess, on the test database and data directory (same KEK, same secret)."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "KMS_DATABASE_URL": settings.database_url,
-        "KMS_DATA_DIR": str(settings.data_dir),
-        "KMS_PUBLIC_URL": base,
-        "KMS_MAIL_WORKER": "off",
-        "KMS_LOG_LEVEL": "WARNING",
-    }
-    log = tmp_path_factory.mktemp("server") / "kms-serve.log"
-    with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-            cwd=ROOT, env=env, stdout=out, stderr=out,
-        )
-    try:
-        async with httpx.AsyncClient() as http:
-            for _ in range(200):
-                if process.returncode is not None:
-                    pytest.fail(f"kms serve exited with {process.returncode}:\n{log.read_text()}")
-                try:
-                    if (await http.get(f"{base}/health")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.05)
-            else:
-                pytest.fail(f"kms serve did not answer on {base}:\n{log.read_text()}")
-        yield base
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 10)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    """One headless Debian chromium for the module (never a downloaded browser)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run installs it)")
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
-
-
-@pytest.fixture
-async def page(browser: Browser, server: str) -> AsyncIterator[Page]:
-    """A fresh browser context per test. At the end: no script error, no CSP violation and no request
-    that left the server's origin."""
-    context = await browser.new_context(
-        base_url=server, accept_downloads=True, locale="en-GB", viewport={"width": 1280, "height": 860}
-    )
-    tab = await context.new_page()
-    problems: list[str] = []
-    tab.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    tab.on(
-        "request",
-        lambda r: None if r.url.startswith((server, "data:", "blob:")) else problems.append(f"foreign request {r.url}"),
-    )
-    yield tab
-    await context.close()
-    assert problems == []
-
-
-async def login(page: Page, email: str, password: str = PASSWORD) -> None:
-    await page.goto("/console#/login")
-    await page.locator("input[name=email]").fill(email)
-    await page.locator("input[name=password]").fill(password)
-    await page.locator("form.login button[type=submit]").click()
-    await expect(page.locator("form.login")).to_have_count(0)
-
-
-async def logout(page: Page) -> None:
-    await page.locator("[data-menu=logout]").click()
-    await expect(page.locator("form.login")).to_be_visible()
-
-
-async def shot(page: Page, name: str, language: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOTS / f"{name}-{language.lower()}.png"), full_page=True)
 
 
 async def import_catalog(as_user, world) -> None:

@@ -96,8 +96,13 @@ async def test_every_console_file_is_served_with_the_headers(client, path):
 
 @pytest.mark.parametrize(
     "path",
-    ["/console/static/nope.js", "/console/static/core", "/console/static/../web.py", "/console/static/%2e%2e/web.py",
-     "/console/static/core/../../web.py"],
+    [
+        "/console/static/nope.js",
+        "/console/static/core",
+        "/console/static/../web.py",
+        "/console/static/%2e%2e/web.py",
+        "/console/static/core/../../web.py",
+    ],
 )
 async def test_nothing_else_is_served(client, path):
     response = await client().http.get(path)
@@ -111,6 +116,14 @@ def test_console_modules_stay_inside_the_csp_and_the_origin():
     assert len(scripts) >= 10
     for path in scripts:
         text = path.read_text()
-        for pattern in (r"\.innerHTML", r"\.outerHTML", r"insertAdjacentHTML", r"\beval\(", r"new Function\(",
-                        r"setAttribute\(\s*['\"]style", r"https?://", r"document\.write"):
+        for pattern in (
+            r"\.innerHTML",
+            r"\.outerHTML",
+            r"insertAdjacentHTML",
+            r"\beval\(",
+            r"new Function\(",
+            r"setAttribute\(\s*['\"]style",
+            r"https?://",
+            r"document\.write",
+        ):
             assert not re.search(pattern, text), f"{path.relative_to(STATIC_DIR)} uses {pattern}"
