@@ -20,7 +20,7 @@ from strawberry.asgi import GraphQL
 from tortoise import connections
 
 from console.graphiql import assets_app, graphiql_html
-from console.web import console_page, static_app, to_console
+from console.web import EMAIL_LINK_PAGES, console_page, email_link_page, static_app, to_console
 from models import db
 from resolvers import auth, keys, outbox
 from resolvers.actor import Actor
@@ -139,9 +139,7 @@ class KmsGraphQL(GraphQL[Context, None]):
         if actor.must_change_password or not actor.has(Permission.INTROSPECT):
             return PlainTextResponse("GraphiQL is for administrators.", status_code=403)
         return HTMLResponse(
-            graphiql_html(
-                graphql_url="/graphql", assets_prefix="/console/assets", nonce=request.state.csp_nonce
-            )
+            graphiql_html(graphql_url="/graphql", assets_prefix="/console/assets", nonce=request.state.csp_nonce)
         )
 
 
@@ -171,7 +169,8 @@ def download_endpoint(settings: Settings) -> Any:
         ring = keystore(settings).ring()
         media_type = "application/pkcs7-mime" if release.recipient_certificate else key_format.media_type
         return StreamingResponse(
-            keys.stream_file(release, key_format, plugins, ring), media_type=media_type,
+            keys.stream_file(release, key_format, plugins, ring),
+            media_type=media_type,
             headers={"content-disposition": f'attachment; filename="{release.filename}"'},
         )
 
@@ -210,6 +209,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             Mount("/console/assets", app=assets_app()),
             Route("/", to_console),
             Route("/console", console_page),
+            *(Route(path, email_link_page) for path in EMAIL_LINK_PAGES),
             Mount("/console/static", app=static_app()),
         ],
         middleware=[Middleware(SecurityHeaders)],

@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import os
 from pathlib import Path
+from urllib.parse import urlencode
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -21,7 +22,15 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import ASGIApp, Scope
 
-__all__ = ["STATIC_DIR", "console_page", "shell_html", "static_app", "to_console"]
+__all__ = [
+    "EMAIL_LINK_PAGES",
+    "STATIC_DIR",
+    "console_page",
+    "email_link_page",
+    "shell_html",
+    "static_app",
+    "to_console",
+]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -43,7 +52,10 @@ class _ConsoleStatic(StaticFiles):
         if media_type is None:
             return Response("Not Found\n", status_code=404, media_type="text/plain")
         response = FileResponse(
-            full_path, status_code=status_code, stat_result=stat_result, media_type=media_type,
+            full_path,
+            status_code=status_code,
+            stat_result=stat_result,
+            media_type=media_type,
             headers={"Cache-Control": CACHE_CONTROL},
         )
         if self.is_not_modified(response.headers, Headers(scope=scope)):
@@ -86,6 +98,28 @@ def shell_html(*, nonce: str, static_prefix: str = "/console/static") -> str:
 async def console_page(request: Request) -> Response:
     """GET /console: the shell; the hash (``#/devices``) picks the screen."""
     return HTMLResponse(shell_html(nonce=request.state.csp_nonce))
+
+
+#: Pages that emails link to (``<public url>/<page>?token=…``) and the console screen each opens.
+EMAIL_LINK_PAGES = {
+    "/signup": "/signup",
+    "/reset-password": "/reset-password",
+    "/confirm-email": "/confirm-email",
+    "/console/take-ownership": "/take-ownership",
+}
+
+
+async def email_link_page(request: Request) -> Response:
+    """GET /signup?token=… (and the other :data:`EMAIL_LINK_PAGES`): open the console screen.
+
+    The query moves into the fragment (``/console#/signup?token=…``), so the token is not sent to
+    the server again by the console, and ``Referrer-Policy: no-referrer`` keeps it from other sites.
+    Only the ``token`` parameter is carried over.
+    """
+    screen = EMAIL_LINK_PAGES[request.url.path]
+    token = request.query_params.get("token", "")
+    fragment = f"{screen}?{urlencode({'token': token})}" if token else screen
+    return RedirectResponse(f"/console#{fragment}", status_code=303, headers={"Cache-Control": "no-store"})
 
 
 async def to_console(request: Request) -> Response:

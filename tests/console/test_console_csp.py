@@ -73,6 +73,23 @@ async def test_root_redirects_to_the_console(client):
     assert_security_headers(response)
 
 
+@pytest.mark.parametrize(
+    ("link", "screen"),
+    [
+        ("/signup?token=abc-123", "/console#/signup?token=abc-123"),
+        ("/reset-password?token=r%2Bs", "/console#/reset-password?token=r%2Bs"),
+        ("/confirm-email?token=c1&other=x", "/console#/confirm-email?token=c1"),
+        ("/console/take-ownership", "/console#/take-ownership"),
+    ],
+)
+async def test_email_links_open_their_console_screen(client, link, screen):
+    response = await client().http.get(link)
+    assert response.status_code == 303
+    assert response.headers["location"] == screen
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["referrer-policy"] == "no-referrer"
+
+
 async def test_console_shell_has_headers_and_no_inline_script(client):
     response = await client().http.get("/console")
     assert response.status_code == 200
