@@ -8,7 +8,14 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema import accounts, audit, auth, batches, devices, email_templates, invites, keys, organisations, tokens, users
-from schema.extensions import ErrorPolicy, IntrospectionPolicy, ListArgumentCap, QueryCache
+from schema.extensions import (
+    ErrorPolicy,
+    IntrospectionPolicy,
+    ListArgumentCap,
+    QueryCache,
+    ValidationCache,
+    ValidationResults,
+)
 from settings import Settings
 
 DOMAINS = (auth, users, organisations, tokens, audit, devices, batches, keys, invites, email_templates, accounts)
@@ -23,6 +30,7 @@ class KmsSchema(strawberry.Schema):
 def build_schema(settings: Settings) -> strawberry.Schema:
     query = merge_types("Query", tuple(d.Query for d in DOMAINS if hasattr(d, "Query")))
     mutation = merge_types("Mutation", tuple(d.Mutation for d in DOMAINS if hasattr(d, "Mutation")))
+    validation_results = ValidationResults(maxsize=512)
     return KmsSchema(
         query=query,
         mutation=mutation,
@@ -30,12 +38,14 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         extensions=[
             ErrorPolicy,
             IntrospectionPolicy,
-            # Parsed documents are cached (the same few queries arrive again and again). Validation is not:
-            # its result depends on who asks (introspection), and strawberry's cache keys only the query.
+            # The same few queries arrive again and again: documents are parsed once, and validated once per
+            # set of rules (introspection depends on who asks). ValidationCache comes after the limiters, which
+            # add their rules, and before ListArgumentCap, which looks at the variables.
             lambda: QueryCache(maxsize=512),
             lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
             lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+            lambda: ValidationCache(validation_results),
             lambda: ListArgumentCap(settings.max_list_argument),
         ],
     )

@@ -17,7 +17,7 @@ from resolvers import batches
 from resolvers.errors import NotFound
 from resolvers.roles import Permission
 from schema.common import Connection
-from schema.devices import DeviceObject, RefusedDevice
+from schema.devices import DeviceObject, RefusedDevice, preload_page
 from schema.organisations import OrganisationType, load_organisation
 from schema.permissions import requires
 
@@ -59,7 +59,7 @@ class BatchReferenceType:
     @strawberry.field
     async def devices(self, info: Info, first: int | None = 50, after: str | None = None) -> Connection[DeviceObject]:
         page = await batches.batch_devices(info.context.require_actor(), self._model, first=first, after=after)
-        return Connection.of(page, [DeviceObject.of(d) for d in page.nodes])
+        return Connection.of(page, await preload_page(info, [DeviceObject.of(d) for d in page.nodes]))
 
 
 async def load_batch(info: Info, batch_id: Any) -> BatchReferenceType | None:

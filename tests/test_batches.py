@@ -236,3 +236,48 @@ async def test_labels_and_facets_under_the_other_filters(as_user, world):
     other = await as_user("keys_b")
     assert (await other.ok(FACETS))["deviceFacets"]["labels"] == []
     assert await other.code(LABELS, {"ids": [ids["21N001052"]], "l": ["x"]}) == "DEVICE_NOT_FOUND"
+
+
+async def test_labels_and_batch_references_are_the_same_preloaded_or_loaded_one_by_one(as_user, world):
+    """A page preloads labels and batch references (schema/devices.py preload_page); a single device, a
+    fragment and a batch's own device list must show exactly the same values."""
+    await seed(as_user, world)
+    admin_a = await as_user("admin_a")
+    two = [str(d.id) for d in await Device.filter(serial_number__in=["21N001052", "21N001064"])]
+    await admin_a.ok(FROM_SELECTION, {"ref": "PRE-1", "ids": two[:1], "org": str(world.orgs["customer_a"].id)})
+    await admin_a.ok(LABELS, {"ids": two, "l": ["Roof", "Cellar"]})
+    page = (await admin_a.ok(DEVICES))["devices"]["nodes"]
+    with_fragment = await admin_a.ok(
+        "{ devices { nodes { serialNumber ...Shown } } } fragment Shown on Device { labels batchReference { reference } }"
+    )
+    by_serial = {n["serialNumber"]: (n["labels"], n["batchReference"]) for n in page}
+    assert by_serial == {
+        "21N001052": (["Cellar", "Roof"], {"reference": "PRE-1"}),
+        "21N001064": (["Cellar", "Roof"], None),
+        "9999990": ([], None),
+    }
+    assert {
+        n["serialNumber"]: (n["labels"], n["batchReference"]) for n in with_fragment["devices"]["nodes"]
+    } == by_serial
+    for device in await Device.all():
+        one = (
+            await admin_a.ok(
+                "query($id: ID!) { device(id: $id) { serialNumber labels batchReference { reference } } }",
+                {"id": str(device.id)},
+            )
+        )["device"]
+        assert (one["labels"], one["batchReference"]) == by_serial[one["serialNumber"]]
+    batch = (await admin_a.ok(LIST, {"r": "PRE-1"}))["batchReferences"]["nodes"]
+    assert batch[0]["deviceCount"] == 1
+    batch_id = str((await BatchReference.get(reference="PRE-1")).id)
+    inside = (
+        await admin_a.ok(
+            "query($id: ID!) { batchReference(id: $id) { devices { nodes { serialNumber labels batchReference { reference } } } } }",
+            {"id": batch_id},
+        )
+    )["batchReference"]["devices"]["nodes"]
+    assert inside == [
+        {"serialNumber": "21N001052", "labels": ["Cellar", "Roof"], "batchReference": {"reference": "PRE-1"}}
+    ]
+    # another organisation's admin sees none of it
+    assert (await (await as_user("admin_b")).ok(DEVICES))["devices"]["nodes"] == []

@@ -90,6 +90,19 @@ async def test_introspection_is_allowed_for_admins(as_user, key):
     assert {"Query", "Mutation", "ApiToken", "AuditEvent"} <= names
 
 
+async def test_validation_results_are_reused_only_under_the_same_rules(as_user, client):
+    """Validation is cached per query text and set of rules: an admin's valid introspection query must not
+    let the same text through for a key manager afterwards, and the other way round."""
+    admin, keys = await as_user("admin_a"), await as_user("keys_a")
+    for _ in range(2):
+        assert (await admin.ok(INTROSPECTION))["__schema"]["types"]
+        assert await keys.code(INTROSPECTION) == "FORBIDDEN"
+        assert await client().code(INTROSPECTION) == "FORBIDDEN"
+    # an invalid document stays invalid when it comes again
+    for _ in range(2):
+        assert await admin.code("{ me { nope } }") == "BAD_USER_INPUT"
+
+
 async def test_introspection_is_refused_until_the_password_is_changed(client, world):
     await world.user("fresh_admin", "customer_a", ["OTC_ADMIN"], must_change=True)
     api = client()
