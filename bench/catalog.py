@@ -678,6 +678,32 @@ def profile(ctx: Ctx, server: Server, cookie: str, cursor: str) -> None:
     print(f"  py-spy profiles (raw collapsed stacks) in {out}", flush=True)
 
 
+class CpuMeter:
+    """CPU seconds the server's workers and the database's backends spend inside a ``with`` block: on a
+    shared machine wall-clock time follows the other load, CPU time much less."""
+
+    def __init__(self, ctx: Ctx, server: Server) -> None:
+        self.admin_url, self.database, self.server = ctx.args.pg_url, ctx.args.database, server
+        self.server_cpu = self.pg_cpu = 0.0
+
+    def __enter__(self) -> CpuMeter:
+        self.workers = self.server.worker_pids()
+        self.server_before = {p: cpu_ticks(p) for p in self.workers}
+        self.pg_before = {p: cpu_ticks(p) for p in asyncio.run(backend_pids(self.admin_url, self.database))}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server_cpu = sum(cpu_ticks(p) - self.server_before[p] for p in self.workers) / CLK_TCK
+        after = asyncio.run(backend_pids(self.admin_url, self.database))
+        self.pg_cpu = sum(cpu_ticks(p) - self.pg_before.get(p, 0) for p in after) / CLK_TCK
+
+    def note(self, what: str, per: int = 1) -> str:
+        return (
+            f"{what}: CPU {self.server_cpu / per * 1000:,.0f} ms server + {self.pg_cpu / per * 1000:,.0f} ms "
+            "PostgreSQL backends"
+        )
+
+
 def timed_gql(api: Api, query: str, variables: dict[str, Any], runs: int) -> list[float]:
     times = []
     for _ in range(runs):
@@ -700,7 +726,8 @@ def phase_facets(ctx: Ctx, server: Server) -> None:
             variables = {"filter": flt}
             result = api.gql(FACETS, variables)["deviceFacets"]
             timed_gql(api, FACETS, variables, 2)  # warm
-            times = sorted(timed_gql(api, FACETS, variables, ctx.args.facet_runs))
+            with CpuMeter(ctx, server) as cpu:
+                times = sorted(timed_gql(api, FACETS, variables, ctx.args.facet_runs))
         finally:
             api.close()
         devices = sum(f["count"] for f in result["claimStatuses"])
@@ -708,7 +735,8 @@ def phase_facets(ctx: Ctx, server: Server) -> None:
         label += ", UNCLAIMED of the organisation" if flt else ""
         report.add(f"deviceFacets, {label} ({devices:,} devices): median", times[len(times) // 2], "ms", 100.0)
         report.notes.append(
-            f"deviceFacets, {label}: min {times[0]:.0f} ms, max {times[-1]:.0f} ms over {len(times)} sequential calls"
+            f"deviceFacets, {label}: min {times[0]:.0f} ms, max {times[-1]:.0f} ms over {len(times)} sequential calls; "
+            + cpu.note("per call", len(times))
         )
 
 
@@ -724,7 +752,7 @@ def phase_batch_and_claim(ctx: Ctx, server: Server) -> None:
             "query": CREATE_BATCH,
             "variables": {"input": {"reference": "BENCH-100K", "organisationId": str(world.orgs[1].id), "file": None}},
         }
-        with csv_path.open("rb") as upload:
+        with csv_path.open("rb") as upload, CpuMeter(ctx, server) as batch_cpu:
             started = time.perf_counter()
             response = admin.client.post(
                 "/graphql",
@@ -745,15 +773,18 @@ def phase_batch_and_claim(ctx: Ctx, server: Server) -> None:
             "s",
             2.0,
         )
+        report.notes.append(batch_cpu.note("createBatchReference of 100,000"))
     finally:
         admin.close()
     ids = asyncio.run(_batch_device_ids(ctx.env["KMS_DATABASE_URL"], batch["id"]))
     keys = Api(server.base)
     try:
         keys.login(world.emails["receiver"])
-        started = time.perf_counter()
-        claim = keys.gql(CLAIM, {"ids": ids})["claimDevices"]
-        seconds = time.perf_counter() - started
+        with CpuMeter(ctx, server) as claim_cpu:
+            started = time.perf_counter()
+            claim = keys.gql(CLAIM, {"ids": ids})["claimDevices"]
+            seconds = time.perf_counter() - started
+        report.notes.append(claim_cpu.note("claimDevices of 100,000"))
     finally:
         keys.close()
     if len(claim["claimed"]) != len(ids):
@@ -862,6 +893,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=100_000, help="serials of the batch, then claimed")
     parser.add_argument("--show-sql", action="store_true", help="print the ORM's statements for one page")
     parser.add_argument("--explain", action="store_true", help="and EXPLAIN ANALYZE them and the facets")
+    parser.add_argument(
+        "--skip-catalog", action="store_true", help="only facets, batch and claim (no catalog pages, no plain endpoint)"
+    )
     parser.add_argument("--profile", metavar="DIR", help="py-spy the GraphQL workers during an extra run")
     parser.add_argument(
         "--pg-url",
@@ -909,10 +943,11 @@ def run(args: argparse.Namespace, tmp: Path, report: Report, runs: list[Run]) ->
     ctx = Ctx(args, env, tmp, world, report, runs)
     with ExitStack() as stack:
         server = stack.enter_context(serving(env, tmp))
-        plain = stack.enter_context(plain_serving(env, tmp))
-        print(f"kms serve on {server.base}, plain endpoint on {plain.base}; {args.requests} requests per setting")
-        phase_catalog(ctx, server, plain)
-        report_runs(ctx)
+        if not args.skip_catalog:
+            plain = stack.enter_context(plain_serving(env, tmp))
+            print(f"kms serve on {server.base}, plain endpoint on {plain.base}; {args.requests} requests per setting")
+            phase_catalog(ctx, server, plain)
+            report_runs(ctx)
         phase_facets(ctx, server)
         phase_batch_and_claim(ctx, server)
     return info

@@ -87,3 +87,11 @@ async def analyze(*tables: str) -> None:
     """Refresh PostgreSQL's planner statistics after a bulk change (SQLite plans without them)."""
     if dialect() == "postgres":
         await connections.get("default").execute_script(f"ANALYZE {', '.join(tables)}")
+
+
+async def pg_fetch(sql: str, *values: Any) -> list[Any]:
+    """Run one PostgreSQL statement with asyncpg's own parameters (arrays included) on the current
+    connection or transaction; returns asyncpg records (tuples by position). Bulk statements only."""
+    async with connections.get("default").acquire_connection() as connection:
+        rows: list[Any] = await connection.fetch(sql, *values)
+        return rows

@@ -72,18 +72,38 @@ class BatchReference(BaseModel):
 
 
 class DeviceCount(Model):
-    """How many devices each organisation has per claim status and device type. Database triggers keep it
-    exact on every insert, update and delete of a device (migration 0005), so a catalog page can show its
-    total without counting a million rows."""
+    """How many devices each organisation has per claim status, device type and batch. Database triggers
+    keep it exact on every insert, update and delete of a device (migrations 0005 and 0007), so a catalog
+    page can show its total and the facets their counts without counting a million rows."""
 
-    key = fields.CharField(max_length=200, primary_key=True)  # "owner_id|claim_status|device_type"
+    key = fields.CharField(max_length=200, primary_key=True)  # "owner_id|claim_status|device_type|batch_id"
     owner: fields.ForeignKeyRelation[Organisation] = fields.ForeignKeyField(
         "models.Organisation", related_name="device_counts", on_delete=fields.CASCADE, db_constraint=False
     )
     claim_status = fields.CharField(max_length=16)
     device_type = fields.CharField(max_length=64)
+    batch_id = fields.UUIDField(null=True)  # no constraint: the triggers write it as the devices have it
     n = fields.BigIntField(default=0)
 
     class Meta:
         table = "device_counts"
-        table_description = "Device counts per owner, claim status and type"
+        table_description = "Device counts per owner, claim status, type and batch"
+
+
+class DeviceLabelCount(Model):
+    """How many devices carry each label, per owner, claim status, device type and batch; kept exact by
+    triggers on devices and device_labels (migration 0007) for the labels facet."""
+
+    key = fields.CharField(max_length=320, primary_key=True)  # "owner_id|claim_status|device_type|batch_id|label"
+    owner: fields.ForeignKeyRelation[Organisation] = fields.ForeignKeyField(
+        "models.Organisation", related_name="device_label_counts", on_delete=fields.CASCADE, db_constraint=False
+    )
+    claim_status = fields.CharField(max_length=16)
+    device_type = fields.CharField(max_length=64)
+    batch_id = fields.UUIDField(null=True)
+    label = fields.CharField(max_length=100)
+    n = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "device_label_counts"
+        table_description = "Labelled device counts per owner, claim status, type, batch and label"

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 from crypto.secret import SecretBytes
 
+_NEEDS_QUOTES = frozenset('"\r\n')
+
 
 def csv_row(values: Sequence[str], delimiter: str = ",") -> str:
     """Render one CSV row with proper quoting (RFC 4180 style, CRLF line end).
@@ -20,6 +22,10 @@ def csv_row(values: Sequence[str], delimiter: str = ",") -> str:
     Returns:
         The row including its line terminator.
     """
+    if len(values) > 1 and all(type(v) is str and not _NEEDS_QUOTES.intersection(v) for v in values):
+        # The common case (hex keys, serials, names): nothing to quote, so the csv module's answer is the join.
+        if delimiter not in "".join(values):
+            return delimiter.join(values) + "\r\n"
     buffer = io.StringIO()
     # QUOTE_MINIMAL quotes fields holding the delimiter, quotes or line breaks, and doubles quotes.
     csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerow(values)

@@ -13,6 +13,7 @@ from uuid import UUID
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from models import db
 from models.devices import BatchReference, Device, DeviceLabel
 from models.organisations import Organisation
 from models.users import User
@@ -104,12 +105,17 @@ async def addressable(actor: Actor, organisation_id: str) -> Organisation:
 async def _devices_for(actor: Actor, serials: Sequence[str]) -> list[tuple[UUID, str]]:
     """The caller's devices with these serial numbers; all must exist, or nothing happens."""
     found: dict[str, UUID] = {}
-    for start in range(0, len(serials), _CHUNK):
-        chunk = list(serials[start : start + _CHUNK])
-        for device_id, serial in (
-            await _scope.devices(actor).filter(serial_number__in=chunk).values_list("id", "serial_number")
-        ):
-            found[str(serial)] = device_id
+    if db.dialect() == "postgres":  # one statement with an array parameter
+        scope, bounds = _scope.devices_sql(actor, 2)
+        sql = f"SELECT serial_number, id FROM devices WHERE serial_number = ANY($1::text[]) AND {scope}"  # noqa: S608
+        found = dict(await db.pg_fetch(sql, list(serials), *bounds))
+    else:
+        for start in range(0, len(serials), _CHUNK):
+            chunk = list(serials[start : start + _CHUNK])
+            for device_id, serial in (
+                await _scope.devices(actor).filter(serial_number__in=chunk).values_list("id", "serial_number")
+            ):
+                found[str(serial)] = device_id
     unknown = [s for s in serials if s not in found]
     if unknown:
         raise KmsError(
@@ -123,6 +129,25 @@ async def _devices_for(actor: Actor, serials: Sequence[str]) -> list[tuple[UUID,
 
 async def _move(ids: list[UUID], target: Organisation, batch: BatchReference, label: str | None) -> None:
     """Transfer devices: the new owner sees them UNCLAIMED."""
+    if db.dialect() == "postgres":  # one statement per step with an array parameter
+        await db.pg_fetch(
+            "UPDATE devices SET owner_id = $1, owner_path = $2, claim_status = 'UNCLAIMED', claimed_at = NULL, "
+            "batch_id = $3 WHERE id = ANY($4::uuid[])",
+            target.id,
+            target.path,
+            batch.id,
+            ids,
+        )
+        if label:
+            await db.pg_fetch(
+                "INSERT INTO device_labels (id, created_at, device_id, label) "
+                "SELECT gen_random_uuid(), $3, device_id, $2 FROM unnest($1::uuid[]) AS device_id "
+                "ON CONFLICT (device_id, label) DO NOTHING",
+                ids,
+                label,
+                datetime.now(UTC),
+            )
+        return
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         await Device.filter(id__in=chunk).update(
@@ -164,9 +189,12 @@ async def create_batch(actor: Actor, new: NewBatch, settings: Settings) -> Batch
                 device_count=len(ids),
                 accepted_at=None if pending else datetime.now(UTC),
             )
-            if pending:
+            if pending and db.dialect() == "postgres":
+                await db.pg_fetch("UPDATE devices SET batch_id = $1 WHERE id = ANY($2::uuid[])", batch.id, ids)
+            elif pending:
                 for start in range(0, len(ids), _CHUNK):
                     await Device.filter(id__in=ids[start : start + _CHUNK]).update(batch_id=batch.id)
+            if pending:
                 await _mail_admins(actor, batch, target, settings)
             else:
                 await _move(ids, target, batch, label)
@@ -214,11 +242,16 @@ async def create_batch_from_selection(
     if len(ids) > MAX_BATCH_SERIALS:
         raise BadInput("deviceIds", f"At most {MAX_BATCH_SERIALS} devices per batch.")
     serials: list[str] = []
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        serials += [
-            str(s) for s in await _scope.devices(actor).filter(id__in=chunk).values_list("serial_number", flat=True)
-        ]
+    if db.dialect() == "postgres":
+        scope, bounds = _scope.devices_sql(actor, 2)
+        sql = f"SELECT serial_number FROM devices WHERE id = ANY($1::uuid[]) AND {scope}"  # noqa: S608
+        serials = [row[0] for row in await db.pg_fetch(sql, ids, *bounds)]
+    else:
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            serials += [
+                str(s) for s in await _scope.devices(actor).filter(id__in=chunk).values_list("serial_number", flat=True)
+            ]
     if len(serials) != len(ids):
         raise KmsError(
             "Some devices are unknown to you; nothing was changed.",

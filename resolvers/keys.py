@@ -169,12 +169,18 @@ async def _add_chunk(release: KeyRelease, rows: list[Row], sel: _Selection) -> N
         [(uuid.uuid4(), now, release.id, device_id, serial) for device_id, serial in rows],
     )
     by_device: dict[UUID, list[tuple[str, str]]] = {}
-    for start in range(0, len(rows), _CHUNK):
-        ids = [r[0] for r in rows[start : start + _CHUNK]]
-        for device_id, key_type, check_value in await DeviceKey.filter(device_id__in=ids).values_list(
-            "device_id", "key_type", "check_value"
-        ):
-            by_device.setdefault(device_id, []).append((key_type, check_value))
+    if db.dialect() == "postgres":  # one statement with an array parameter
+        found = await db.pg_fetch(
+            "SELECT device_id, key_type, check_value FROM device_keys WHERE device_id = ANY($1::uuid[])",
+            [r[0] for r in rows],
+        )
+    else:
+        found = []
+        for start in range(0, len(rows), _CHUNK):
+            ids = [r[0] for r in rows[start : start + _CHUNK]]
+            found += await DeviceKey.filter(device_id__in=ids).values_list("device_id", "key_type", "check_value")
+    for device_id, key_type, check_value in found:
+        by_device.setdefault(device_id, []).append((key_type, check_value))
     for device_id, serial in rows:
         values = [kcv for _, kcv in sorted(by_device.get(device_id, []))]
         sel.device_count += 1
@@ -273,22 +279,9 @@ async def _records(release: KeyRelease, ring: KekRing) -> AsyncIterator[KeyRecor
     objects: a million keys pass through here."""
     after = ""
     while True:
-        items = (
-            await KeyReleaseDevice.filter(release_id=release.id, serial_number__gt=after)
-            .order_by("serial_number")
-            .limit(_CHUNK * 5)
-            .values_list("device_id", "serial_number")
-        )
+        items, devices, keys = await _records_page(release, after)
         if not items:
             return
-        ids = [i[0] for i in items]
-        devices = {
-            row[0]: row
-            for row in await Device.filter(id__in=ids).values_list("id", "serial_number", "device_type", "attributes")
-        }
-        keys: dict[UUID, list[tuple[Any, ...]]] = {}
-        for key in await DeviceKey.filter(device_id__in=ids).order_by("key_type").values_list(*_KEY_FIELDS):
-            keys.setdefault(key[0], []).append(key)
         for device_id, _serial in items:
             _, serial, device_type, attributes_json = devices[device_id]
             attributes = json.loads(attributes_json)
@@ -297,6 +290,51 @@ async def _records(release: KeyRelease, ring: KekRing) -> AsyncIterator[KeyRecor
                 secret = open_sealed(sealed, device_id=str(device_id), key_type=key_type, kek_resolver=ring)
                 yield KeyRecord(serial, device_type, key_type, KeyAlgorithm(algorithm), secret, attributes, kcv)
         after = items[-1][1]
+
+
+_PAGE_PG = f"""
+WITH page AS (
+    SELECT device_id, serial_number FROM key_release_devices WHERE release_id = $1 AND serial_number > $2
+    ORDER BY serial_number LIMIT $3
+)
+SELECT p.device_id, p.serial_number, d.device_type, d.attributes, {", ".join(f"k.{c}" for c in _KEY_FIELDS[1:])}
+FROM page p JOIN devices d ON d.id = p.device_id LEFT JOIN device_keys k ON k.device_id = p.device_id
+ORDER BY p.serial_number, k.key_type
+"""  # noqa: S608 - column names are ours
+
+
+async def _records_page(
+    release: KeyRelease, after: str
+) -> tuple[list[tuple[Any, str]], dict[Any, tuple[Any, ...]], dict[Any, list[tuple[Any, ...]]]]:
+    """The next release devices after a serial number, their devices and their stored keys (key slot order)."""
+    if db.dialect() == "postgres":  # one statement per page instead of three with thousands of parameters
+        items: list[tuple[Any, str]] = []
+        devices: dict[Any, tuple[Any, ...]] = {}
+        keys: dict[Any, list[tuple[Any, ...]]] = {}
+        for row in await db.pg_fetch(_PAGE_PG, release.id, after, _CHUNK * 5):
+            device_id = row[0]
+            if device_id not in devices:
+                items.append((device_id, row[1]))
+                devices[device_id] = (device_id, row[1], row[2], row[3])
+                keys[device_id] = []
+            if row[4] is not None:
+                keys[device_id].append((device_id, *row[4:]))
+        return items, devices, keys
+    items = list(
+        await KeyReleaseDevice.filter(release_id=release.id, serial_number__gt=after)
+        .order_by("serial_number")
+        .limit(_CHUNK * 5)
+        .values_list("device_id", "serial_number")
+    )
+    ids = [i[0] for i in items]
+    devices = {
+        row[0]: row
+        for row in await Device.filter(id__in=ids).values_list("id", "serial_number", "device_type", "attributes")
+    }
+    keys = {}
+    for key in await DeviceKey.filter(device_id__in=ids).order_by("key_type").values_list(*_KEY_FIELDS):
+        keys.setdefault(key[0], []).append(key)
+    return items, devices, keys
 
 
 def _open(key: DeviceKey, ring: KekRing) -> SecretBytes:

@@ -281,3 +281,132 @@ async def test_labels_and_batch_references_are_the_same_preloaded_or_loaded_one_
     ]
     # another organisation's admin sees none of it
     assert (await (await as_user("admin_b")).ok(DEVICES))["devices"]["nodes"] == []
+
+
+async def _counts_equal_a_group_by_over_devices() -> None:
+    """device_counts and device_label_counts (kept by triggers) hold exactly what grouping the devices gives."""
+    from collections import Counter
+
+    from models.devices import DeviceCount, DeviceLabel, DeviceLabelCount
+
+    dims = {
+        d["id"]: (str(d["owner_id"]), d["claim_status"], d["device_type"], str(d["batch_id"]))
+        for d in await Device.all().values("id", "owner_id", "claim_status", "device_type", "batch_id")
+    }
+    expected = Counter(dims.values())
+    kept = Counter()
+    for c in await DeviceCount.all():
+        kept[(str(c.owner_id), c.claim_status, c.device_type, str(c.batch_id))] += c.n  # type: ignore[attr-defined]
+    assert +kept == expected and all(n >= 0 for n in kept.values())
+    expected_labels = Counter(
+        (*dims[device_id], label) for device_id, label in await DeviceLabel.all().values_list("device_id", "label")
+    )
+    kept_labels = Counter()
+    for c in await DeviceLabelCount.all():
+        kept_labels[(str(c.owner_id), c.claim_status, c.device_type, str(c.batch_id), c.label)] += c.n  # type: ignore[attr-defined]
+    assert +kept_labels == expected_labels and all(n >= 0 for n in kept_labels.values())
+
+
+async def _facets_equal_grouping_the_devices(actor, flt) -> None:
+    """deviceFacets from the count tables equals grouping the visible devices under the other filters."""
+    from collections import Counter
+    from dataclasses import replace
+
+    from models.devices import DeviceLabel
+    from resolvers import devices as use_cases
+
+    got = await use_cases.facets(actor, flt)
+    visible = await use_cases.filtered(actor, replace(flt, device_types=None, claim_status=None, batch_references=None))
+    names = dict(await BatchReference.all().values_list("id", "reference"))
+    labels: dict = {}
+    for device_id, label in await DeviceLabel.all().values_list("device_id", "label"):
+        labels.setdefault(device_id, []).append(label)
+
+    def matches(d, skip: str) -> bool:
+        return (
+            (skip == "type" or not flt.device_types or d.device_type in flt.device_types)
+            and (skip == "status" or not flt.claim_status or d.claim_status == flt.claim_status)
+            and (skip == "batch" or not flt.batch_references or names.get(d.batch_id) in flt.batch_references)
+        )
+
+    def facet(values) -> list[tuple[str, int]]:
+        return sorted(Counter(values).items())
+
+    assert got.device_types == facet(d.device_type for d in visible if matches(d, "type")), flt
+    assert got.claim_statuses == facet(d.claim_status for d in visible if matches(d, "status")), flt
+    assert got.batch_references == facet(names[d.batch_id] for d in visible if d.batch_id and matches(d, "batch"))
+    assert got.labels == facet(label for d in visible if matches(d, "") for label in labels.get(d.id, [])), flt
+
+
+async def test_facet_counts_stay_exact_through_imports_labels_claims_transfers_and_rollbacks(as_user, world):
+    """The facets come from counts kept by database triggers; after every kind of change they equal a
+    GROUP BY over the devices, and a rolled-back transaction leaves them as they were."""
+    from test_devices import CLAIM, oms
+    from tortoise.transactions import in_transaction
+
+    from models.devices import DeviceLabel
+    from resolvers import devices as use_cases
+    from resolvers.auth import actor_for
+
+    platform = await as_user("platform_admin")
+    await seed(as_user, world, serials=("F1", "F2", "F3", "F4", "F5", "F6"))
+    await platform.ok(IMPORT, {"org": str(world.orgs["customer_a_sub"].id), "rows": [oms("F-OMS", "20096221")]})
+    await _counts_equal_a_group_by_over_devices()
+    ids = {d.serial_number: str(d.id) for d in await Device.all()}
+    keys_a, admin_a = await as_user("keys_a"), await as_user("admin_a")
+    # labels set, then changed
+    await keys_a.ok(LABELS, {"ids": [ids["F1"], ids["F2"], ids["F3"]], "l": ["North", "2026"]})
+    await keys_a.ok(LABELS, {"ids": [ids["F2"], ids["F3"]], "l": ["South", "2026"]})
+    await _counts_equal_a_group_by_over_devices()
+    # a claim, a transfer without confirmation (claimed device reset, label added)
+    await keys_a.ok(CLAIM, {"ids": [ids["F1"], ids["F2"], ids["F4"]]})
+    await _counts_equal_a_group_by_over_devices()
+    batch_in = {
+        "reference": "FAC-1",
+        "serialNumbers": ["F1", "F5"],
+        "organisationId": str(world.orgs["customer_a_sub"].id),
+    }
+    await admin_a.ok(CREATE, {"in": {**batch_in, "label": "North"}})
+    await _counts_equal_a_group_by_over_devices()
+    # a batch with confirmation, taken with a label
+    pending = {"reference": "FAC-2", "serialNumbers": ["F2", "F3"], "organisationId": str(world.orgs["partner"].id)}
+    await admin_a.ok(CREATE, {"in": {**pending, "requiresConfirmation": True}})
+    await _counts_equal_a_group_by_over_devices()
+    await (await as_user("partner_admin")).ok(TAKE, {"ref": "FAC-2", "label": "Stock"})
+    await _counts_equal_a_group_by_over_devices()
+    # a rolled-back transaction changes nothing
+    before = await use_cases.facets(
+        actor_for(world.users["platform_admin"], world.orgs["platform"]), use_cases.DeviceFilter()
+    )
+    try:
+        async with in_transaction():
+            await Device.filter(serial_number__in=["F4", "F6"]).update(claim_status="UNCLAIMED", device_type="x")
+            await DeviceLabel.create(device_id=ids["F6"], label="Rolled back")
+            await Device.filter(serial_number="F5").delete()
+            raise RuntimeError("roll back")
+    except RuntimeError:
+        pass
+    platform_actor = actor_for(world.users["platform_admin"], world.orgs["platform"])
+    assert await use_cases.facets(platform_actor, use_cases.DeviceFilter()) == before
+    await _counts_equal_a_group_by_over_devices()
+    # deleting devices takes their labels' counts with them (labels removed by the cascade or first)
+    await Device.filter(serial_number="F1").delete()
+    await DeviceLabel.filter(device_id=ids["F3"]).delete()
+    await Device.filter(serial_number="F3").delete()
+    await _counts_equal_a_group_by_over_devices()
+    # the facets under each kind of filter, for the platform and for an organisation's admin
+    sub = str(world.orgs["customer_a_sub"].id)
+    for actor in (platform_actor, actor_for(world.users["admin_a"], world.orgs["customer_a"])):
+        for flt in (
+            use_cases.DeviceFilter(),
+            use_cases.DeviceFilter(claim_status="CLAIMED"),
+            use_cases.DeviceFilter(claim_status="UNCLAIMED", device_types=["topas-sonic-lora-w8"]),
+            use_cases.DeviceFilter(organisation_ids=[sub]),
+            use_cases.DeviceFilter(batch_references=["FAC-1"], claim_status="UNCLAIMED"),
+            use_cases.DeviceFilter(batch_references=["NONE"]),
+        ):
+            await _facets_equal_grouping_the_devices(actor, flt)
+            assert await use_cases.count_from_totals(actor, flt) == await use_cases.filtered(actor, flt).count(), flt
+    assert (
+        await use_cases.facets(actor_for(world.users["admin_b"], world.orgs["customer_b"]), use_cases.DeviceFilter())
+    ) == use_cases.Facets([], [], [], [])

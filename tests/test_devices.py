@@ -173,3 +173,20 @@ async def test_catalog_totals_stay_exact_through_every_kind_of_change(as_user, w
         assert await use_cases.count_from_totals(admin, flt) == await use_cases.filtered(admin, flt).count(), flt
     totals = await (await as_user("admin_a")).ok("{ devices(filter: {claimStatus: UNCLAIMED}) { totalCount } }")
     assert totals["devices"]["totalCount"] == 3  # T4, T5 and T-OMS of the sub-organisation
+
+
+async def test_identifiers_are_listed_as_the_plugin_names_them_and_never_hold_keys(as_user, world):
+    platform = await as_user("platform_admin")
+    rows = [lora("ID-LORA", "70b3d5e75e000001"), oms("ID-OMS", "20096221")]
+    await import_rows(platform, world.orgs["customer_a"].id, rows)
+    viewer = await as_user("viewer_a")  # identifiers are catalog data: a VIEWER reads them
+    query = "query($f: DeviceFilter) { devices(filter: $f) { nodes { serialNumber identifiers { name value } } } }"
+    nodes = (await viewer.ok(query, {"f": {"search": "ID-"}}))["devices"]["nodes"]
+    found = {n["serialNumber"]: {i["name"]: i["value"] for i in n["identifiers"]} for n in nodes}
+    assert found == {
+        "ID-LORA": {"devEui": "70B3D5E75E000001", "joinEui": "0000000000000000", "lorawanVersion": "1.0.3"},
+        "ID-OMS": {"manufacturer": "DME", "mbusId": "20096221", "medium": "water", "version": "1"},
+    }
+    assert APP_KEY not in json.dumps(nodes) and OMS_KEY not in json.dumps(nodes)
+    other = await as_user("keys_b")  # another customer sees none of them
+    assert (await other.ok(query, {"f": {"search": "ID-"}}))["devices"]["nodes"] == []
