@@ -27,6 +27,11 @@ class User(BaseModel):
     is_active = fields.BooleanField(default=True)
     last_login_at = fields.DatetimeField(null=True)
     password_changed_at = fields.DatetimeField(null=True)
+    # Second factor (crypto/totp.py): the sealed secret, set at setup and kept once confirmed; the step of
+    # the last accepted code, so each code is good once.
+    otp_secret = fields.BinaryField(null=True)
+    otp_enabled_at = fields.DatetimeField(null=True)
+    otp_last_step = fields.BigIntField(null=True)
 
     class Meta:
         table = "users"

@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise import connections
+from tortoise.expressions import Q
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from crypto import passwords, tokens
+from crypto import passwords, tokens, totp
+from crypto.secret import SecretBytes
 from models import db
 from models.auth import Session
 from models.organisations import Organisation
 from models.tokens import ApiToken
 from models.users import User
-from resolvers import audit, outbox, ratelimit
+from resolvers import _scope, audit, outbox, ratelimit
 from resolvers.actor import Actor
-from resolvers.errors import KmsError
+from resolvers.errors import BadInput, Forbidden, KmsError
 from resolvers.roles import grantable_roles, parse_roles
 from settings import Settings
 
@@ -160,8 +163,17 @@ def _account_key(email: str) -> str:
     return "login-account:" + hashlib.sha256(email.encode()).hexdigest()
 
 
-async def login(email: str, password: str, policy: SessionPolicy, client_address: str | None) -> tuple[User, str]:
-    """Check the credentials and open a session; returns the user and the new cookie value."""
+async def login(
+    email: str,
+    password: str,
+    policy: SessionPolicy,
+    client_address: str | None,
+    *,
+    otp: str | None = None,
+    server: SecretBytes | None = None,
+) -> tuple[User, str]:
+    """Check the credentials (and the one-time code when the user has a second factor) and open a session;
+    returns the user and the new cookie value. ``server`` is the server secret that seals OTP secrets."""
     email = email.strip().lower()
     address_key, account_key = f"login-address:{client_address}", _account_key(email)
     window = policy.login_window_seconds
@@ -186,18 +198,15 @@ async def login(email: str, password: str, policy: SessionPolicy, client_address
     else:
         ok = await passwords.verify_password(password, user.password_hash) and user.is_active
     if not ok or user is None:
-        async with in_transaction():
-            await ratelimit.hit(address_key, window)
-            await ratelimit.hit(account_key, window)
-            await audit.record(
-                "login.failed",
-                None,
-                actor_label=f"user:{user.email}" if user else "unknown account",
-                organisation_id=user.organisation.id if user else None,
-                organisation_path=user.organisation.path if user else None,
-                target=f"user:{user.id}" if user else None,
-            )
+        await _failed_login(user, address_key, account_key, window)
         raise KmsError("Email or password is wrong.", code="INVALID_CREDENTIALS")
+    if user.otp_enabled_at is not None:
+        if not otp:
+            raise KmsError("Enter the one-time code from your authenticator app.", code="OTP_REQUIRED")
+        if server is None or not await _use_otp(user, otp, server):
+            # A wrong code counts like a wrong password: the account locks before codes can be guessed.
+            await _failed_login(user, address_key, account_key, window, reason="otp")
+            raise KmsError("The one-time code is wrong or was used already.", code="OTP_INVALID")
 
     async with in_transaction():
         await ratelimit.reset(account_key)
@@ -210,6 +219,112 @@ async def login(email: str, password: str, policy: SessionPolicy, client_address
         user.password_hash = await passwords.hash_password(password)
         await user.save(update_fields=["password_hash"])
     return user, cookie
+
+
+async def _failed_login(
+    user: User | None, address_key: str, account_key: str, window: int, *, reason: str | None = None
+) -> None:
+    async with in_transaction():
+        await ratelimit.hit(address_key, window)
+        await ratelimit.hit(account_key, window)
+        await audit.record(
+            "login.failed",
+            None,
+            actor_label=f"user:{user.email}" if user else "unknown account",
+            organisation_id=user.organisation.id if user else None,
+            organisation_path=user.organisation.path if user else None,
+            target=f"user:{user.id}" if user else None,
+            details={"reason": reason} if reason else None,
+        )
+
+
+async def _use_otp(user: User, code: str, server: SecretBytes) -> bool:
+    """Whether ``code`` is the user's current one-time code and not used before. The step is recorded with a
+    conditional update, so two requests with the same code (on any server) cannot both pass."""
+    if user.otp_secret is None:
+        return False
+    secret = totp.open_sealed(bytes(user.otp_secret), user_id=user.id, server=server)
+    step = totp.accepted_step(secret, code, time.time(), after_step=user.otp_last_step)
+    if step is None:
+        return False
+    fresh = Q(otp_last_step__isnull=True) | Q(otp_last_step__lt=step)
+    updated = await User.filter(fresh, id=user.id, otp_enabled_at__isnull=False).update(otp_last_step=step)
+    if updated:
+        user.otp_last_step = step
+    return updated == 1
+
+
+@dataclass(frozen=True)
+class OtpSetup:
+    secret: str  # base32, for typing into an app
+    uri: str  # otpauth://, for a QR code
+
+
+async def start_otp_setup(actor: Actor, password: str, server: SecretBytes, issuer: str) -> OtpSetup:
+    """A new secret for the caller's authenticator app; it takes effect once a code from it is confirmed.
+    The password is asked again: an open session alone must not be enough to bind a second factor."""
+    user = await User.get(id=actor.user_id)
+    if not await passwords.verify_password(password, user.password_hash):
+        raise KmsError("The password is wrong.", code="INVALID_CREDENTIALS")
+    if user.otp_enabled_at is not None:
+        raise KmsError("A second factor is already set up. Turn it off first.", code="CONFLICT")
+    secret = totp.new_secret()
+    user.otp_secret = totp.seal(secret, user_id=user.id, server=server)
+    user.otp_last_step = None
+    await user.save(update_fields=["otp_secret", "otp_last_step"])
+    return OtpSetup(totp.to_base32(secret), totp.provisioning_uri(secret, account=user.email, issuer=issuer))
+
+
+async def confirm_otp_setup(actor: Actor, code: str, server: SecretBytes) -> User:
+    """Turn the second factor on with a first code from the app."""
+    user = await User.get(id=actor.user_id)
+    if user.otp_enabled_at is not None:
+        raise KmsError("A second factor is already set up.", code="CONFLICT")
+    if user.otp_secret is None:
+        raise BadInput("code", "Start the setup first.")
+    secret = totp.open_sealed(bytes(user.otp_secret), user_id=user.id, server=server)
+    step = totp.accepted_step(secret, code, time.time(), after_step=None)
+    if step is None:
+        raise KmsError("The one-time code is wrong. Check the time on your phone and try again.", code="OTP_INVALID")
+    async with in_transaction():
+        updated = await User.filter(id=user.id, otp_enabled_at__isnull=True, otp_secret=user.otp_secret).update(
+            otp_enabled_at=_now(), otp_last_step=step
+        )
+        if updated != 1:
+            raise KmsError("The setup changed meanwhile. Start again.", code="CONFLICT")
+        await audit.record("otp.enabled", actor, target=f"user:{user.id}")
+    return await User.get(id=user.id)
+
+
+async def disable_otp(actor: Actor, password: str, code: str, server: SecretBytes) -> User:
+    """Turn the caller's second factor off, with the password and a current code."""
+    user = await User.get(id=actor.user_id)
+    if not await passwords.verify_password(password, user.password_hash):
+        raise KmsError("The password is wrong.", code="INVALID_CREDENTIALS")
+    if user.otp_enabled_at is None:
+        raise KmsError("No second factor is set up.", code="CONFLICT")
+    if not await _use_otp(user, code, server):
+        raise KmsError("The one-time code is wrong or was used already.", code="OTP_INVALID")
+    async with in_transaction():
+        await User.filter(id=user.id).update(otp_secret=None, otp_enabled_at=None, otp_last_step=None)
+        await audit.record("otp.disabled", actor, target=f"user:{user.id}")
+    return await User.get(id=user.id)
+
+
+async def reset_user_otp(actor: Actor, user_id: str) -> User:
+    """An administrator removes another user's second factor (a lost phone); the user sets it up again."""
+    if str(actor.user_id) == str(user_id):
+        raise BadInput("id", "Turn your own second factor off in your profile, with a current code.")
+    user = await _scope.user(actor, user_id)
+    if not parse_roles(user.role_list) <= actor.grantable:
+        raise Forbidden("This user holds a role above yours.")
+    org = await Organisation.get(id=user.organisation_id)  # type: ignore[attr-defined]
+    async with in_transaction():
+        await User.filter(id=user.id).update(otp_secret=None, otp_enabled_at=None, otp_last_step=None)
+        await audit.record(
+            "otp.reset", actor, organisation_id=org.id, organisation_path=org.path, target=f"user:{user.id}"
+        )
+    return await User.get(id=user.id)
 
 
 async def logout(actor: Actor) -> None:

@@ -24,7 +24,7 @@ from models.email_templates import EmailTemplate
 from models.invites import Invite
 from models.organisations import Organisation
 from models.users import User
-from resolvers import _scope, audit, email_rendering, outbox
+from resolvers import _scope, audit, email_rendering, keystore, outbox
 from resolvers.actor import Actor
 from resolvers.auth import hash_new_password
 from resolvers.errors import BadInput, Forbidden, KmsError
@@ -38,7 +38,6 @@ ACCEPTED: Final = "ACCEPTED"
 CANCELLED: Final = "CANCELLED"
 EXPIRED: Final = "EXPIRED"
 OPEN_STATES: Final = (PREPARED, SENT)
-_secrets: dict[tuple[str, str], SecretBytes] = {}
 
 
 class TokenInvalid(KmsError):
@@ -49,13 +48,8 @@ class TokenInvalid(KmsError):
 
 
 def secret_of(settings: Settings) -> SecretBytes:
-    """The server secret, loaded (and on first use created) once per data directory."""
-    key = (str(settings.data_dir), settings.secret_key)
-    if key not in _secrets:
-        _secrets[key] = server_secret.load_server_secret(
-            settings.data_dir, {server_secret.ENV_NAME: settings.secret_key}
-        )
-    return _secrets[key]
+    """The server secret (see resolvers/keystore.py)."""
+    return keystore.server_secret(settings)
 
 
 def signup_token(settings: Settings, invite_id: uuid.UUID) -> str:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 import threading
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crypto import server_secret as server_secrets
 from crypto.errors import SealedError
 from crypto.kek import EnvKek, FileKek, Kek, KekRing
+from crypto.secret import SecretBytes
 from plugins.registry import PluginRegistry, load_plugins
 from resolvers.errors import KmsError
 from settings import Settings
@@ -120,3 +123,14 @@ def keystore(settings: Settings) -> KeyStore:
 def registry(plugins: tuple[str, ...]) -> PluginRegistry:
     """The registry of the enabled plugins, built once per process."""
     return load_plugins(plugins)
+
+
+@cache
+def _load_server_secret(data_dir: str, configured: str) -> SecretBytes:
+    return server_secrets.load_server_secret(Path(data_dir), {server_secrets.ENV_NAME: configured})
+
+
+def server_secret(settings: Settings) -> SecretBytes:
+    """The server secret (KMS_SECRET_KEY or data/server-secret), loaded (and on first use created) once per
+    data directory. It signs invite links and seals second-factor secrets."""
+    return _load_server_secret(str(settings.data_dir), settings.secret_key)

@@ -1,4 +1,4 @@
-"""GraphQL of logging in and out and the caller's own password."""
+"""GraphQL of logging in and out, the caller's own password and second factor (TOTP)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,28 @@ import strawberry
 from strawberry.types import Info
 
 from models.users import User
-from resolvers import auth
+from resolvers import auth, keystore
+from resolvers.actor import Actor
+from resolvers.errors import Forbidden
+from resolvers.roles import Permission
 from schema.context import Context
 from schema.permissions import anyone, requires
 from schema.users import UserType
+
+OTP_ISSUER = "Meter KMS"
+
+
+@strawberry.type(description="A new second-factor secret, shown once: type the secret or scan the URI as a QR code.")
+class OtpSetup:
+    secret: str = strawberry.field(description="Base32, as authenticator apps take it when typed.")
+    uri: str = strawberry.field(description="otpauth://totp/... for a QR code.")
+
+
+def _browser_actor(context: Context) -> Actor:
+    actor = context.require_actor()
+    if actor.via != "session":
+        raise Forbidden("A second factor is managed in the console, not with an API token.")
+    return actor
 
 
 @strawberry.type
@@ -47,7 +65,14 @@ class Mutation:
     @strawberry.mutation(extensions=anyone())
     async def login(self, info: Info, email: str, password: str, otp: str | None = None) -> LoginResult:
         context: Context = info.context
-        user, cookie = await auth.login(email, password, context.session_policy, context.client_address)
+        user, cookie = await auth.login(
+            email,
+            password,
+            context.session_policy,
+            context.client_address,
+            otp=otp,
+            server=keystore.server_secret(context.settings),
+        )
         _set_cookie(context, cookie)
         # The rest of this request (nested fields of the result) acts as the user who just logged in.
         context.actor = auth.actor_for(user, user.organisation, client_address=context.client_address)
@@ -69,3 +94,34 @@ class Mutation:
         if cookie:
             _set_cookie(context, cookie)
         return UserType.of(user)
+
+    @strawberry.mutation(
+        extensions=requires(),
+        description="Start setting up a second factor (TOTP). Asks for the password again; the factor is on "
+        "once confirmOtpSetup receives a code from the app.",
+    )
+    async def start_otp_setup(self, info: Info, password: str) -> OtpSetup:
+        context: Context = info.context
+        setup = await auth.start_otp_setup(
+            _browser_actor(context), password, keystore.server_secret(context.settings), OTP_ISSUER
+        )
+        return OtpSetup(secret=setup.secret, uri=setup.uri)
+
+    @strawberry.mutation(extensions=requires(), description="Turn the second factor on with a code from the app.")
+    async def confirm_otp_setup(self, info: Info, code: str) -> UserType:
+        context: Context = info.context
+        user = await auth.confirm_otp_setup(_browser_actor(context), code, keystore.server_secret(context.settings))
+        return UserType.of(user)
+
+    @strawberry.mutation(extensions=requires(), description="Turn your second factor off (password and a code).")
+    async def disable_otp(self, info: Info, password: str, code: str) -> UserType:
+        context: Context = info.context
+        user = await auth.disable_otp(_browser_actor(context), password, code, keystore.server_secret(context.settings))
+        return UserType.of(user)
+
+    @strawberry.mutation(
+        extensions=requires(Permission.MANAGE_USERS),
+        description="Remove another user's second factor (e.g. a lost phone); they set it up again.",
+    )
+    async def reset_user_otp(self, info: Info, id: strawberry.ID) -> UserType:
+        return UserType.of(await auth.reset_user_otp(info.context.require_actor(), str(id)))

@@ -62,6 +62,10 @@ class UserType:
     async def organisation(self, info: Info) -> OrganisationType:
         return await load_organisation(info, self._model.organisation_id)  # type: ignore[attr-defined]
 
+    @strawberry.field(description="Whether the user logs in with a second factor (a TOTP app).")
+    def otp_enabled(self) -> bool:
+        return self._model.otp_enabled_at is not None
+
 
 @strawberry.input
 class UserFilter:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import time
 from datetime import UTC, datetime, timedelta
 
+from crypto import totp
+from crypto.secret import SecretBytes
+from models.audit import AuditEvent
 from models.auth import Session
+from models.users import User
 from tests.conftest import PASSWORD
 
 ME = "{ me { email mustChangePassword } }"
@@ -21,9 +28,7 @@ async def test_login_sets_a_strict_httponly_session_cookie(client, world):
     # when
     response = await api.http.post(
         "/graphql",
-        json={
-            "query": LOGIN_AS % ("ADMIN_A@example.com", PASSWORD)
-        },
+        json={"query": LOGIN_AS % ("ADMIN_A@example.com", PASSWORD)},
     )
     # then
     assert response.json()["data"]["login"]["user"]["email"] == "admin_a@example.com"
@@ -37,9 +42,7 @@ async def test_cookie_is_secure_over_https(client, world):
     api = client(base_url="https://testserver")
     response = await api.http.post(
         "/graphql",
-        json={
-            "query": LOGIN_AS % ("admin_a@example.com", PASSWORD)
-        },
+        json={"query": LOGIN_AS % ("admin_a@example.com", PASSWORD)},
     )
     assert "Secure" in response.headers["set-cookie"]
 
@@ -55,12 +58,8 @@ async def test_each_login_gets_a_new_session_id(client, world):
 
 async def test_wrong_password_and_unknown_email_answer_alike(client, world):
     api = client()
-    wrong = await api.error(
-        'mutation { login(email: "admin_a@example.com", password: "nope") { user { id } } }'
-    )
-    unknown = await api.error(
-        'mutation { login(email: "ghost@example.com", password: "nope") { user { id } } }'
-    )
+    wrong = await api.error('mutation { login(email: "admin_a@example.com", password: "nope") { user { id } } }')
+    unknown = await api.error('mutation { login(email: "ghost@example.com", password: "nope") { user { id } } }')
     assert wrong["extensions"] == unknown["extensions"] == {"code": "INVALID_CREDENTIALS"}
     assert wrong["message"] == unknown["message"]
 
@@ -100,9 +99,7 @@ async def test_first_login_requires_a_password_change(client, world):
     # when / then: everything else is refused until the change
     assert await api.code(USERS) == "PASSWORD_CHANGE_REQUIRED"
     assert await api.code(CHANGE, {"c": PASSWORD, "n": "short"}) == "WEAK_PASSWORD"
-    assert (await api.ok(CHANGE, {"c": PASSWORD, "n": NEW_PASSWORD}))["changePassword"] == {
-        "mustChangePassword": False
-    }
+    assert (await api.ok(CHANGE, {"c": PASSWORD, "n": NEW_PASSWORD}))["changePassword"] == {"mustChangePassword": False}
     assert (await api.ok(USERS))["users"]["totalCount"] >= 1
 
 
@@ -142,9 +139,7 @@ async def test_logout_revokes_the_session(client, world):
 async def test_idle_session_expires(client, world, settings):
     api = client()
     await api.login("admin_a@example.com")
-    await Session.all().update(
-        last_seen_at=datetime.now(UTC) - timedelta(seconds=settings.session_idle_seconds + 1)
-    )
+    await Session.all().update(last_seen_at=datetime.now(UTC) - timedelta(seconds=settings.session_idle_seconds + 1))
     assert (await api.ok(ME))["me"] is None
 
 
@@ -162,9 +157,7 @@ async def test_deactivated_user_loses_the_session_and_cannot_log_in(client, worl
     await world.users["keys_a"].save()
     assert (await api.ok(ME))["me"] is None
     assert (
-        await api.code(
-            f'mutation {{ login(email: "keys_a@example.com", password: "{PASSWORD}") {{ user {{ id }} }} }}'
-        )
+        await api.code(f'mutation {{ login(email: "keys_a@example.com", password: "{PASSWORD}") {{ user {{ id }} }} }}')
         == "INVALID_CREDENTIALS"
     )
 
@@ -201,12 +194,139 @@ async def test_login_and_logout_are_audited_without_secrets(client, world):
     from models.audit import AuditEvent
 
     api = client()
-    await api.code(
-        'mutation { login(email: "admin_a@example.com", password: "Wrong-Guess-1!") { user { id } } }'
-    )
+    await api.code('mutation { login(email: "admin_a@example.com", password: "Wrong-Guess-1!") { user { id } } }')
     await api.login("admin_a@example.com")
     await api.ok("mutation { logout }")
     actions = [e.action for e in await AuditEvent.all().order_by("seq")]
     assert actions == ["login.failed", "login.succeeded", "logout"]
     for event in await AuditEvent.all():
         assert "Wrong-Guess" not in event.details and PASSWORD not in event.details
+
+
+# --- second factor (TOTP) ------------------------------------------------------------------------
+
+START_OTP = "mutation($p: String!) { startOtpSetup(password: $p) { secret uri } }"
+CONFIRM_OTP = "mutation($c: String!) { confirmOtpSetup(code: $c) { otpEnabled } }"
+DISABLE_OTP = "mutation($p: String!, $c: String!) { disableOtp(password: $p, code: $c) { otpEnabled } }"
+RESET_OTP = "mutation($id: ID!) { resetUserOtp(id: $id) { otpEnabled } }"
+LOGIN_OTP = (
+    "mutation($e: String!, $p: String!, $o: String) { login(email: $e, password: $p, otp: $o) { user { email } } }"
+)
+
+
+def otp_code(secret: str, step: int | None = None) -> str:
+    """What the user's authenticator app shows: now, or at ``step``."""
+    raw = SecretBytes(base64.b32decode(secret + "=" * (-len(secret) % 8)))
+    return totp.code_at(raw, time.time() if step is None else step * totp.STEP_SECONDS)
+
+
+async def used_step(user_id) -> int:
+    """The step of the last accepted code. Tests build the used and the next code from it, so a 30-second
+    boundary passing during a test changes nothing."""
+    step = (await User.get(id=user_id)).otp_last_step
+    assert step is not None
+    return step
+
+
+def wrong_code(secret: str) -> str:
+    """A code that no step in the accepted window has."""
+    now = totp.step_of(time.time())
+    valid = {otp_code(secret, step) for step in range(now - 2, now + 3)}
+    return next(code for code in ("000000", "111111", "222222", "333333") if code not in valid)
+
+
+async def enable_otp(api) -> str:
+    """Set up and confirm a second factor for the logged-in user; returns the base32 secret."""
+    setup = (await api.ok(START_OTP, {"p": PASSWORD}))["startOtpSetup"]
+    assert (await api.ok(CONFIRM_OTP, {"c": otp_code(setup["secret"])}))["confirmOtpSetup"] == {"otpEnabled": True}
+    return setup["secret"]
+
+
+async def test_otp_setup_asks_for_the_password_and_takes_effect_only_when_confirmed(as_user, client, world):
+    keys = await as_user("keys_a")
+    assert await keys.code(START_OTP, {"p": "wrong"}) == "INVALID_CREDENTIALS"
+    setup = (await keys.ok(START_OTP, {"p": PASSWORD}))["startOtpSetup"]
+    assert setup["uri"].startswith("otpauth://totp/Meter%20KMS:keys_a%40example.com?")
+    assert f"secret={setup['secret']}" in setup["uri"]
+    # stored sealed, not as the secret
+    stored = await User.get(id=world.users["keys_a"].id)
+    assert stored.otp_secret and base64.b32decode(setup["secret"]) not in bytes(stored.otp_secret)
+    # not confirmed yet: logging in needs no code
+    await client().login("keys_a@example.com")
+    assert await keys.code(CONFIRM_OTP, {"c": wrong_code(setup["secret"])}) == "OTP_INVALID"
+    assert (await keys.ok(CONFIRM_OTP, {"c": otp_code(setup["secret"])}))["confirmOtpSetup"]["otpEnabled"] is True
+    assert await keys.code(START_OTP, {"p": PASSWORD}) == "CONFLICT"  # turn it off first
+    assert await AuditEvent.filter(action="otp.enabled", target=f"user:{world.users['keys_a'].id}").count() == 1
+
+
+async def test_login_with_a_second_factor_needs_a_fresh_code(as_user, client, world):
+    secret = await enable_otp(await as_user("keys_a"))
+    used = await used_step(world.users["keys_a"].id)
+    email = "keys_a@example.com"
+    api = client()
+    # without a code: OTP_REQUIRED and no session
+    assert await api.code(LOGIN_OTP, {"e": email, "p": PASSWORD}) == "OTP_REQUIRED"
+    assert "kms_session" not in api.http.cookies
+    # a wrong password still says only that
+    assert (
+        await api.code(LOGIN_OTP, {"e": email, "p": "wrong", "o": otp_code(secret, used + 1)}) == "INVALID_CREDENTIALS"
+    )
+    # the confirming code was used; the app's next code works once
+    assert await api.code(LOGIN_OTP, {"e": email, "p": PASSWORD, "o": otp_code(secret, used)}) == "OTP_INVALID"
+    next_code = otp_code(secret, used + 1)
+    assert (await api.ok(LOGIN_OTP, {"e": email, "p": PASSWORD, "o": next_code}))["login"]["user"]["email"] == email
+    assert (await api.ok(ME))["me"]["email"] == email
+    assert await client().code(LOGIN_OTP, {"e": email, "p": PASSWORD, "o": next_code}) == "OTP_INVALID"  # replayed
+    events = await AuditEvent.filter(action="login.failed", target=f"user:{world.users['keys_a'].id}")
+    assert [json.loads(e.details) for e in events].count({"reason": "otp"}) == 2
+    assert all(secret not in e.details for e in events)
+
+
+async def test_wrong_codes_lock_the_account_like_wrong_passwords(as_user, client, world, settings):
+    secret = await enable_otp(await as_user("keys_a"))
+    wrong = wrong_code(secret)
+    for _ in range(settings.login_account_limit):
+        api = client()
+        assert await api.code(LOGIN_OTP, {"e": "keys_a@example.com", "p": PASSWORD, "o": wrong}) == "OTP_INVALID"
+    locked = {
+        "e": "keys_a@example.com",
+        "p": PASSWORD,
+        "o": otp_code(secret, await used_step(world.users["keys_a"].id) + 1),
+    }
+    assert await client().code(LOGIN_OTP, locked) == "ACCOUNT_LOCKED"
+
+
+async def test_turning_the_second_factor_off_needs_password_and_code(as_user, client, world):
+    keys = await as_user("keys_a")
+    secret = await enable_otp(keys)
+    used = await used_step(world.users["keys_a"].id)
+    assert await keys.code(DISABLE_OTP, {"p": "wrong", "c": otp_code(secret, used + 1)}) == "INVALID_CREDENTIALS"
+    assert await keys.code(DISABLE_OTP, {"p": PASSWORD, "c": otp_code(secret, used)}) == "OTP_INVALID"  # used already
+    disabled = await keys.ok(DISABLE_OTP, {"p": PASSWORD, "c": otp_code(secret, used + 1)})
+    assert disabled["disableOtp"]["otpEnabled"] is False
+    await client().login("keys_a@example.com")  # no code needed any more
+    assert (await User.get(id=world.users["keys_a"].id)).otp_secret is None
+
+
+async def test_an_admin_resets_a_lost_second_factor_within_their_organisations_only(as_user, client, world):
+    secret = await enable_otp(await as_user("keys_a"))
+    keys_id, admin_b_id = str(world.users["keys_a"].id), str(world.users["admin_b"].id)
+    assert await (await as_user("viewer_a")).code(RESET_OTP, {"id": keys_id}) == "FORBIDDEN"
+    assert await (await as_user("admin_b")).code(RESET_OTP, {"id": keys_id}) == "NOT_FOUND"
+    admin_a = await as_user("admin_a")
+    assert await admin_a.code(RESET_OTP, {"id": str(world.users["admin_a"].id)}) == "BAD_USER_INPUT"
+    assert await admin_a.code(RESET_OTP, {"id": admin_b_id}) == "NOT_FOUND"
+    assert (await admin_a.ok(RESET_OTP, {"id": keys_id}))["resetUserOtp"]["otpEnabled"] is False
+    await client().login("keys_a@example.com")
+    assert await AuditEvent.filter(action="otp.reset", target=f"user:{keys_id}").count() == 1
+    assert secret  # the old secret is gone with the reset
+    assert (await User.get(id=keys_id)).otp_secret is None
+
+
+async def test_api_tokens_cannot_manage_a_second_factor(as_user, client):
+    admin = await as_user("admin_a")
+    token = (await admin.ok('mutation { createApiToken(input: {name: "ci", roles: [VIEWER]}) { token } }'))[
+        "createApiToken"
+    ]["token"]
+    api = client(headers={"Authorization": f"Bearer {token}"})
+    assert await api.code(START_OTP, {"p": PASSWORD}) == "FORBIDDEN"
