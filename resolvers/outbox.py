@@ -8,16 +8,25 @@ SKIP LOCKED on PostgreSQL, a guarded UPDATE on SQLite), sends them and marks the
 with exponential backoff, or marks them FAILED after the last try or a permanent refusal. Bodies are cleared
 once a mail is sent or has failed: they carry single-use links. A claim is a lease (``locked_until``): a
 worker killed while sending leaves the row to be claimed again when the lease ends.
+
+``demo_mailbox`` and ``demo_mail`` read the demo mailbox (the ``.eml`` files written when no SMTP server is
+configured) for the console's Developer > Demo mailbox screen.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Final, Protocol
 from uuid import UUID
 
@@ -30,6 +39,7 @@ from models.organisations import Organisation
 from models.outbox import OutboxMessage
 from models.users import User
 from resolvers import audit, email_rendering
+from resolvers.errors import NotFound
 from resolvers.smtp import DEFAULT_SENDER, Mailbox, SmtpSendError, SmtpSettings, send_email
 from settings import Settings, load
 
@@ -325,3 +335,87 @@ async def run_worker(settings: Settings, stop: asyncio.Event, *, sender: Sender 
         except TimeoutError:
             pass
     log.info("mail worker stopped")
+
+
+# --- the demo mailbox -------------------------------------------------------------------------------------
+
+DEMO_MAILBOX_MAX: Final = 100
+# Mailbox file names: a 20-digit nanosecond timestamp, a dash and 8 hex digits (resolvers/smtp.py).
+_DEMO_MAIL_ID: Final = re.compile(r"\A[0-9]{20}-[0-9a-f]{8}\Z")
+
+
+@dataclass(frozen=True)
+class DemoMail:
+    """One mail of the demo mailbox; ``id`` is its file name without ``.eml``."""
+
+    id: str
+    sent_at: datetime
+    to: str
+    subject: str
+    text: str
+    html: str
+
+
+def smtp_configured() -> bool:
+    """Whether mails go out by SMTP (``KMS_SMTP_HOST`` set); else they go to the demo mailbox."""
+    return SmtpSettings.from_env() is not None
+
+
+def _part(message: EmailMessage, subtype: str) -> str:
+    part = message.get_body(preferencelist=(subtype,))
+    return str(part.get_content()) if part is not None else ""
+
+
+def _read_demo_mail(path: Path) -> DemoMail:
+    with path.open("rb") as fh:
+        message = BytesParser(policy=policy.default).parse(fh)
+    try:
+        sent_at = parsedate_to_datetime(str(message["Date"]))
+    except (TypeError, ValueError):
+        sent_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    is_mail = isinstance(message, EmailMessage)
+    return DemoMail(
+        id=path.stem,
+        sent_at=sent_at,
+        to=str(message.get("To", "")),
+        subject=str(message.get("Subject", "")),
+        text=_part(message, "plain") if is_mail else "",
+        html=_part(message, "html") if is_mail else "",
+    )
+
+
+def _latest_demo_mails(directory: Path, first: int) -> list[DemoMail]:
+    mailbox = Mailbox(directory)
+    mails = []
+    for entry in mailbox.latest(first):
+        try:
+            mails.append(_read_demo_mail(entry.path))
+        except FileNotFoundError:  # removed meanwhile
+            continue
+    return mails
+
+
+async def demo_mailbox(settings: Settings, first: int = 20) -> list[DemoMail]:
+    """The latest mails of the demo mailbox, newest first; empty when SMTP is configured (there is none)."""
+    if smtp_configured():
+        return []
+    count = max(0, min(first, DEMO_MAILBOX_MAX))
+    return await asyncio.to_thread(_latest_demo_mails, settings.mailbox_dir, count)
+
+
+def _one_demo_mail(directory: Path, mail_id: str) -> DemoMail | None:
+    path = directory / f"{mail_id}{Mailbox.SUFFIX}"
+    try:
+        return _read_demo_mail(path)
+    except FileNotFoundError:
+        return None
+
+
+async def demo_mail(settings: Settings, mail_id: str) -> DemoMail:
+    """One mail of the demo mailbox by its id; NOT_FOUND for an unknown id or when SMTP is configured."""
+    if smtp_configured() or not _DEMO_MAIL_ID.match(mail_id):
+        raise NotFound("Mail")
+    found = await asyncio.to_thread(_one_demo_mail, settings.mailbox_dir, mail_id)
+    if found is None:
+        raise NotFound("Mail")
+    return found

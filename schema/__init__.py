@@ -7,7 +7,20 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from schema import accounts, audit, auth, batches, devices, email_templates, invites, keys, organisations, tokens, users
+from schema import (
+    accounts,
+    audit,
+    auth,
+    batches,
+    devices,
+    email_templates,
+    invites,
+    keys,
+    organisations,
+    outbox,
+    tokens,
+    users,
+)
 from schema.extensions import (
     ErrorPolicy,
     IntrospectionPolicy,
@@ -18,7 +31,20 @@ from schema.extensions import (
 )
 from settings import Settings
 
-DOMAINS = (auth, users, organisations, tokens, audit, devices, batches, keys, invites, email_templates, accounts)
+DOMAINS = (
+    auth,
+    users,
+    organisations,
+    tokens,
+    audit,
+    devices,
+    batches,
+    keys,
+    invites,
+    email_templates,
+    accounts,
+    outbox,
+)
 
 
 class KmsSchema(strawberry.Schema):

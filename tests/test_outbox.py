@@ -175,3 +175,60 @@ async def test_without_smtp_the_demo_mailbox_keeps_mails(world, settings, tmp_pa
     assert cli.cmd_mailbox(demo, cli.build_parser().parse_args(["mailbox"])) == 0
     printed = capsys.readouterr().out
     assert "Reset your Meter KMS password" in printed and LINK in printed
+
+
+DEMO_MAILBOX = "query($n: Int) { demoMailbox(first: $n) { id sentAt to subject text html } }"
+DEMO_MAIL = "query($id: ID!) { demoMail(id: $id) { id to subject text html } }"
+
+
+async def test_a_platform_admin_reads_the_demo_mailbox_newest_first(world, settings, as_user, monkeypatch):
+    # given: two mails delivered to the demo mailbox the server reads
+    monkeypatch.delenv("KMS_SMTP_HOST", raising=False)
+    transport = outbox.MailboxSender(Mailbox(settings.mailbox_dir))
+    await queue(world, "keys_a")
+    assert await outbox.deliver_due(transport) == 1
+    await queue(world, "viewer_a", link="https://kms.example.com/reset-password?token=kms_rst_second")
+    assert await outbox.deliver_due(transport) == 1
+    api = await as_user("platform_admin")
+    # when
+    data = await api.ok("{ mailTransport }")
+    mails = (await api.ok(DEMO_MAILBOX, {"n": 2}))["demoMailbox"]
+    # then
+    assert data == {"mailTransport": "DEMO_MAILBOX"}
+    assert [m["to"] for m in mails] == ["viewer_a@example.com", "keys_a@example.com"]
+    newest = mails[0]
+    assert newest["subject"] == "Reset your Meter KMS password"
+    assert "kms_rst_second" in newest["text"] and 'href="https://kms.example.com/reset-password' in newest["html"]
+    assert datetime.fromisoformat(newest["sentAt"]) <= datetime.now(UTC)
+    one = (await api.ok(DEMO_MAIL, {"id": newest["id"]}))["demoMail"]
+    assert one == {k: newest[k] for k in ("id", "to", "subject", "text", "html")}
+    assert len((await api.ok(DEMO_MAILBOX, {"n": 1}))["demoMailbox"]) == 1
+
+
+async def test_demo_mail_ids_cannot_leave_the_mailbox(world, settings, as_user, monkeypatch):
+    monkeypatch.delenv("KMS_SMTP_HOST", raising=False)
+    (settings.data_dir / "secret.eml").write_text("To: x@example.com\nSubject: secret\n\nsecret\n")
+    api = await as_user("platform_admin")
+    for bad in ("../secret", "secret", "00000000000000000000-0000000", "/etc/passwd", "00000000000000000000-00000000"):
+        assert await api.code(DEMO_MAIL, {"id": bad}) == "NOT_FOUND", bad
+
+
+async def test_with_smtp_configured_there_is_no_demo_mailbox(world, settings, as_user, monkeypatch):
+    # given: a mail in the demo mailbox, then SMTP is configured
+    monkeypatch.delenv("KMS_SMTP_HOST", raising=False)
+    await queue(world)
+    assert await outbox.deliver_due(outbox.MailboxSender(Mailbox(settings.mailbox_dir))) == 1
+    api = await as_user("platform_admin")
+    mail_id = (await api.ok(DEMO_MAILBOX, {"n": 1}))["demoMailbox"][0]["id"]
+    monkeypatch.setenv("KMS_SMTP_HOST", "smtp.example.com")
+    # then
+    assert await api.ok("{ mailTransport }") == {"mailTransport": "SMTP"}
+    assert await api.ok(DEMO_MAILBOX, {"n": 5}) == {"demoMailbox": []}
+    assert await api.code(DEMO_MAIL, {"id": mail_id}) == "NOT_FOUND"
+
+
+async def test_only_platform_admins_read_the_demo_mailbox(world, as_user):
+    for key in ("admin_a", "keys_a", "viewer_a"):
+        api = await as_user(key)
+        assert await api.code(DEMO_MAILBOX, {"n": 5}) == "FORBIDDEN", key
+        assert await api.code("{ mailTransport }") == "FORBIDDEN", key
