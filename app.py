@@ -20,7 +20,15 @@ from strawberry.asgi import GraphQL
 from tortoise import connections
 
 from console.graphiql import assets_app, graphiql_html
-from console.web import EMAIL_LINK_PAGES, console_page, email_link_page, static_app, to_console
+from console.web import (
+    EMAIL_LINK_PAGES,
+    PLUGIN_MODULE_PREFIX,
+    console_page_for,
+    email_link_page,
+    plugin_module,
+    static_app,
+    to_console,
+)
 from models import db
 from resolvers import auth, keys, outbox
 from resolvers.actor import Actor
@@ -35,11 +43,17 @@ log = logging.getLogger("kms")
 CSRF_HEADER = "x-kms-csrf"
 
 
-def _csp(nonce: str) -> str:
+#: The console shell: the one page that frames another (GraphiQL, same origin only).
+CONSOLE_SHELL = "/console"
+
+
+def _csp(nonce: str, *, frame_ancestors: str = "'none'", frame_src: str | None = None) -> str:
     return (
         "default-src 'none'; script-src 'self'; "
         f"style-src 'self' 'nonce-{nonce}'; font-src 'self' data:; img-src 'self' data:; "
-        "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        "connect-src 'self'; base-uri 'none'; form-action 'self'; "
+        + (f"frame-src {frame_src}; " if frame_src else "")
+        + f"frame-ancestors {frame_ancestors}"
     )
 
 
@@ -58,6 +72,7 @@ class SecurityHeaders:
         scope.setdefault("state", {})
         scope["state"]["request_id"] = request_id
         scope["state"]["csp_nonce"] = nonce
+        frame_src = "'self'" if scope.get("path") == CONSOLE_SHELL else None
 
         async def send_with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
@@ -67,7 +82,7 @@ class SecurityHeaders:
                     b"x-content-type-options": b"nosniff",
                     b"referrer-policy": b"no-referrer",
                     b"x-frame-options": b"DENY",
-                    b"content-security-policy": _csp(nonce).encode(),
+                    b"content-security-policy": _csp(nonce, frame_src=frame_src).encode(),
                     b"cache-control": b"no-store",
                 }
                 present = {name.lower() for name, _ in headers}
@@ -138,8 +153,16 @@ class KmsGraphQL(GraphQL[Context, None]):
             return PlainTextResponse("Please log in to the console first.", status_code=401)
         if actor.must_change_password or not actor.has(Permission.INTROSPECT):
             return PlainTextResponse("GraphiQL is for administrators.", status_code=403)
+        nonce = request.state.csp_nonce
+        headers = {}
+        if request.query_params.get("embedded") == "1":
+            # The console shows this page in a frame (#/graphiql): only this page, only for the same origin.
+            headers = {
+                "content-security-policy": _csp(nonce, frame_ancestors="'self'"),
+                "x-frame-options": "SAMEORIGIN",
+            }
         return HTMLResponse(
-            graphiql_html(graphql_url="/graphql", assets_prefix="/console/assets", nonce=request.state.csp_nonce)
+            graphiql_html(graphql_url="/graphql", assets_prefix="/console/assets", nonce=nonce), headers=headers
         )
 
 
@@ -208,7 +231,8 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             Route("/downloads/{token}", download_endpoint(settings)),
             Mount("/console/assets", app=assets_app()),
             Route("/", to_console),
-            Route("/console", console_page),
+            Route("/console", console_page_for(registry(settings.plugins))),
+            Route(PLUGIN_MODULE_PREFIX + "/{plugin}/{file}", plugin_module(registry(settings.plugins))),
             *(Route(path, email_link_page) for path in EMAIL_LINK_PAGES),
             Mount("/console/static", app=static_app()),
         ],

@@ -12,6 +12,10 @@ the console lives. Checked in headless Chromium, the page works under::
     font-src 'self' data:; img-src 'self' data:; connect-src 'self';
     base-uri 'none'; form-action 'none'; frame-ancestors 'none'
 
+The console shows the same page inside its layout (route ``#/graphiql``) as a frame of
+``/graphql?embedded=1``: that response alone says ``frame-ancestors 'self'`` (app.py), the
+console shell allows ``frame-src 'self'``, and every other response keeps ``'none'``.
+
 No inline script, no ``'unsafe-eval'``. GraphiQL's stylesheet is a plain file; the only
 inline style is a ``<style>`` element that GraphiQL's dialogs (react-remove-scroll) add when
 opened: it needs the page's nonce (``graphiql-init.js`` hands it over) or ``'unsafe-inline'``

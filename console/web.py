@@ -6,13 +6,16 @@ own. The shell has no inline script or style, so it runs under the service's CSP
 request to another origin.
 
 ``app.py`` adds :func:`console_page` at ``/console``, :func:`to_console` at ``/`` and mounts
-:func:`static_app` at ``/console/static``.
+:func:`static_app` at ``/console/static``. Console modules of enabled Python plugins (``Plugin.console_modules``)
+are served by :func:`plugin_module` at ``/console/ext/<plugin>/<file>.js`` and listed on the shell
+(``data-plugin-modules``), so the console imports them after its built-in plugins.
 """
 
 from __future__ import annotations
 
 import html
 import os
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -22,11 +25,16 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import ASGIApp, Scope
 
+from plugins.registry import PluginRegistry
+
 __all__ = [
     "EMAIL_LINK_PAGES",
+    "PLUGIN_MODULE_PREFIX",
     "STATIC_DIR",
     "console_page",
+    "console_page_for",
     "email_link_page",
+    "plugin_module",
     "shell_html",
     "static_app",
     "to_console",
@@ -68,10 +76,18 @@ def static_app() -> ASGIApp:
     return _ConsoleStatic(directory=STATIC_DIR, follow_symlink=False)
 
 
-def shell_html(*, nonce: str, static_prefix: str = "/console/static") -> str:
-    """The single page every console screen renders into. No inline script or style."""
+#: Where enabled plugins' console modules are served: ``/console/ext/<plugin>/<file>.js``.
+PLUGIN_MODULE_PREFIX = "/console/ext"
+
+
+def shell_html(*, nonce: str, static_prefix: str = "/console/static", plugin_modules: Sequence[str] = ()) -> str:
+    """The single page every console screen renders into. No inline script or style.
+
+    ``plugin_modules`` are the URLs of the enabled plugins' console modules (space separated on
+    ``#app``); ``main.js`` imports them after the built-in plugins."""
     n = html.escape(nonce, quote=True)
     prefix = html.escape(static_prefix.rstrip("/"), quote=True)
+    modules = html.escape(" ".join(plugin_modules), quote=True)
     return f"""<!doctype html>
 <html lang="en">
   <head>
@@ -86,7 +102,7 @@ def shell_html(*, nonce: str, static_prefix: str = "/console/static") -> str:
   </head>
   <body>
     <a class="skip-link" href="#main">Skip to content</a>
-    <div id="app" data-graphql-url="/graphql" aria-busy="true">
+    <div id="app" data-graphql-url="/graphql" data-plugin-modules="{modules}" aria-busy="true">
       <p class="boot">Meter KMS…</p>
     </div>
     <noscript>The Meter KMS console needs JavaScript.</noscript>
@@ -98,6 +114,32 @@ def shell_html(*, nonce: str, static_prefix: str = "/console/static") -> str:
 async def console_page(request: Request) -> Response:
     """GET /console: the shell; the hash (``#/devices``) picks the screen."""
     return HTMLResponse(shell_html(nonce=request.state.csp_nonce))
+
+
+def console_page_for(plugins: PluginRegistry) -> Callable[[Request], Awaitable[Response]]:
+    """GET /console listing the console modules of the enabled plugins."""
+    modules = [f"{PLUGIN_MODULE_PREFIX}/{name}/{file}" for name, file in plugins.console_modules()]
+
+    async def page(request: Request) -> Response:
+        return HTMLResponse(shell_html(nonce=request.state.csp_nonce, plugin_modules=modules))
+
+    return page
+
+
+def plugin_module(plugins: PluginRegistry) -> Callable[[Request], Awaitable[Response]]:
+    """GET /console/ext/<plugin>/<file>: a console module an enabled plugin declares, else 404.
+
+    Only the declared ``.js`` files of enabled plugins are served (no directory listing, no other file
+    of the package); the security headers are those of every response."""
+
+    async def module(request: Request) -> Response:
+        name, file = request.path_params["plugin"], request.path_params["file"]
+        path = plugins.console_module(name, file) if file.endswith(".js") else None
+        if path is None:
+            return Response("Not Found\n", status_code=404, media_type="text/plain")
+        return FileResponse(path, media_type=CONTENT_TYPES[".js"], headers={"Cache-Control": CACHE_CONTROL})
+
+    return module
 
 
 #: Pages that emails link to (``<public url>/<page>?token=…``) and the console screen each opens.

@@ -15,6 +15,10 @@ How to write a plugin:
            acme = "acme_kms.plugin:plugin"
 
        Operators then enable it by name (see ``plugins.registry``).
+    6. Optionally ship console modules (device panels on the console's device page): put ES modules in a
+       folder of your package and name them, ``console_dir=str(Path(__file__).parent / "console")`` and
+       ``console_modules=("panel.js",)``. The server serves them at ``/console/ext/<plugin>/<file>`` and the
+       console imports them after its built-in plugins (see ``console/static/core/registry.js``).
 
 Streaming contract for format writers: the core calls ``header`` once, ``rows`` once per ``KeyRecord``
 and ``footer`` once, and writes every chunk out as it comes, so an export of a million keys stays flat in
@@ -25,6 +29,7 @@ number changes or in ``footer``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -52,6 +57,10 @@ __all__ = [
     "Verification",
     "stream_export",
 ]
+
+
+#: A console module is a plain file name ending in .js (no directory, no dot file).
+CONSOLE_MODULE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\.js$")
 
 
 class Radio(StrEnum):
@@ -235,10 +244,15 @@ AttributeValidator = Callable[[DeviceType, Mapping[str, Any]], dict[str, Any]]
 KeyMap = Mapping[str, SecretBytes | bytes]
 FrameVerifier = Callable[[DeviceType, Mapping[str, Any], KeyMap, bytes], Verification]
 SlotSelector = Callable[[DeviceType, Mapping[str, Any]], tuple[KeySlot, ...]]
+IdentifierLister = Callable[[DeviceType, Mapping[str, Any]], tuple[tuple[str, str], ...]]
 
 
 def _required_slots(device_type: DeviceType, attrs: Mapping[str, Any]) -> tuple[KeySlot, ...]:
     return tuple(slot for slot in device_type.key_slots if slot.required)
+
+
+def _all_identifiers(device_type: DeviceType, attrs: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple((str(name), str(value)) for name, value in sorted(attrs.items()) if value is not None)
 
 
 def _no_verifier(device_type: DeviceType, attrs: Mapping[str, Any], keys: KeyMap, frame: bytes) -> Verification:
@@ -256,6 +270,12 @@ class Plugin:
         verify: Frame verifier for its device types.
         formats: Key formats it offers.
         key_slots: Which slots a device of a type needs given its identifiers (default: the required ones).
+        identifiers: The non-secret identifiers shown for a device, as (name, text) pairs (default: every
+            validated attribute, by name). Never key material: they are shown to every catalog reader.
+        console_dir: Directory of the plugin's console modules (usually ``Path(__file__).parent / "console"``).
+        console_modules: File names of ES modules in ``console_dir`` the console loads after its built-in
+            plugins (``panel.js``). Each exports a console plugin (``console/static/core/registry.js``),
+            for example device panels. The server serves only these ``.js`` files of enabled plugins.
     """
 
     name: str
@@ -264,11 +284,19 @@ class Plugin:
     verify: FrameVerifier = _no_verifier
     formats: tuple[KeyFormat, ...] = ()
     key_slots: SlotSelector = _required_slots
+    identifiers: IdentifierLister = _all_identifiers
+    console_dir: str | None = None
+    console_modules: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for device_type in self.device_types:
             if device_type.plugin != self.name:
                 raise ValueError(f"Device type {device_type.id} names plugin {device_type.plugin!r}.")
+        for module in self.console_modules:
+            if not CONSOLE_MODULE.match(module):
+                raise ValueError(f"Console module {module!r} must be a plain .js file name.")
+        if self.console_modules and not self.console_dir:
+            raise ValueError(f"Plugin {self.name} declares console modules without a console_dir.")
 
 
 def stream_export(key_format: KeyFormat, records: Iterable[KeyRecord], ctx: ExportContext) -> Iterator[bytes]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable, Mapping, Sequence
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -128,6 +129,26 @@ class PluginRegistry:
     def verify_frame(self, device_type_id: str, attrs: Mapping[str, Any], keys: KeyMap, frame: bytes) -> Verification:
         """Verify a captured frame against a device's keys with its plugin."""
         return self.plugin_for(device_type_id).verify(self.device_type(device_type_id), attrs, keys, frame)
+
+    def identifiers(self, device_type_id: str, attrs: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+        """A device's non-secret identifiers as its plugin names them; none for an unknown type."""
+        try:
+            plugin, device_type = self.plugin_for(device_type_id), self.device_type(device_type_id)
+        except UnknownDeviceType:
+            return ()
+        return plugin.identifiers(device_type, attrs)
+
+    def console_modules(self) -> tuple[tuple[str, str], ...]:
+        """(plugin name, file name) of every console module the enabled plugins declare, in order."""
+        return tuple((p.name, module) for p in self._plugins.values() for module in p.console_modules)
+
+    def console_module(self, plugin_name: str, file_name: str) -> Path | None:
+        """The file of a declared console module of an enabled plugin, or None (never another file)."""
+        plugin = self._plugins.get(plugin_name)
+        if plugin is None or plugin.console_dir is None or file_name not in plugin.console_modules:
+            return None
+        path = Path(plugin.console_dir) / file_name
+        return path if path.is_file() else None
 
     def export_context(self, options: ExportOptions) -> ExportContext:
         """An export context over this registry's device types."""

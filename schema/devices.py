@@ -69,6 +69,12 @@ class DeviceKey:
     created_at: datetime
 
 
+@strawberry.type(description="A non-secret identifier of a device, named by its plugin (devEui, mbusId, ...).")
+class DeviceIdentifier:
+    name: str
+    value: str
+
+
 @functools.cache
 def _device_type(plugins: tuple[str, ...], type_id: str) -> DeviceTypeType:
     """Device types are immutable plugin data: one GraphQL object per type, not one per row."""
@@ -102,6 +108,16 @@ async def _load_keys(ids: list[Any]) -> list[list[DeviceKey]]:
 async def _load_labels(ids: list[Any]) -> list[list[str]]:
     found = await devices.labels_of(ids)
     return [found[i] for i in ids]
+
+
+def _identifiers_loader(info: Info) -> DataLoader[Any, Any]:
+    plugins = registry(info.context.settings.plugins)
+
+    async def load(ids: list[Any]) -> list[list[DeviceIdentifier]]:
+        found = await devices.attributes_of(ids)
+        return [[DeviceIdentifier(name=n, value=v) for n, v in plugins.identifiers(*found[i])] for i in ids]
+
+    return _loader(info, "identifiers", load)
 
 
 _NOT_LOADED: Any = object()
@@ -145,6 +161,14 @@ class DeviceObject:
         # Not preloaded: a DataLoader future, which graphql-core awaits like a coroutine. The field itself
         # stays synchronous so that a preloaded page costs no task per device.
         return cast(list[str], _loader(info, "labels", _load_labels).load(self._model.id))
+
+    @strawberry.field(
+        extensions=requires(Permission.READ_CATALOG),
+        description="The device's identifiers (DevEUI, JoinEUI, M-Bus ID, ...) as its plugin names them.",
+    )
+    async def identifiers(self, info: Info) -> list[DeviceIdentifier]:
+        found: list[DeviceIdentifier] = await _identifiers_loader(info).load(self._model.id)
+        return found
 
     @strawberry.field
     async def keys(self, info: Info) -> list[DeviceKey]:

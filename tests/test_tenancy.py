@@ -117,6 +117,30 @@ DENIALS = [
         'mutation { changePassword(currentPassword: "x", newPassword: "y") { id } }',
         expect="UNAUTHENTICATED",
     ),
+    # A second factor is one's own (tests/test_auth.py covers the token and password rules); an admin resets
+    # another user's only within their organisations and only for roles they may grant.
+    Denial(
+        "Mutation.startOtpSetup", None, 'mutation { startOtpSetup(password: "x") { uri } }', expect="UNAUTHENTICATED"
+    ),
+    Denial(
+        "Mutation.confirmOtpSetup", None, 'mutation { confirmOtpSetup(code: "1") { id } }', expect="UNAUTHENTICATED"
+    ),
+    Denial(
+        "Mutation.disableOtp",
+        None,
+        'mutation { disableOtp(password: "x", code: "1") { id } }',
+        expect="UNAUTHENTICATED",
+    ),
+    Denial(
+        "Mutation.resetUserOtp", "admin_b", "mutation($id: ID!) { resetUserOtp(id: $id) { id } }", {"id": "user:keys_a"}
+    ),
+    Denial(
+        "Mutation.resetUserOtp",
+        "keys_a",
+        "mutation($id: ID!) { resetUserOtp(id: $id) { id } }",
+        {"id": "user:viewer_a"},
+        "FORBIDDEN",
+    ),
     Denial("Mutation.createUser", "admin_b", CREATE_USER_OP, {"org": "org:customer_a", "roles": ["VIEWER"]}),
     Denial(
         "Mutation.createUser", "keys_a", CREATE_USER_OP, {"org": "org:customer_a", "roles": ["VIEWER"]}, "FORBIDDEN"
@@ -445,6 +469,11 @@ DENIALS.extend(
             _ANY_ID,
             "FORBIDDEN",
         ),
+        # the demo mailbox holds mails of every organisation: platform administrators only
+        Denial("Query.mailTransport", "admin_a", "{ mailTransport }", expect="FORBIDDEN"),
+        Denial("Query.demoMailbox", "admin_a", "{ demoMailbox { id subject } }", expect="FORBIDDEN"),
+        Denial("Query.demoMailbox", None, "{ demoMailbox { id } }", expect="UNAUTHENTICATED"),
+        Denial("Query.demoMail", "admin_a", 'query { demoMail(id: "x") { id } }', expect="FORBIDDEN"),
     ]
 )
 NON_PUBLIC[:] = sorted({d.field for d in DENIALS})

@@ -14,6 +14,7 @@ from plugins.base import InvalidAttributes, Radio
 from plugins.registry import (
     ENTRY_POINT_GROUP,
     PluginError,
+    PluginRegistry,
     UnknownDeviceType,
     UnknownFormat,
     load_plugins,
@@ -145,3 +146,32 @@ def test_registry_dispatches_validation_and_verification() -> None:
         "AppKey",
         "NwkKey",
     ]
+
+
+def test_identifiers_and_console_modules(tmp_path: Path) -> None:
+    from plugins.base import DeviceType, KeyAlgorithm, KeySlot, Plugin
+
+    registry = load_plugins()
+    attrs = registry.validate_attributes("topas-sonic-lora-w8", {"devEui": "70b3d5e75e000001"})
+    assert registry.identifiers("topas-sonic-lora-w8", attrs) == (
+        ("devEui", "70B3D5E75E000001"),
+        ("joinEui", "0000000000000000"),
+        ("lorawanVersion", "1.0.3"),
+    )
+    assert registry.identifiers("no-such-type", attrs) == ()
+    assert registry.console_modules() == ()  # built-ins ship their panels with the console itself
+
+    (tmp_path / "panel.js").write_text("export default {};")
+    (tmp_path / "other.js").write_text("export default {};")
+    kind = DeviceType("acme-x", "ACME X", "ACME", Radio.MBUS, (KeySlot("MBUS", KeyAlgorithm.AES128),), "acme")
+    acme = Plugin("acme", (kind,), lambda t, a: dict(a), console_dir=str(tmp_path), console_modules=("panel.js",))
+    with_acme = PluginRegistry([acme])
+    assert with_acme.console_modules() == (("acme", "panel.js"),)
+    assert with_acme.console_module("acme", "panel.js") == tmp_path / "panel.js"
+    for plugin_name, file_name in (("acme", "other.js"), ("acme", "../panel.js"), ("oms", "panel.js")):
+        assert with_acme.console_module(plugin_name, file_name) is None
+    for bad in ("../x.js", "x.py", ".hidden.js", "a/b.js"):
+        with pytest.raises(ValueError, match=r"plain \.js file name"):
+            Plugin("acme", (kind,), lambda t, a: dict(a), console_dir=str(tmp_path), console_modules=(bad,))
+    with pytest.raises(ValueError, match="without a console_dir"):
+        Plugin("acme", (kind,), lambda t, a: dict(a), console_modules=("panel.js",))
