@@ -9,7 +9,8 @@ from email.message import EmailMessage
 from smtp_server import SmtpServer
 
 from resolvers import outbox
-from resolvers.smtp import SmtpSettings
+from resolvers.smtp import Mailbox, MailboxEntry, SmtpSettings
+from settings import Settings
 
 
 def running_smtp() -> Iterator[SmtpServer]:
@@ -50,3 +51,32 @@ def token_in(message: EmailMessage, page: str) -> str:
 
 def mails_to(server: SmtpServer, address: str) -> list[EmailMessage]:
     return [m for m in server.messages if to_of(m) == address]
+
+
+# --- the demo mailbox (no SMTP server: the console's browser tests) -----------------------------------
+
+
+async def deliver_to_mailbox(settings: Settings) -> int:
+    """What the mail worker does, once (the browser tests' server runs with KMS_MAIL_WORKER=off): every due
+    mail of the outbox goes to the demo mailbox in ``settings.mailbox_dir``. Returns how many were sent."""
+    return await outbox.deliver_due(outbox.MailboxSender(Mailbox(settings.mailbox_dir)), batch=100)
+
+
+async def mailbox_mails(settings: Settings, to: str) -> list[MailboxEntry]:
+    """Deliver what is due, then the demo mailbox's mails to ``to``, newest first."""
+    await deliver_to_mailbox(settings)
+    return [m for m in Mailbox(settings.mailbox_dir).latest(1000) if m.to == to]
+
+
+async def delivered_mail(settings: Settings, to: str) -> MailboxEntry:
+    """Deliver what is due; the newest mail to ``to`` in the demo mailbox."""
+    mails = await mailbox_mails(settings, to)
+    assert mails, f"no mail to {to} in {settings.mailbox_dir}"
+    return mails[0]
+
+
+def link_in(mail: MailboxEntry, page: str) -> str:
+    """The ``<public url>/<page>?token=…`` link of a demo-mailbox mail's text part."""
+    found = re.search(rf"https?://[^\s/]+/{page}\?token=[A-Za-z0-9_\-]+", mail.text)
+    assert found, mail.text
+    return found.group(0)

@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tempfile
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -16,9 +18,12 @@ from browser import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port
 from playwright.async_api import Browser, Page, async_playwright
 
 
-@pytest.fixture(scope="session")
-async def server(settings, tmp_path_factory) -> AsyncIterator[str]:
-    """`kms serve` in a subprocess, on the test database and data directory (same KEK, same secret)."""
+@asynccontextmanager
+async def start_server(
+    settings, extra_env: dict[str, str] | None = None, log_dir: Path | None = None
+) -> AsyncIterator[str]:
+    """Run `kms serve` in a subprocess on the test database and data directory (same KEK, same secret) with
+    `extra_env` on top (e.g. another KMS_PLUGINS); yields its base URL and stops it on exit."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -28,8 +33,9 @@ async def server(settings, tmp_path_factory) -> AsyncIterator[str]:
         "KMS_PUBLIC_URL": base,
         "KMS_MAIL_WORKER": "off",
         "KMS_LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
-    log = tmp_path_factory.mktemp("server") / "kms-serve.log"
+    log = Path(log_dir or tempfile.mkdtemp(prefix="kms-serve-")) / f"kms-serve-{port}.log"
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -70,6 +76,19 @@ async def server(settings, tmp_path_factory) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
+async def server(settings, tmp_path_factory) -> AsyncIterator[str]:
+    """`kms serve` in a subprocess, on the test database and data directory (same KEK, same secret)."""
+    async with start_server(settings, log_dir=tmp_path_factory.mktemp("server")) as base:
+        yield base
+
+
+@pytest.fixture
+def server_factory():
+    """`async with server_factory(settings, {"KMS_PLUGINS": ...}) as base:` another `kms serve` for one test."""
+    return start_server
+
+
+@pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
     """One headless Debian chromium for the module (never a downloaded browser)."""
     if not Path(CHROMIUM).exists():
@@ -80,12 +99,12 @@ async def browser() -> AsyncIterator[Browser]:
         await chromium.close()
 
 
-@pytest.fixture
-async def page(browser: Browser, server: str) -> AsyncIterator[Page]:
-    """A fresh browser context per test. At the end: no script error, no CSP violation and no request
+@asynccontextmanager
+async def open_page(browser: Browser, base: str) -> AsyncIterator[Page]:
+    """A fresh browser context on `base`. At the end: no script error, no CSP violation and no request
     that left the server's origin."""
     context = await browser.new_context(
-        base_url=server, accept_downloads=True, locale="en-GB", viewport={"width": 1280, "height": 860}
+        base_url=base, accept_downloads=True, locale="en-GB", viewport={"width": 1280, "height": 860}
     )
     tab = await context.new_page()
     problems: list[str] = []
@@ -93,8 +112,23 @@ async def page(browser: Browser, server: str) -> AsyncIterator[Page]:
     tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     tab.on(
         "request",
-        lambda r: None if r.url.startswith((server, "data:", "blob:")) else problems.append(f"foreign request {r.url}"),
+        lambda r: None if r.url.startswith((base, "data:", "blob:")) else problems.append(f"foreign request {r.url}"),
     )
-    yield tab
-    await context.close()
+    try:
+        yield tab
+    finally:
+        await context.close()
     assert problems == []
+
+
+@pytest.fixture
+async def page(browser: Browser, server: str) -> AsyncIterator[Page]:
+    """A fresh browser context per test (see open_page)."""
+    async with open_page(browser, server) as tab:
+        yield tab
+
+
+@pytest.fixture
+def page_factory(browser: Browser):
+    """`async with page_factory(base) as page:` a checked browser tab on another server."""
+    return lambda base: open_page(browser, base)

@@ -35,7 +35,7 @@ export async function start(plugins) {
     if (error.code === "UNAUTHENTICATED" && session.loggedIn) {
       session.clear();
       flashMessage(errorMessage(error), "error");
-      redirect("/login");
+      redirect("/login", { next: wantedRoute() });
     } else if (error.code === "PASSWORD_CHANGE_REQUIRED" && session.loggedIn) {
       redirect("/change-password");
     }
@@ -61,6 +61,13 @@ export function homePath() {
     if (entry) return entry.route;
   }
   return "/profile";
+}
+
+/** The current route with its query, for the login to come back to (e.g. a mail's link to #/take-ownership). */
+function wantedRoute() {
+  const { path, query } = currentLocation();
+  const search = query.toString();
+  return path === "/login" || path === "/" ? "" : `${path}${search ? `?${search}` : ""}`;
 }
 
 function findRoute(path) {
@@ -89,7 +96,7 @@ async function render(location) {
   }
   const found = findRoute(path);
   if (found && !found.route.public && !session.loggedIn) {
-    redirect("/login", { next: path === "/login" ? "" : path });
+    redirect("/login", { next: wantedRoute() });
     return;
   }
   if (found && found.route.guestOnly && session.loggedIn) {

@@ -67,3 +67,50 @@ export function errorMessage(error) {
   const text = t(key, params);
   return text === key ? t("error.INTERNAL", params) : text;
 }
+
+/**
+ * Run a mutation with files, as a GraphQL multipart request (github.com/jaydenseric/graphql-multipart-request-spec).
+ * `files` maps a variable path to a File: { "input.file": file } (that variable is sent as null and
+ * replaced by the server). The header X-KMS-CSRF: 1 is required for multipart requests (app.py).
+ * XMLHttpRequest, not fetch, so `onProgress(loaded, total)` can show the upload's progress.
+ * Resolves to `data`, rejects with an ApiError, like gql().
+ */
+export function gqlUpload(query, variables, files, { onProgress } = {}) {
+  const operations = { query, variables: structuredClone(variables) };
+  const map = {};
+  const form = new FormData();
+  Object.keys(files).forEach((path, index) => {
+    const keys = path.split(".");
+    const last = keys.pop();
+    keys.reduce((object, key) => object[key], operations.variables)[last] = null;
+    map[String(index)] = [`variables.${path}`];
+  });
+  form.append("operations", JSON.stringify(operations));
+  form.append("map", JSON.stringify(map));
+  Object.values(files).forEach((file, index) => form.append(String(index), file, file.name));
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", endpoint());
+    xhr.withCredentials = false; // same origin: the session cookie goes along anyway
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.setRequestHeader("X-KMS-CSRF", "1");
+    if (onProgress) xhr.upload.addEventListener("progress", (e) => onProgress(e.loaded, e.lengthComputable ? e.total : 0));
+    xhr.addEventListener("error", () => reject(raise(new ApiError("NETWORK", "upload failed"))));
+    xhr.addEventListener("load", () => {
+      let body;
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch {
+        reject(raise(new ApiError("INTERNAL", `HTTP ${xhr.status}`)));
+        return;
+      }
+      if (body.errors && body.errors.length) {
+        const extensions = body.errors[0].extensions || {};
+        reject(raise(new ApiError(extensions.code || "INTERNAL", body.errors[0].message, extensions)));
+      } else {
+        resolve(body.data);
+      }
+    });
+    xhr.send(form);
+  });
+}

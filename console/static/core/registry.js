@@ -11,6 +11,18 @@
 // `action` (a function of the context). `requires` lists permissions (core/session.js) and
 // `roles`, if given, the roles of which the user needs one. Routes may be `public` (shown
 // without a session, e.g. the login) and `allowPending` (shown while a password change is due).
+//
+// Device panels add sections to the device page (#/devices/:id), e.g. a device type's identifiers:
+//
+//     devicePanels: [{ id: "oms-identifiers", radio: ["WMBUS", "MBUS"], title: "oms.panel.title",
+//                      order: 10, requires: [], render: (container, device, ctx) => {...} }],
+//
+// `radio` (a Radio or a list) and `deviceTypes` (device type ids) choose the devices a panel is for;
+// without either it shows on every device page; `when(device)`, if given, must also hold. `title` is a message key. `render` gets an empty
+// <section>'s body, the device ({ id, serialNumber, deviceType { id name product radio }, identifiers
+// [{ name value }], ... }) and the route context (ctx.gql, ctx.t, ctx.session). Plugins of Python
+// device-type plugins (Plugin.console_modules) are loaded by main.js after the built-ins and register
+// the same way.
 
 import { addMessages } from "./i18n.js";
 
@@ -26,7 +38,34 @@ export function registerPlugin(plugin) {
   for (const entry of plugin.menu || []) {
     if (!SECTIONS.includes(entry.section)) throw new Error(`Unknown menu section ${entry.section} in ${plugin.id}`);
   }
+  for (const panel of plugin.devicePanels || []) {
+    if (typeof panel.id !== "string" || typeof panel.render !== "function" || typeof panel.title !== "string") {
+      throw new Error(`A device panel of ${plugin.id} needs an id, a title and a render function`);
+    }
+  }
   plugins.push(plugin);
+}
+
+function asList(value) {
+  if (value === undefined || value === null) return null;
+  return Array.isArray(value) ? value : [value];
+}
+
+/** The device panels for a device page, in order, that this session may see. */
+export function devicePanelsFor(device, session) {
+  const panels = [];
+  for (const plugin of plugins) {
+    for (const panel of plugin.devicePanels || []) {
+      const radios = asList(panel.radio);
+      const types = asList(panel.deviceTypes);
+      if (radios && !radios.includes(device.deviceType.radio)) continue;
+      if (types && !types.includes(device.deviceType.id)) continue;
+      if (panel.when && !panel.when(device)) continue;
+      if (!permitted(panel, session)) continue;
+      panels.push({ ...panel, plugin: plugin.id });
+    }
+  }
+  return panels.sort((a, b) => (a.order ?? 100) - (b.order ?? 100));
 }
 
 export function registeredPlugins() {

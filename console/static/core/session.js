@@ -15,7 +15,7 @@ export const ROLE_PERMISSIONS = {
   PLATFORM_ADMIN: [...OTC_ADMIN, "IMPORT_DEVICES", "EDIT_SYSTEM_TEMPLATES", "VERIFY_AUDIT", "SEE_ALL_ORGANISATIONS"],
 };
 
-export const ME_FIELDS = `id name email roles language csvDelimiter csvThousandsSeparator mustChangePassword
+export const ME_FIELDS = `id name email roles language csvDelimiter csvThousandsSeparator mustChangePassword otpEnabled
   organisation { id name }`;
 
 let me = null;

@@ -5,7 +5,7 @@ import { LANGUAGE_NAMES, LANGUAGES, language, setLanguage } from "../../core/i18
 import { session, ME_FIELDS } from "../../core/session.js";
 import { busy, button, field, input, messageBox, pageHeader, select } from "../../core/ui.js";
 
-const LOGIN = `mutation Login($email: String!, $password: String!, $otp: String) {
+export const LOGIN = `mutation Login($email: String!, $password: String!, $otp: String) {
   login(email: $email, password: $password, otp: $otp) { mustChangePassword user { ${ME_FIELDS} } } }`;
 
 export function renderLogin(main, ctx) {
@@ -62,6 +62,7 @@ export function renderLogin(main, ctx) {
     field(t("field.password"), password),
     otpField,
     h("div", { class: "form-actions" }, submit),
+    h("p", { class: "forgot" }, h("a", { href: ctx.href("/forgot-password"), dataset: { action: "forgot-password" } }, t("auth.login.forgot"))),
   );
   main.append(
     pageHeader(t("auth.login.title")),

@@ -1,9 +1,10 @@
-// 9.2 Profile: the user's own name, language and CSV settings, and the password change.
+// 9.2 Profile: the user's own name, language and CSV settings, the password change and the second factor.
 
 import { h } from "../../core/dom.js";
 import { LANGUAGE_NAMES, LANGUAGES, setLanguage } from "../../core/i18n.js";
 import { ME_FIELDS, session } from "../../core/session.js";
 import { busy, button, field, input, messageBox, pageHeader, select, separatorSelect } from "../../core/ui.js";
+import { otpSection } from "./otp.js";
 import { passwordForm } from "./password.js";
 
 const UPDATE = `mutation UpdateProfile($id: ID!, $input: UpdateUserInput!) {
@@ -83,5 +84,8 @@ export function renderProfile(main, ctx) {
       ctx.rerender();
     }),
   );
-  main.append(pageHeader(t("auth.profile.title")), h("div", { class: "columns" }, details, password));
+  main.append(
+    pageHeader(t("auth.profile.title")),
+    h("div", { class: "columns" }, details, h("div", { class: "stack" }, password, otpSection(ctx))),
+  );
 }

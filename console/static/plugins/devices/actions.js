@@ -46,3 +46,40 @@ export async function downloadKeys(ctx, ids, format) {
   link.remove();
   return releaseKeys;
 }
+
+const SET_LABELS = `mutation SetDeviceLabels($ids: [ID!]!, $labels: [String!]!) {
+  setDeviceLabels(deviceIds: $ids, labels: $labels) { id serialNumber labels } }`;
+const CREATE_BATCH = `mutation CreateBatchFromSelection($reference: String!, $ids: [ID!]!, $org: ID!, $confirm: Boolean, $label: String) {
+  createBatchFromSelection(reference: $reference, deviceIds: $ids, organisationId: $org, requiresConfirmation: $confirm, label: $label) {
+    batchReference { id reference state deviceCount organisation { id name } } refused { serialNumber reason } } }`;
+// Batch targets: the caller's organisation and those below it (organisations), and its partners.
+const TARGETS = `query BatchTargets($me: ID!) {
+  organisations(first: 500) { nodes { id name parent { id } } }
+  organisation(id: $me) { id name partners { id name } } }`;
+
+/** Replace the labels of devices (setDeviceLabels); "a, b" -> ["a", "b"]. */
+export async function setLabels(ctx, ids, text) {
+  const labels = [...new Set(text.split(",").map((l) => l.trim()).filter(Boolean))];
+  const { setDeviceLabels } = await ctx.gql(SET_LABELS, { ids, labels });
+  return setDeviceLabels;
+}
+
+export async function createBatch(ctx, ids, { reference, organisationId, requiresConfirmation, label }) {
+  const { createBatchFromSelection } = await ctx.gql(CREATE_BATCH, {
+    reference, ids, org: organisationId, confirm: requiresConfirmation, label: label || null,
+  });
+  return createBatchFromSelection;
+}
+
+/** Options for the target organisation picker: { own: [..], below: [..], partners: [..] }. */
+export async function batchTargets(ctx) {
+  const me = ctx.session.user.organisation;
+  const { organisations, organisation } = await ctx.gql(TARGETS, { me: me.id });
+  const below = organisations.nodes.filter((o) => o.id !== me.id);
+  const known = new Set(organisations.nodes.map((o) => o.id));
+  return {
+    own: [{ id: me.id, name: organisation?.name || me.name }],
+    below,
+    partners: (organisation?.partners || []).filter((p) => !known.has(p.id)),
+  };
+}

@@ -1,35 +1,69 @@
-// The device list. Filters live in the address (#/devices?search=...&claimStatus=UNCLAIMED&first=50);
-// pages follow the API's keyset cursor (`after`), so page 20 000 costs what page 1 costs.
+// The device list (manual 10.1-10.4). Filters live in the address
+// (#/devices?search=21N&deviceType=...&claimStatus=UNCLAIMED&label=...&batch=...&serials=A,B&first=50);
+// each dropdown shows its values with counts from deviceFacets under the other active filters. Pages
+// follow the API's keyset cursor (`after`), so page 20 000 costs what page 1 costs. Each row has a
+// keyboard-usable "⋮" menu; the selection toolbar claims, downloads keys, sets labels and creates a
+// batch. A VIEWER sees the list and "Show device" only.
 
 import { h, replace } from "../../core/dom.js";
 import { formatNumber, tn } from "../../core/i18n.js";
 import { replaceQuery } from "../../core/router.js";
-import { busy, button, field, input, messageBox, pageHeader, select, table } from "../../core/ui.js";
-import { claim, downloadKeys, FORMATS, refusedList } from "./actions.js";
+import { busy, button, checkbox, field, input, messageBox, pageHeader, select, table } from "../../core/ui.js";
+import { batchTargets, claim, createBatch, downloadKeys, FORMATS, refusedList, setLabels } from "./actions.js";
+import { rowMenu } from "./menu.js";
 
 const DEVICES = `query Devices($filter: DeviceFilter, $first: Int, $after: String) {
   devices(filter: $filter, first: $first, after: $after) {
     totalCount pageInfo { hasNextPage endCursor }
-    nodes { id serialNumber claimStatus labels deviceType { id name } } } }`;
-const FACETS = `query DeviceFacets($filter: DeviceFilter) { deviceFacets(filter: $filter) { claimStatuses { value count } } }`;
+    nodes { id serialNumber claimStatus labels deviceType { id name } batchReference { id reference } } } }`;
+const FACETS = `query DeviceFacets($filter: DeviceFilter) { deviceFacets(filter: $filter) {
+  deviceTypes { value count } claimStatuses { value count } labels { value count } batchReferences { value count } } }`;
+const TYPES = `query DeviceTypeNames { deviceTypes { id name } }`;
 const STATUSES = ["CLAIMED", "UNCLAIMED"];
+
+/** "A, B\nC;D" -> ["A", "B", "C", "D"] (order kept, duplicates dropped). */
+export function parseSerials(text) {
+  return [...new Set((text || "").split(/[\s,;]+/).map((s) => s.trim()).filter(Boolean))];
+}
 
 export async function renderCatalog(main, ctx) {
   const { t, query, session } = ctx;
   const canClaim = session.can("CLAIM_DEVICES");
   const canRelease = session.can("RELEASE_KEYS");
-  const selectable = canClaim || canRelease;
+  const canBatch = session.can("MANAGE_BATCHES");
+  const selectable = canClaim || canRelease || canBatch;
   const pageSize = Math.min(500, Math.max(1, Number.parseInt(query.get("first") || "50", 10) || 50));
 
+  // --- filters ----------------------------------------------------------------------------------
   const search = input({ type: "search", name: "search", value: query.get("search") || "", placeholder: t("common.all") });
+  const serialList = h("textarea", { name: "serials", rows: 4, class: "serial-list", value: parseSerials(query.get("serials")).join("\n") });
+  const serialCount = h("span", { class: "serial-count", "aria-live": "polite" });
+  const listBox = h(
+    "details",
+    { class: "serial-paste", open: Boolean(query.get("serials")) },
+    h("summary", {}, t("devices.filter.serialList"), " ", serialCount),
+    field(t("devices.filter.serialListField"), serialList, { hint: t("devices.filter.serialListHint") }),
+  );
+  const dropdown = (name, value) => select([{ value: "", label: t("common.all") }], { name, value });
+  const typeSelect = dropdown("deviceType");
   const status = select(
     [{ value: "", label: t("common.all") }, ...STATUSES.map((s) => ({ value: s, label: t(`devices.status.${s}`) }))],
     { name: "claimStatus", value: query.get("claimStatus") || "" },
   );
+  const labelSelect = dropdown("label");
+  const batchSelect = dropdown("batch");
+  const chosen = {
+    deviceType: query.get("deviceType") || "",
+    label: query.get("label") || "",
+    batch: query.get("batch") || "",
+  };
+  let typeNames = {};
+
   const total = h("p", { class: "total", "aria-live": "polite", dataset: { total: "devices" } });
   const rows = h("div", { class: "table-wrap" });
   const message = messageBox();
   const details = h("div", { class: "action-details" });
+  const panel = h("div", { class: "action-panel-slot" });
   const pageLabel = h("span", { class: "page-number" });
   const previous = button(t("common.previous"), { disabled: true });
   const next = button(t("common.next"), { disabled: true });
@@ -38,13 +72,31 @@ export async function renderCatalog(main, ctx) {
   let cursors = [null];
   let nodes = [];
 
-  const filter = () => ({ search: search.value.trim() || null, claimStatus: status.value || null });
+  const filter = () => {
+    const list = parseSerials(serialList.value);
+    return {
+      search: search.value.trim() || null,
+      serialNumbers: list.length ? list : null,
+      deviceTypes: typeSelect.value ? [typeSelect.value] : null,
+      claimStatus: status.value || null,
+      labels: labelSelect.value ? [labelSelect.value] : null,
+      batchReferences: batchSelect.value ? [batchSelect.value] : null,
+    };
+  };
+  const updateSerialCount = () => {
+    const n = parseSerials(serialList.value).length;
+    replace(serialCount, n ? t("devices.filter.serialCount", { count: formatNumber(n) }) : "");
+  };
+  serialList.addEventListener("input", updateSerialCount);
+  updateSerialCount();
 
   // --- the selection toolbar (hidden for a VIEWER) --------------------------------------------
   const selectedCount = h("span", { class: "selected-count", "aria-live": "polite" });
   const claimButton = canClaim ? button(t("devices.claim"), { kind: "primary", dataset: { action: "claim" } }) : null;
   const formatSelect = canRelease ? select([], { name: "format" }) : null;
   const downloadButton = canRelease ? button(t("devices.download"), { kind: "primary", dataset: { action: "download" } }) : null;
+  const labelsButton = canBatch ? button(t("devices.setLabels"), { dataset: { action: "labels" } }) : null;
+  const batchButton = canBatch ? button(t("devices.createBatch"), { dataset: { action: "batch" } }) : null;
   const clearButton = button(t("devices.selection.clear"));
   const toolbar = selectable
     ? h(
@@ -55,13 +107,15 @@ export async function renderCatalog(main, ctx) {
         claimButton,
         canRelease ? field(t("field.format"), formatSelect, { className: "inline" }) : null,
         downloadButton,
+        labelsButton,
+        batchButton,
       )
     : null;
 
   const updateSelection = () => {
     if (!selectable) return;
     replace(selectedCount, t("devices.selection.count", { count: formatNumber(selection.size) }));
-    for (const b of [claimButton, downloadButton, clearButton]) if (b) b.disabled = selection.size === 0;
+    for (const b of [claimButton, downloadButton, clearButton, labelsButton, batchButton]) if (b) b.disabled = selection.size === 0;
     const all = rows.querySelector("input[data-select-all]");
     if (all) {
       const onPage = nodes.filter((d) => selection.has(d.id)).length;
@@ -74,6 +128,158 @@ export async function renderCatalog(main, ctx) {
     if (on) selection.set(device.id, device.serialNumber);
     else selection.delete(device.id);
     updateSelection();
+  };
+
+  // --- actions ------------------------------------------------------------------------------------
+  const refresh = () => Promise.all([load(), loadFacets()]);
+
+  const runClaim = async (ids) => {
+    message.clear();
+    replace(details);
+    try {
+      const result = await claim(ctx, ids);
+      await refresh(); // show the new claim status before the outcome
+      message.show(tn("devices.claimed", result.claimed.length), "success");
+      replace(details, refusedList(t, result.refused, (s) => serials.get(s) || s));
+    } catch (error) {
+      message.showError(error);
+    }
+  };
+
+  const runDownload = async (ids) => {
+    message.clear();
+    replace(details, h("p", { class: "progress", role: "status" }, t("devices.preparing")));
+    try {
+      const release = await downloadKeys(ctx, ids, formatSelect?.value || "csv");
+      message.show(
+        t("devices.downloading", { filename: release.filename, keys: formatNumber(release.keyCount), devices: formatNumber(release.deviceCount) }),
+        "success",
+      );
+      replace(details, refusedList(t, release.refused, (s) => serials.get(s) || s));
+    } catch (error) {
+      message.showError(error);
+      replace(details, refusedList(t, error.extensions?.refused, (s) => serials.get(s) || s));
+    }
+  };
+
+  const closePanel = (focus) => {
+    replace(panel);
+    focus?.focus();
+  };
+
+  /** The "Labels" form, for one device (its labels preset) or for the selection. */
+  const openLabels = (ids, current, opener) => {
+    const text = input({ name: "labels", value: current.join(", ") });
+    const save = button(t("common.save"), { kind: "primary", type: "submit" });
+    const form = h(
+      "form",
+      {
+        class: "card action-panel labels-form",
+        "aria-label": t("devices.labels.title"),
+        onSubmit: (e) => {
+          e.preventDefault();
+          busy(save, async () => {
+            message.clear();
+            try {
+              const changed = await setLabels(ctx, ids, text.value);
+              await refresh();
+              message.show(tn("devices.labels.saved", changed.length), "success");
+              closePanel(opener);
+            } catch (error) {
+              message.showError(error);
+            }
+          });
+        },
+      },
+      h("h2", {}, tn("devices.labels.heading", ids.length)),
+      field(t("devices.labels.field"), text, { hint: t("devices.labels.hint") }),
+      h("div", { class: "form-actions" }, save, button(t("common.cancel"), { onClick: () => closePanel(opener) })),
+    );
+    replace(panel, form);
+    text.focus();
+  };
+
+  /** "+ Create batch from current selection": reference, label, target organisation, confirmation. */
+  const openBatch = async (opener) => {
+    const ids = [...selection.keys()];
+    const reference = input({ name: "reference", required: true, maxlength: 100 });
+    const label = input({ name: "batchLabel", maxlength: 100 });
+    const target = h("select", { name: "organisation", required: true });
+    const confirm = checkbox(t("devices.batch.confirm"), { name: "requiresConfirmation" });
+    const save = button(t("devices.batch.create"), { kind: "primary", type: "submit" });
+    const outcome = h("div", { class: "batch-outcome" });
+    const form = h(
+      "form",
+      {
+        class: "card action-panel batch-form",
+        "aria-label": t("devices.createBatch"),
+        onSubmit: (e) => {
+          e.preventDefault();
+          busy(save, async () => {
+            message.clear();
+            replace(outcome);
+            try {
+              const result = await createBatch(ctx, ids, {
+                reference: reference.value.trim(),
+                organisationId: target.value,
+                requiresConfirmation: confirm.querySelector("input").checked,
+                label: label.value.trim(),
+              });
+              const batch = result.batchReference;
+              selection.clear();
+              await refresh();
+              closePanel(batchButton);
+              message.show(
+                t(batch.state === "PENDING_CONFIRMATION" ? "devices.batch.pending" : "devices.batch.created", {
+                  reference: batch.reference,
+                  count: formatNumber(batch.deviceCount),
+                  organisation: batch.organisation.name,
+                }),
+                "success",
+              );
+              replace(details, refusedList(t, result.refused, (s) => serials.get(s) || s));
+            } catch (error) {
+              message.showError(error);
+              const unknown = error.extensions?.serialNumbers || [];
+              replace(outcome, refusedList(t, unknown.map((s) => ({ serialNumber: s, reason: error.code })), (s) => s));
+            }
+          });
+        },
+      },
+      h("h2", {}, tn("devices.batch.heading", ids.length)),
+      h("p", { class: "hint" }, [...selection.values()].slice(0, 20).join(", "), ids.length > 20 ? " …" : ""),
+      field(t("devices.batch.reference"), reference),
+      field(t("devices.batch.label"), label),
+      field(t("devices.batch.organisation"), target, { hint: t("devices.batch.organisationHint") }),
+      confirm,
+      outcome,
+      h("div", { class: "form-actions" }, save, button(t("common.cancel"), { onClick: () => closePanel(opener) })),
+    );
+    replace(panel, form);
+    reference.focus();
+    try {
+      const groups = await batchTargets(ctx);
+      const group = (key, list) =>
+        list.length ? h("optgroup", { label: t(`devices.batch.group.${key}`) }, list.map((o) => h("option", { value: o.id }, o.name))) : null;
+      replace(target, group("own", groups.own), group("below", groups.below), group("partners", groups.partners));
+    } catch (error) {
+      message.showError(error);
+    }
+  };
+
+  // --- the table ------------------------------------------------------------------------------------
+  const menuFor = (d) => {
+    const items = [{ id: "show", label: t("devices.menu.show"), href: ctx.href(`/devices/${d.id}`) }];
+    if (canClaim && d.claimStatus === "UNCLAIMED") items.push({ id: "claim", label: t("devices.menu.claim"), onSelect: () => runClaim([d.id]) });
+    if (canRelease) items.push({ id: "download", label: t("devices.menu.download"), onSelect: () => runDownload([d.id]) });
+    if (canBatch) {
+      items.push({
+        id: "labels",
+        label: t("devices.menu.labels"),
+        onSelect: () => openLabels([d.id], d.labels, rows.querySelector(`tr[data-serial="${CSS.escape(d.serialNumber)}"] .row-menu-button`)),
+      });
+    }
+    return rowMenu(t("devices.menu.label", { serial: d.serialNumber }), items);
   };
 
   const columns = [
@@ -101,13 +307,15 @@ export async function renderCatalog(main, ctx) {
           },
         ]
       : []),
-    { label: t("devices.col.serial"), cell: (d) => d.serialNumber },
+    { label: t("devices.col.serial"), cell: (d) => h("a", { href: ctx.href(`/devices/${d.id}`), dataset: { device: d.id } }, d.serialNumber) },
     { label: t("devices.col.type"), cell: (d) => d.deviceType.name },
     {
       label: t("devices.col.status"),
       cell: (d) => h("span", { class: `badge badge-${d.claimStatus.toLowerCase()}`, dataset: { status: d.claimStatus } }, t(`devices.status.${d.claimStatus}`)),
     },
-    { label: t("devices.col.labels"), cell: (d) => (d.labels.length ? d.labels.join(", ") : t("common.none")) },
+    { label: t("devices.col.labels"), className: "labels", cell: (d) => (d.labels.length ? d.labels.join(", ") : t("common.none")) },
+    { label: t("devices.col.batch"), className: "batch", cell: (d) => d.batchReference?.reference || t("common.none") },
+    { label: h("span", { class: "sr-only" }, t("devices.col.actions")), className: "menu", cell: menuFor },
   ];
 
   const load = async () => {
@@ -130,15 +338,31 @@ export async function renderCatalog(main, ctx) {
     }
   };
 
+  /** Fill a dropdown with facet values and counts; the chosen value stays even when its count is 0. */
+  const fill = (el, facet, labelOf, current) => {
+    const values = new Map(facet.map((f) => [f.value, f.count]));
+    if (current && !values.has(current)) values.set(current, 0);
+    replace(
+      el,
+      h("option", { value: "" }, t("common.all")),
+      [...values].map(([value, count]) =>
+        h("option", { value, selected: value === current }, t("devices.facet", { value: labelOf(value), count: formatNumber(count) })),
+      ),
+    );
+  };
+
   const loadFacets = async () => {
     try {
-      const { deviceFacets } = await ctx.gql(FACETS, { filter: { search: filter().search } });
+      const { deviceFacets } = await ctx.gql(FACETS, { filter: filter() });
       const counts = Object.fromEntries(deviceFacets.claimStatuses.map((f) => [f.value, f.count]));
       for (const option of status.options) {
         if (!option.value) continue;
         const label = t(`devices.status.${option.value}`);
         option.textContent = t("devices.status.withCount", { status: label, count: formatNumber(counts[option.value] || 0) });
       }
+      fill(typeSelect, deviceFacets.deviceTypes, (v) => typeNames[v] || v, typeSelect.value || chosen.deviceType);
+      fill(labelSelect, deviceFacets.labels, (v) => v, labelSelect.value || chosen.label);
+      fill(batchSelect, deviceFacets.batchReferences, (v) => v, batchSelect.value || chosen.batch);
     } catch (error) {
       message.showError(error);
     }
@@ -146,12 +370,31 @@ export async function renderCatalog(main, ctx) {
 
   const apply = () => {
     cursors = [null];
-    replaceQuery("/devices", { search: search.value.trim(), claimStatus: status.value, first: query.get("first") || "" });
-    loadFacets();
-    return load();
+    chosen.deviceType = typeSelect.value;
+    chosen.label = labelSelect.value;
+    chosen.batch = batchSelect.value;
+    replaceQuery("/devices", {
+      search: search.value.trim(),
+      serials: parseSerials(serialList.value).join(","),
+      deviceType: typeSelect.value,
+      claimStatus: status.value,
+      label: labelSelect.value,
+      batch: batchSelect.value,
+      first: query.get("first") || "",
+    });
+    return refresh();
   };
 
-  status.addEventListener("change", apply);
+  const reset = () => {
+    search.value = "";
+    serialList.value = "";
+    listBox.open = false;
+    updateSerialCount();
+    for (const el of [typeSelect, status, labelSelect, batchSelect]) el.value = "";
+    return apply();
+  };
+
+  for (const el of [typeSelect, status, labelSelect, batchSelect]) el.addEventListener("change", apply);
   // load() decides whether each pager button is enabled afterwards.
   const turn = async (change) => {
     previous.disabled = true;
@@ -165,48 +408,25 @@ export async function renderCatalog(main, ctx) {
     selection.clear();
     rows.querySelectorAll("input[type=checkbox]").forEach((box) => { box.checked = false; });
     replace(details);
+    closePanel();
     updateSelection();
   });
+  claimButton?.addEventListener("click", () => busy(claimButton, () => runClaim([...selection.keys()])));
+  downloadButton?.addEventListener("click", () => busy(downloadButton, () => runDownload([...selection.keys()])));
+  labelsButton?.addEventListener("click", () => openLabels([...selection.keys()], [], labelsButton));
+  batchButton?.addEventListener("click", () => openBatch(batchButton));
 
-  claimButton?.addEventListener("click", () =>
-    busy(claimButton, async () => {
-      message.clear();
-      replace(details);
-      try {
-        const result = await claim(ctx, [...selection.keys()]);
-        await Promise.all([load(), loadFacets()]); // show the new claim status before the outcome
-        message.show(tn("devices.claimed", result.claimed.length), "success");
-        replace(details, refusedList(t, result.refused, (s) => serials.get(s) || s));
-      } catch (error) {
-        message.showError(error);
-      }
-    }),
-  );
-
-  downloadButton?.addEventListener("click", () =>
-    busy(downloadButton, async () => {
-      message.clear();
-      replace(details, h("p", { class: "progress", role: "status" }, t("devices.preparing")));
-      try {
-        const release = await downloadKeys(ctx, [...selection.keys()], formatSelect.value);
-        message.show(
-          t("devices.downloading", { filename: release.filename, keys: formatNumber(release.keyCount), devices: formatNumber(release.deviceCount) }),
-          "success",
-        );
-        replace(details, refusedList(t, release.refused, (s) => serials.get(s) || s));
-      } catch (error) {
-        message.showError(error);
-        replace(details, refusedList(t, error.extensions?.refused, (s) => serials.get(s) || s));
-      }
-    }),
-  );
-
+  const resetButton = button(t("common.reset"), { dataset: { action: "reset" }, onClick: reset });
   const filters = h(
     "form",
     { class: "filters", role: "search", "aria-label": t("devices.filters"), onSubmit: (e) => { e.preventDefault(); apply(); } },
     field(t("devices.filter.serial"), search),
+    field(t("devices.filter.type"), typeSelect),
     field(t("devices.filter.status"), status),
-    h("div", { class: "form-actions" }, button(t("common.search"), { type: "submit" })),
+    field(t("devices.filter.labels"), labelSelect),
+    field(t("devices.filter.batch"), batchSelect),
+    h("div", { class: "form-actions" }, button(t("common.search"), { type: "submit" }), resetButton),
+    listBox,
   );
   main.append(
     pageHeader(t("devices.title")),
@@ -214,6 +434,7 @@ export async function renderCatalog(main, ctx) {
     toolbar,
     message.element,
     details,
+    panel,
     rows,
     h("div", { class: "list-footer" }, total, h("nav", { class: "pager", "aria-label": t("common.paging") }, previous, pageLabel, next)),
   );
@@ -223,6 +444,15 @@ export async function renderCatalog(main, ctx) {
         replace(formatSelect, keyFormats.map((f) => h("option", { value: f.id, selected: f.id === "csv" }, `${f.name} (.${f.fileExtension})`)));
       })
       .catch((error) => message.showError(error));
+  }
+  // The chosen dropdown values are in the address before the facets arrive: filter by them at once.
+  for (const [el, key] of [[typeSelect, "deviceType"], [labelSelect, "label"], [batchSelect, "batch"]]) {
+    if (chosen[key]) replace(el, h("option", { value: "" }, t("common.all")), h("option", { value: chosen[key], selected: true }, chosen[key]));
+  }
+  try {
+    typeNames = Object.fromEntries((await ctx.gql(TYPES)).deviceTypes.map((d) => [d.id, d.name]));
+  } catch (error) {
+    message.showError(error);
   }
   await Promise.all([loadFacets(), load()]);
 }

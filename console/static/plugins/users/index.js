@@ -1,6 +1,8 @@
-// Admin > Users (manual 9.1-9.3): the list with its filters and TOTAL USERS, and adding a user.
+// Admin > Users (manual 9.1-9.3): the list with its filters and TOTAL USERS, adding a user, editing a user and
+// setting another user's password.
 
 import { renderAddUser } from "./add.js";
+import { renderEditUser } from "./edit.js";
 import { renderUsers } from "./list.js";
 import messages from "./messages.js";
 
@@ -13,5 +15,6 @@ export default {
   routes: [
     { path: "/users", title: "users.title", requires, render: renderUsers },
     { path: "/users/new", title: "users.add.title", requires, render: renderAddUser },
+    { path: "/users/:id", title: "users.edit.title", requires, render: renderEditUser },
   ],
 };

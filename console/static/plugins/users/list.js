@@ -1,4 +1,5 @@
-// The user list: Name / Email / Organisations / Roles filters, TOTAL USERS, more rows on request.
+// The user list: Name / Email / Organisations / Roles filters, TOTAL USERS, more rows on request; each row
+// opens the user's edit screen (the name, or the "Edit user" pencil).
 
 import { h, replace } from "../../core/dom.js";
 import { formatNumber } from "../../core/i18n.js";
@@ -46,10 +47,16 @@ export async function renderUsers(main, ctx) {
       rows,
       table(
         [
-          { label: t("users.col.name"), cell: (u) => u.name },
+          { label: t("users.col.name"), cell: (u) => h("a", { href: ctx.href(`/users/${u.id}`), dataset: { edit: u.email } }, u.name) },
           { label: t("users.col.email"), cell: (u) => u.email },
           { label: t("users.col.organisation"), cell: (u) => u.organisation.name },
           { label: t("users.col.roles"), cell: (u) => u.roles.map((r) => t(`role.${r}`)).join(", ") },
+          {
+            label: h("span", { class: "sr-only" }, t("users.col.actions")),
+            className: "row-actions",
+            // The pencil is drawn by CSS, so the row's text stays the user's data; the name is the label.
+            cell: (u) => h("a", { class: "edit-link", href: ctx.href(`/users/${u.id}`), "aria-label": t("users.edit.of", { name: u.name }), title: t("users.edit.title") }),
+          },
         ],
         nodes,
         { caption: t("users.title"), rowAttrs: (u) => ({ dataset: { user: u.email } }) },

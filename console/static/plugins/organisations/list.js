@@ -1,0 +1,101 @@
+// The organisation list: NAME / YOUR REFERENCE / CAN CREATE OTHER ORGANISATIONS, TOTAL ORGANISATIONS,
+// a name search and more rows on request. "Add organisation" only for those the API lets create one.
+
+import { h, replace } from "../../core/dom.js";
+import { formatNumber } from "../../core/i18n.js";
+import { replaceQuery } from "../../core/router.js";
+import { busy, button, field, input, messageBox, pageHeader, table } from "../../core/ui.js";
+
+const ORGANISATIONS = `query Organisations($name: String, $first: Int, $after: String) {
+  organisations(name: $name, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    nodes { id name yourReference canCreateOrganisations } } }`;
+const OWN = `query OwnOrganisation { me { organisation { id name canCreateOrganisations } } }`;
+const PAGE = 50;
+
+/** The user's organisation and whether they may create organisations (resolvers/organisations.py). */
+export async function ownOrganisation(ctx) {
+  const { me } = await ctx.gql(OWN);
+  const own = me.organisation;
+  return { ...own, mayCreate: ctx.session.can("SEE_ALL_ORGANISATIONS") || own.canCreateOrganisations };
+}
+
+/** A yes/no mark that reads as a word to screen readers. */
+export function yesNo(t, value) {
+  return h(
+    "span",
+    { class: value ? "mark-yes" : "mark-no", dataset: { value: String(value) } },
+    h("span", { "aria-hidden": "true" }, value ? "✓" : "–"),
+    h("span", { class: "sr-only" }, value ? t("organisations.yes") : t("organisations.no")),
+  );
+}
+
+export async function renderOrganisations(main, ctx) {
+  const { t, query } = ctx;
+  const own = await ownOrganisation(ctx);
+  const name = input({ type: "search", name: "name", value: query.get("name") || "", placeholder: t("common.all") });
+  const total = h("p", { class: "total", "aria-live": "polite", dataset: { total: "organisations" } });
+  const rows = h("div", { class: "table-wrap" });
+  const message = messageBox();
+  const more = button(t("organisations.more"), { hidden: true });
+  let nodes = [];
+  let cursor = null;
+
+  const draw = () => {
+    replace(
+      rows,
+      table(
+        [
+          {
+            label: t("organisations.col.name"),
+            cell: (o) => h("a", { href: ctx.href(`/organisations/${o.id}`), "aria-label": t("organisations.editNamed", { name: o.name }) }, o.name),
+          },
+          { label: t("organisations.col.reference"), cell: (o) => o.yourReference || "" },
+          { label: t("organisations.col.canCreate"), cell: (o) => yesNo(t, o.canCreateOrganisations), className: "center" },
+        ],
+        nodes,
+        { caption: t("organisations.title"), rowAttrs: (o) => ({ dataset: { organisation: o.name } }) },
+      ),
+    );
+  };
+
+  const load = async (append = false) => {
+    message.clear();
+    try {
+      const variables = { name: name.value.trim() || null, first: PAGE, after: append ? cursor : null };
+      const { organisations } = await ctx.gql(ORGANISATIONS, variables);
+      nodes = append ? [...nodes, ...organisations.nodes] : organisations.nodes;
+      cursor = organisations.pageInfo.endCursor;
+      more.hidden = !organisations.pageInfo.hasNextPage;
+      replace(total, t("organisations.total", { count: formatNumber(organisations.totalCount) }));
+      draw();
+    } catch (error) {
+      message.showError(error);
+    }
+  };
+  more.addEventListener("click", () => busy(more, () => load(true)));
+
+  const filters = h(
+    "form",
+    {
+      class: "filters",
+      role: "search",
+      "aria-label": t("organisations.filters"),
+      onSubmit: (e) => {
+        e.preventDefault();
+        replaceQuery("/organisations", { name: name.value.trim() });
+        load(false);
+      },
+    },
+    field(t("organisations.filter.name"), name),
+    h("div", { class: "form-actions" }, button(t("common.search"), { type: "submit" })),
+  );
+  const actions = [
+    own.mayCreate
+      ? h("a", { class: "btn btn-primary", href: ctx.href("/organisations/new"), dataset: { action: "add-organisation" } }, t("organisations.add.button"))
+      : null,
+    h("a", { class: "btn btn-secondary", href: ctx.href("/organisations/partners"), dataset: { action: "partners" } }, t("organisations.partners.button")),
+  ];
+  main.append(pageHeader(t("organisations.title"), actions), filters, message.element, rows, h("div", { class: "list-footer" }, total, more));
+  await load(false);
+}

@@ -1,0 +1,134 @@
+// 9.8 Add a partner: the partners of the user's own organisation, "Add partner by ID" (the partner's
+// users copy their organisation's ID and hand it over) and removing one after a confirmation.
+
+import { h, replace } from "../../core/dom.js";
+import { busy, button, field, input, messageBox, pageHeader, table } from "../../core/ui.js";
+import { copyId } from "./form.js";
+
+const PARTNERS = `query Partners { me { organisation { id name partners { id name } } } }`;
+const ADD = `mutation AddPartner($id: ID!) { addPartner(organisationId: $id) { id name } }`;
+// What addPartner refuses, in the words of this screen (resolvers/organisations.py add_partner).
+const ADD_ERRORS = {
+  NOT_FOUND: "organisations.partners.error.notFound",
+  CONFLICT: "organisations.partners.error.already",
+  organisationId: "organisations.partners.error.own",
+};
+const REMOVE = `mutation RemovePartner($id: ID!) { removePartner(organisationId: $id) }`;
+
+export async function renderPartners(main, ctx) {
+  const { t } = ctx;
+  const message = messageBox();
+  const rows = h("div", { class: "table-wrap partners-table" });
+  const organisationId = input({ name: "partnerId", autocomplete: "off", spellcheck: "false", required: true });
+  const submit = button(t("organisations.partners.add"), { kind: "primary", type: "submit" });
+  let own = null;
+
+  const confirmRemoval = (partner, trigger) => {
+    const yes = button(t("organisations.partners.remove.yes"), { kind: "primary", dataset: { action: "confirm-remove" } });
+    const no = button(t("common.cancel"), { dataset: { action: "cancel-remove" } });
+    const prompt = h(
+      "div",
+      { class: "confirm", role: "group", "aria-label": t("organisations.partners.remove.title") },
+      h("p", {}, t("organisations.partners.remove.question", { name: partner.name })),
+      h("div", { class: "form-actions" }, yes, no),
+    );
+    const cell = trigger.parentElement;
+    trigger.hidden = true;
+    cell.append(prompt);
+    no.addEventListener("click", () => {
+      prompt.remove();
+      trigger.hidden = false;
+      trigger.focus();
+    });
+    yes.addEventListener("click", () =>
+      busy(yes, async () => {
+        message.clear();
+        try {
+          await ctx.gql(REMOVE, { id: partner.id });
+          await load();
+          message.show(t("organisations.partners.remove.done", { name: partner.name }), "success");
+        } catch (error) {
+          message.showError(error);
+        }
+      }),
+    );
+    yes.focus();
+  };
+
+  const load = async () => {
+    const { me } = await ctx.gql(PARTNERS);
+    own = me.organisation;
+    replace(
+      rows,
+      table(
+        [
+          { label: t("organisations.col.name"), cell: (p) => p.name },
+          { label: t("organisations.col.id"), cell: (p) => h("code", {}, p.id) },
+          {
+            label: t("organisations.col.actions"),
+            cell: (p) => {
+              const remove = button(t("organisations.partners.remove.button"), {
+                dataset: { action: "remove-partner" },
+                "aria-label": t("organisations.partners.remove.named", { name: p.name }),
+              });
+              remove.addEventListener("click", () => confirmRemoval(p, remove));
+              return remove;
+            },
+          },
+        ],
+        own.partners,
+        { caption: t("organisations.partners.title"), empty: t("organisations.partners.none"), rowAttrs: (p) => ({ dataset: { partner: p.name } }) },
+      ),
+    );
+  };
+
+  const form = h(
+    "form",
+    {
+      class: "card",
+      novalidate: true,
+      dataset: { form: "add-partner" },
+      onSubmit: async (event) => {
+        event.preventDefault();
+        message.clear();
+        const id = organisationId.value.trim();
+        if (!id) {
+          message.show(t("error.BAD_USER_INPUT.field", { field: t("organisations.partners.idField") }), "error");
+          organisationId.focus();
+          return;
+        }
+        await busy(submit, async () => {
+          try {
+            const { addPartner } = await ctx.gql(ADD, { id });
+            organisationId.value = "";
+            await load();
+            message.show(t("organisations.partners.added", { name: addPartner.name }), "success");
+          } catch (error) {
+            const known = ADD_ERRORS[error.code === "BAD_USER_INPUT" ? error.extensions?.field : error.code];
+            if (known) message.show(t(known), "error");
+            else message.showError(error);
+            organisationId.focus();
+          }
+        });
+      },
+    },
+    h("h2", {}, t("organisations.partners.addTitle")),
+    h("p", { class: "hint" }, t("organisations.partners.addHint")),
+    field(t("organisations.partners.idField"), organisationId),
+    h("div", { class: "form-actions" }, submit),
+  );
+  await load();
+  main.append(
+    pageHeader(t("organisations.partners.titleOf", { name: own.name }), h("a", { class: "btn btn-secondary", href: ctx.href("/organisations") }, t("organisations.back"))),
+    message.element,
+    rows,
+    form,
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "own-id-heading" },
+      h("h2", { id: "own-id-heading" }, t("organisations.partners.ownId")),
+      h("p", { class: "hint" }, t("organisations.partners.ownIdHint")),
+      copyId(t, own.id, t("organisations.id.label")),
+    ),
+  );
+}
