@@ -577,7 +577,7 @@ def phase_catalog(ctx: Ctx, server: Server, plain: Server) -> None:
         api.close()
     bodies = [gql_body(world.orgs[0], cursor, True), {"query": FACETS, "variables": {"filter": None}}]
     statements, facet_statements = asyncio.run(capture_sql(ctx.env, cookie, bodies))
-    kinds = Counter(re.search(r'FROM "(\w+)"', sql).group(1) for sql, _ in statements)  # type: ignore[union-attr]
+    kinds = Counter(re.search(r'FROM "?(\w+)"?', sql).group(1) for sql, _ in statements)  # type: ignore[union-attr]
     ctx.report.notes.append(
         f"the ORM runs {len(statements)} statements for one catalog page with totalCount: "
         + ", ".join(f"{n} on {table}" for table, n in kinds.items())

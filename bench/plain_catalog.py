@@ -33,36 +33,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from resolvers import auth as auth_resolvers
 from resolvers.keystore import registry
 from settings import load
 
 # The ORM's statements for this page, as captured by bench/catalog.py --show-sql (tortoise-orm 1.1.9, subtree
 # filters as byte ranges on "C"-collated paths); catalog.py compares them with the ORM's at every run.
-SESSION_SQL = (
-    'SELECT "sessions"."user_id","sessions"."digest","sessions"."created_at","sessions"."client_address",'
-    '"sessions"."last_seen_at","sessions"."expires_at","sessions__user"."csv_thousands_separator" '
-    '"sessions__user.csv_thousands_separator","sessions__user"."id" "sessions__user.id",'
-    '"sessions__user"."last_login_at" "sessions__user.last_login_at","sessions__user"."email" '
-    '"sessions__user.email","sessions__user"."created_at" "sessions__user.created_at",'
-    '"sessions__user"."password_hash" "sessions__user.password_hash","sessions__user"."organisation_id" '
-    '"sessions__user.organisation_id","sessions__user"."csv_delimiter" "sessions__user.csv_delimiter",'
-    '"sessions__user"."name" "sessions__user.name","sessions__user"."must_change_password" '
-    '"sessions__user.must_change_password","sessions__user"."is_active" "sessions__user.is_active",'
-    '"sessions__user"."password_changed_at" "sessions__user.password_changed_at",'
-    '"sessions__user"."language" "sessions__user.language","sessions__user"."roles" '
-    '"sessions__user.roles","sessions__user__organisation"."parent_id" '
-    '"sessions__user__organisation.parent_id","sessions__user__organisation"."id" '
-    '"sessions__user__organisation.id","sessions__user__organisation"."created_at" '
-    '"sessions__user__organisation.created_at","sessions__user__organisation"."name" '
-    '"sessions__user__organisation.name","sessions__user__organisation"."your_reference" '
-    '"sessions__user__organisation.your_reference","sessions__user__organisation"."path" '
-    '"sessions__user__organisation.path","sessions__user__organisation"."can_create_organisations" '
-    '"sessions__user__organisation.can_create_organisations" FROM "sessions" LEFT OUTER JOIN "users" '
-    '"sessions__user" ON "sessions__user"."id"="sessions"."user_id" LEFT OUTER JOIN "organisations" '
-    '"sessions__user__organisation" ON '
-    '"sessions__user__organisation"."id"="sessions__user"."organisation_id" WHERE "sessions"."digest"=$1 '
-    "LIMIT $2"
-)
+# The session lookup is hand-written in the service too (resolvers/auth.py): the same statement here.
+SESSION_SQL = auth_resolvers._SESSION_STATEMENT["postgres"]
 DEVICE_COLUMNS = (
     '"claimed_at","id","serial_number","created_at","owner_path","attributes","owner_id","claim_status",'
     '"device_type","batch_id"'
@@ -138,18 +116,18 @@ async def catalog(request: Request) -> Response:
     org = UUID(params["org"])
     after = params.get("after")
     async with _pool.acquire() as conn:
-        session = await conn.fetchrow(SESSION_SQL, hashlib.sha256(cookie.encode()).hexdigest(), 2)
+        session = await conn.fetchrow(SESSION_SQL, hashlib.sha256(cookie.encode()).hexdigest())
         now = datetime.now(UTC)
         if (
             session is None
             or now >= session["expires_at"]
             or now >= session["last_seen_at"] + IDLE
-            or not session["sessions__user.is_active"]
-            or ",PLATFORM_ADMIN," in session["sessions__user.roles"]  # not served here: no subtree filter
+            or not session["is_active"]
+            or ",PLATFORM_ADMIN," in session["roles"]  # not served here: no subtree filter
         ):
             return _error("log in", 401)
         # Like the GraphQL server for a caller below the platform: the subtree as a byte range of paths.
-        low = session["sessions__user__organisation.path"]
+        low = session["path"]
         high = low[:-1] + "0"
         if after:
             rows = await conn.fetch(PAGE_SQL, low, high, status, org, _decode(after), first + 1)
