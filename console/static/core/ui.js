@@ -2,7 +2,7 @@
 
 import { h, replace, uid } from "./dom.js";
 import { errorMessage } from "./graphql.js";
-import { t } from "./i18n.js";
+import { formatNumber, t } from "./i18n.js";
 
 /** A labelled control: field(t("users.name"), input({ name: "name" })). */
 export function field(label, control, { hint, className } = {}) {
@@ -80,6 +80,81 @@ export function table(columns, rows, { caption, empty, rowAttrs } = {}) {
   return h("table", { class: "data" }, caption ? h("caption", { class: "sr-only" }, caption) : null, head, body);
 }
 
+/**
+ * A list that grows by "Show more". `fetch(after)` returns a connection { nodes, pageInfo, totalCount };
+ * `render(nodes)` draws every row loaded so far; `totalText(count)` words the formatted total (a
+ * `data-total=<name>` element); a failed load is shown in `message`.
+ * Returns { rows, footer (total and button, to place below the rows), load(append), redraw() }.
+ */
+export function moreList({ name, moreLabel, totalText, fetch, render, message, className }) {
+  const total = h("p", { class: "total", "aria-live": "polite", dataset: { total: name } });
+  const rows = h("div", { class: ["table-wrap", className] });
+  const more = button(moreLabel, { hidden: true });
+  let nodes = [];
+  let cursor = null;
+  const redraw = () => replace(rows, render(nodes));
+  const load = async (append = false) => {
+    message.clear();
+    try {
+      const page = await fetch(append ? cursor : null);
+      nodes = append ? [...nodes, ...page.nodes] : page.nodes;
+      cursor = page.pageInfo.endCursor;
+      more.hidden = !page.pageInfo.hasNextPage;
+      replace(total, totalText(formatNumber(page.totalCount)));
+      redraw();
+    } catch (error) {
+      message.showError(error);
+    }
+  };
+  more.addEventListener("click", () => busy(more, () => load(true)));
+  return { rows, footer: h("div", { class: "list-footer" }, total, more), load, redraw };
+}
+
+/**
+ * A list shown a page at a time with Previous / Next (keyset pages): `fetch(after)`, `render(nodes)`,
+ * `totalText(count)`, `name` and `message` as for moreList, but `render` gets one page.
+ * Returns { rows, footer (total and pager), load(), restart() (back to the first page) }.
+ */
+export function pagedList({ name, totalText, fetch, render, message }) {
+  const total = h("p", { class: "total", "aria-live": "polite", dataset: { total: name } });
+  const rows = h("div", { class: "table-wrap" });
+  const pageLabel = h("span", { class: "page-number" });
+  const previous = button(t("common.previous"), { disabled: true });
+  const next = button(t("common.next"), { disabled: true });
+  let cursors = [null];
+  let endCursor = null;
+  const load = async () => {
+    message.clear();
+    previous.disabled = true;
+    next.disabled = true;
+    try {
+      const page = await fetch(cursors[cursors.length - 1]);
+      replace(total, totalText(formatNumber(page.totalCount)));
+      replace(rows, render(page.nodes));
+      endCursor = page.pageInfo.endCursor;
+      next.disabled = !page.pageInfo.hasNextPage;
+      replace(pageLabel, t("common.page", { page: formatNumber(cursors.length) }));
+    } catch (error) {
+      message.showError(error);
+    }
+    previous.disabled = cursors.length === 1;
+  };
+  previous.addEventListener("click", () => {
+    cursors.pop();
+    return load();
+  });
+  next.addEventListener("click", () => {
+    cursors.push(endCursor);
+    return load();
+  });
+  const restart = () => {
+    cursors = [null];
+    return load();
+  };
+  const pager = h("nav", { class: "pager", "aria-label": t("common.paging") }, previous, pageLabel, next);
+  return { rows, footer: h("div", { class: "list-footer" }, total, pager), load, restart };
+}
+
 /** Password rules shown live as the user types (crypto/passwords.py check_policy). */
 export const PASSWORD_RULES = [
   { id: "length", test: (pw) => [...pw].length >= 12 },
@@ -120,6 +195,70 @@ export function passwordRules(password, { confirm, email } = {}) {
   confirm?.addEventListener("input", update);
   update();
   return { element, update, ok: () => rules.every((rule) => rule.test(password.value)) };
+}
+
+/**
+ * The new-password block: the password input (name `name`), a confirmation input unless `confirm` is false,
+ * and the live rules. `email` is as for passwordRules, or the form's email <input> (the rules follow it).
+ * Returns { input, confirm, elements (to place in the form), check(message), clear() }.
+ */
+export function newPassword({ label = t("field.newPassword"), confirm = t("auth.password.confirm"), name = "newPassword", email, hint } = {}) {
+  const password = input({ type: "password", name, autocomplete: "new-password" });
+  const again = confirm ? input({ type: "password", name: "confirmPassword", autocomplete: "new-password" }) : null;
+  const emailInput = email instanceof HTMLElement ? email : null;
+  const rules = passwordRules(password, { confirm: again, email: emailInput ? () => emailInput.value : email });
+  emailInput?.addEventListener("input", rules.update);
+  return {
+    input: password,
+    confirm: again,
+    elements: [field(label, password, { hint }), again && field(confirm, again), rules.element],
+    /** False (with the reason shown in `message` and the focus on the password) until every rule is met. */
+    check(message) {
+      if (rules.ok()) return true;
+      message.show(t("password.notYet"), "error");
+      password.focus();
+      return false;
+    },
+    clear() {
+      password.value = "";
+      if (again) again.value = "";
+      rules.update();
+    },
+  };
+}
+
+/**
+ * The first empty input of [[input, labelKey], ...] is named in `message` and focused; true when all are filled.
+ */
+export function filled(message, inputs) {
+  const missing = inputs.find(([el]) => !el.value.trim());
+  if (!missing) return true;
+  message.show(t("error.BAD_USER_INPUT.field", { field: t(missing[1]) }), "error");
+  missing[0].focus();
+  return false;
+}
+
+/**
+ * A form that runs `action` on submit: the message is cleared, `check()` (optional) may stop it, then
+ * `action()` runs with the submit button disabled (busy); an error it throws is shown in `message` (in
+ * the words of `errorText(error)` if given) and handed to `onError` (e.g. to move the focus). Other
+ * attributes go to the <form>.
+ */
+export function actionForm({ submit, message, check, action, onError, errorText, ...attrs }, ...children) {
+  const onSubmit = async (event) => {
+    event.preventDefault();
+    message.clear();
+    if (check && !check()) return;
+    await busy(submit, async () => {
+      try {
+        await action();
+      } catch (error) {
+        message.show(errorText ? errorText(error) : errorMessage(error), "error");
+        onError?.(error);
+      }
+    });
+  };
+  return h("form", { novalidate: true, ...attrs, onSubmit }, ...children);
 }
 
 /** Disable a button while `work` runs, with aria-busy on the form; re-enables afterwards. */

@@ -1,10 +1,10 @@
 // The audit list: newest first, filtered by action (the filter auditEvents offers), keyset paging with
 // "Show more", and the chain verification (verifyAuditLog, PLATFORM_ADMIN only).
 
-import { h, replace } from "../../core/dom.js";
+import { h } from "../../core/dom.js";
 import { formatNumber, locale } from "../../core/i18n.js";
 import { replaceQuery } from "../../core/router.js";
-import { busy, button, field, input, messageBox, pageHeader, table } from "../../core/ui.js";
+import { busy, button, field, input, messageBox, moreList, pageHeader, table } from "../../core/ui.js";
 
 const EVENTS = `query AuditEvents($action: String, $first: Int, $after: String) {
   auditEvents(action: $action, first: $first, after: $after) {
@@ -32,18 +32,18 @@ export async function renderAudit(main, ctx) {
   const { t, query, session } = ctx;
   const suggestions = h("datalist", { id: "audit-actions" }, ACTIONS.map((a) => h("option", { value: a })));
   const action = input({ type: "search", name: "action", value: query.get("action") || "", placeholder: t("common.all"), list: "audit-actions", autocomplete: "off" });
-  const total = h("p", { class: "total", "aria-live": "polite", dataset: { total: "audit" } });
-  const rows = h("div", { class: "table-wrap audit-table" });
   const message = messageBox();
   const verification = messageBox();
-  const more = button(t("audit.more"), { hidden: true });
-  let nodes = [];
-  let cursor = null;
   let broken = null;
 
-  const draw = () => {
-    replace(
-      rows,
+  const list = moreList({
+    name: "audit",
+    moreLabel: t("audit.more"),
+    totalText: (count) => t("audit.total", { count }),
+    message,
+    className: "audit-table",
+    fetch: async (after) => (await ctx.gql(EVENTS, { action: action.value.trim() || null, first: PAGE, after })).auditEvents,
+    render: (nodes) =>
       table(
         [
           { label: t("audit.col.time"), cell: (e) => h("time", { datetime: e.at }, formatEventTime(e.at)), className: "nowrap" },
@@ -60,24 +60,7 @@ export async function renderAudit(main, ctx) {
           rowAttrs: (e) => ({ dataset: { event: e.id, action: e.action }, class: e.id === broken ? "audit-broken" : null }),
         },
       ),
-    );
-  };
-
-  const load = async (append = false) => {
-    message.clear();
-    try {
-      const variables = { action: action.value.trim() || null, first: PAGE, after: append ? cursor : null };
-      const { auditEvents } = await ctx.gql(EVENTS, variables);
-      nodes = append ? [...nodes, ...auditEvents.nodes] : auditEvents.nodes;
-      cursor = auditEvents.pageInfo.endCursor;
-      more.hidden = !auditEvents.pageInfo.hasNextPage;
-      replace(total, t("audit.total", { count: formatNumber(auditEvents.totalCount) }));
-      draw();
-    } catch (error) {
-      message.showError(error);
-    }
-  };
-  more.addEventListener("click", () => busy(more, () => load(true)));
+  });
 
   const verify = session.can("VERIFY_AUDIT")
     ? button(t("audit.verify.button"), {
@@ -99,7 +82,7 @@ export async function renderAudit(main, ctx) {
                 );
               }
               verification.element.dataset.result = result.ok ? "ok" : "broken";
-              draw();
+              list.redraw();
             } catch (error) {
               verification.showError(error);
             }
@@ -116,7 +99,7 @@ export async function renderAudit(main, ctx) {
       onSubmit: (e) => {
         e.preventDefault();
         replaceQuery("/audit", { action: action.value.trim() });
-        load(false);
+        list.load(false);
       },
     },
     field(t("audit.filter.action"), action, { hint: t("audit.filter.actionHint") }),
@@ -131,8 +114,8 @@ export async function renderAudit(main, ctx) {
     verification.element,
     filters,
     message.element,
-    rows,
-    h("div", { class: "list-footer" }, total, more),
+    list.rows,
+    list.footer,
   );
-  await load(false);
+  await list.load(false);
 }

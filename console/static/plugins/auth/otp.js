@@ -3,7 +3,7 @@
 
 import { h, replace } from "../../core/dom.js";
 import { ME_FIELDS, session } from "../../core/session.js";
-import { busy, button, field, input, messageBox } from "../../core/ui.js";
+import { actionForm, button, field, input, messageBox } from "../../core/ui.js";
 
 const START = `mutation StartOtpSetup($password: String!) { startOtpSetup(password: $password) { secret uri } }`;
 const CONFIRM = `mutation ConfirmOtpSetup($code: String!) { confirmOtpSetup(code: $code) { ${ME_FIELDS} } }`;
@@ -43,21 +43,13 @@ export function otpSection(ctx) {
       section,
       header(),
       h("p", { class: "hint" }, t("auth.otp.explain")),
-      h(
-        "form",
+      actionForm(
         {
-          novalidate: true,
-          onSubmit: async (event) => {
-            event.preventDefault();
-            message.clear();
-            await busy(submit, async () => {
-              try {
-                const { startOtpSetup } = await ctx.gql(START, { password: password.value });
-                drawConfirm(startOtpSetup);
-              } catch (error) {
-                message.showError(error);
-              }
-            });
+          submit,
+          message,
+          action: async () => {
+            const { startOtpSetup } = await ctx.gql(START, { password: password.value });
+            drawConfirm(startOtpSetup);
           },
         },
         field(t("auth.otp.password"), password),
@@ -79,23 +71,15 @@ export function otpSection(ctx) {
           h("code", { class: "otp-secret", dataset: { otpSecret: setup.secret } }, setup.secret.replace(/(.{4})/g, "$1 ").trim()),
           " ", h("a", { href: setup.uri, class: "otp-link" }, t("auth.otp.openApp"))),
         h("li", {}, t("auth.otp.step.code"))),
-      h(
-        "form",
+      actionForm(
         {
-          novalidate: true,
-          onSubmit: async (event) => {
-            event.preventDefault();
-            message.clear();
-            await busy(submit, async () => {
-              try {
-                const { confirmOtpSetup } = await ctx.gql(CONFIRM, { code: code.value.trim() });
-                done(confirmOtpSetup, t("auth.otp.enabled"));
-              } catch (error) {
-                message.showError(error);
-                code.focus();
-              }
-            });
+          submit,
+          message,
+          action: async () => {
+            const { confirmOtpSetup } = await ctx.gql(CONFIRM, { code: code.value.trim() });
+            done(confirmOtpSetup, t("auth.otp.enabled"));
           },
+          onError: () => code.focus(),
         },
         field(t("auth.otp.code"), code),
         h("div", { class: "form-actions" }, submit, button(t("common.cancel"), { onClick: () => draw() })),
@@ -112,21 +96,13 @@ export function otpSection(ctx) {
     replace(
       section,
       header(),
-      h(
-        "form",
+      actionForm(
         {
-          novalidate: true,
-          onSubmit: async (event) => {
-            event.preventDefault();
-            message.clear();
-            await busy(submit, async () => {
-              try {
-                const { disableOtp } = await ctx.gql(DISABLE, { password: password.value, code: code.value.trim() });
-                done(disableOtp, t("auth.otp.disabled"));
-              } catch (error) {
-                message.showError(error);
-              }
-            });
+          submit,
+          message,
+          action: async () => {
+            const { disableOtp } = await ctx.gql(DISABLE, { password: password.value, code: code.value.trim() });
+            done(disableOtp, t("auth.otp.disabled"));
           },
         },
         field(t("auth.otp.password"), password),

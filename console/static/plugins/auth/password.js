@@ -2,7 +2,7 @@
 
 import { h } from "../../core/dom.js";
 import { ME_FIELDS, session } from "../../core/session.js";
-import { busy, button, field, input, messageBox, pageHeader, passwordRules } from "../../core/ui.js";
+import { actionForm, button, field, input, messageBox, newPassword, pageHeader } from "../../core/ui.js";
 
 const CHANGE = `mutation ChangePassword($current: String!, $new: String!) {
   changePassword(currentPassword: $current, newPassword: $new) { ${ME_FIELDS} } }`;
@@ -11,47 +11,32 @@ const CHANGE = `mutation ChangePassword($current: String!, $new: String!) {
 export function passwordForm(ctx, onDone) {
   const { t } = ctx;
   const current = input({ type: "password", name: "currentPassword", autocomplete: "current-password" });
-  const next = input({ type: "password", name: "newPassword", autocomplete: "new-password" });
-  const confirm = input({ type: "password", name: "confirmPassword", autocomplete: "new-password" });
-  const rules = passwordRules(next, { confirm, email: session.user?.email });
+  const password = newPassword({ email: session.user?.email });
   const message = messageBox();
   const submit = button(t("auth.password.submit"), { kind: "primary", type: "submit" });
-  return h(
-    "form",
+  return actionForm(
     {
       class: "card password-form",
-      novalidate: true,
-      onSubmit: async (event) => {
-        event.preventDefault();
-        message.clear();
-        if (!current.value) {
-          message.show(t("auth.password.currentMissing"), "error");
-          current.focus();
-          return;
-        }
-        if (!rules.ok()) {
-          message.show(t("password.notYet"), "error");
-          next.focus();
-          return;
-        }
-        await busy(submit, async () => {
-          try {
-            const { changePassword } = await ctx.gql(CHANGE, { current: current.value, new: next.value });
-            session.set(changePassword);
-            for (const el of [current, next, confirm]) el.value = "";
-            onDone(changePassword);
-          } catch (error) {
-            message.showError(error);
-            (error.code === "INVALID_CREDENTIALS" ? current : next).focus();
-          }
-        });
+      submit,
+      message,
+      check: () => {
+        if (current.value) return password.check(message);
+        message.show(t("auth.password.currentMissing"), "error");
+        current.focus();
+        return false;
       },
+      action: async () => {
+        const { changePassword } = await ctx.gql(CHANGE, { current: current.value, new: password.input.value });
+        session.set(changePassword);
+        current.value = "";
+        password.clear();
+        onDone(changePassword);
+      },
+      onError: (error) => (error.code === "INVALID_CREDENTIALS" ? current : password.input).focus(),
     },
     message.element,
     field(t("field.currentPassword"), current),
-    field(t("field.newPassword"), next),
-    field(t("auth.password.confirm"), confirm),
-    rules.element,
+    password.elements,
     h("div", { class: "form-actions" }, submit),
   );
 }

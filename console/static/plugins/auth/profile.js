@@ -1,9 +1,10 @@
 // 9.2 Profile: the user's own name, language and CSV settings, the password change and the second factor.
 
 import { h } from "../../core/dom.js";
-import { LANGUAGE_NAMES, LANGUAGES, setLanguage } from "../../core/i18n.js";
+import { setLanguage } from "../../core/i18n.js";
 import { ME_FIELDS, session } from "../../core/session.js";
-import { busy, button, field, input, messageBox, pageHeader, select, separatorSelect } from "../../core/ui.js";
+import { actionForm, button, field, filled, input, messageBox, pageHeader } from "../../core/ui.js";
+import { csvFields, languageSelect } from "../../core/userform.js";
 import { otpSection } from "./otp.js";
 import { passwordForm } from "./password.js";
 
@@ -14,50 +15,34 @@ export function renderProfile(main, ctx) {
   const { t } = ctx;
   const me = session.user;
   const name = input({ name: "name", autocomplete: "name", value: me.name, required: true });
-  const languageSelect = select(
-    LANGUAGES.map((lang) => ({ value: lang, label: LANGUAGE_NAMES[lang] })),
-    { value: me.language, name: "language" },
-  );
-  const delimiter = separatorSelect("delimiter", me.csvDelimiter, { name: "csvDelimiter" });
-  const thousands = separatorSelect("thousands", me.csvThousandsSeparator, { name: "csvThousandsSeparator" });
+  const userLanguage = languageSelect(me.language);
+  const csv = csvFields(me.csvDelimiter, me.csvThousandsSeparator, { hint: t("auth.profile.csvHint") });
   const message = messageBox();
   const submit = button(t("common.save"), { kind: "primary", type: "submit" });
-  const details = h(
-    "form",
+  const details = actionForm(
     {
       class: "card profile-form",
-      novalidate: true,
-      onSubmit: async (event) => {
-        event.preventDefault();
-        message.clear();
-        if (!name.value.trim()) {
-          message.show(t("error.BAD_USER_INPUT.field", { field: t("field.name") }), "error");
-          name.focus();
-          return;
+      submit,
+      message,
+      check: () => filled(message, [[name, "field.name"]]),
+      action: async () => {
+        const variables = {
+          id: me.id,
+          input: {
+            name: name.value.trim(),
+            language: userLanguage.value,
+            csvDelimiter: csv.delimiter.value,
+            csvThousandsSeparator: csv.thousands.value,
+          },
+        };
+        const { updateUser } = await ctx.gql(UPDATE, variables);
+        session.set(updateUser);
+        if (updateUser.language !== me.language) {
+          ctx.flash(() => t("auth.profile.saved"));
+          setLanguage(updateUser.language); // re-renders the page (and shows the flash) in the new language
+        } else {
+          message.show(t("auth.profile.saved"), "success");
         }
-        await busy(submit, async () => {
-          try {
-            const variables = {
-              id: me.id,
-              input: {
-                name: name.value.trim(),
-                language: languageSelect.value,
-                csvDelimiter: delimiter.value,
-                csvThousandsSeparator: thousands.value,
-              },
-            };
-            const { updateUser } = await ctx.gql(UPDATE, variables);
-            session.set(updateUser);
-            if (updateUser.language !== me.language) {
-              ctx.flash(() => t("auth.profile.saved"));
-              setLanguage(updateUser.language); // re-renders the page (and shows the flash) in the new language
-            } else {
-              message.show(t("auth.profile.saved"), "success");
-            }
-          } catch (error) {
-            message.showError(error);
-          }
-        });
       },
     },
     h("h2", {}, t("auth.profile.details")),
@@ -70,9 +55,8 @@ export function renderProfile(main, ctx) {
       h("dt", {}, t("field.organisationId")), h("dd", { dataset: { fact: "organisation" } }, me.organisation.name),
       h("dt", {}, t("field.roles")), h("dd", { dataset: { fact: "roles" } }, me.roles.map((r) => t(`role.${r}`)).join(", ")),
     ),
-    field(t("field.userLanguage"), languageSelect),
-    field(t("field.csvDelimiter"), delimiter),
-    field(t("field.csvThousandsSeparator"), thousands, { hint: t("auth.profile.csvHint") }),
+    field(t("field.userLanguage"), userLanguage),
+    csv.elements,
     h("div", { class: "form-actions" }, submit),
   );
   const password = h(

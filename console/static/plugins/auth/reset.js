@@ -3,7 +3,7 @@
 // #/reset-password?token=…, where the new password is chosen with the policy shown live (resetPassword).
 
 import { h, replace } from "../../core/dom.js";
-import { busy, button, field, input, messageBox, pageHeader, passwordRules } from "../../core/ui.js";
+import { actionForm, button, field, filled, input, messageBox, newPassword, pageHeader } from "../../core/ui.js";
 import { linkError } from "./signup.js";
 
 const REQUEST = `mutation RequestPasswordReset($email: String!) { requestPasswordReset(email: $email) }`;
@@ -15,29 +15,17 @@ export function renderForgotPassword(main, ctx) {
   const message = messageBox();
   const submit = button(t("auth.forgot.submit"), { kind: "primary", type: "submit" });
   const back = h("p", {}, h("a", { href: ctx.href("/login") }, t("auth.forgot.back")));
-  const form = h(
-    "form",
+  const form = actionForm(
     {
       class: "card forgot-form",
-      novalidate: true,
-      onSubmit: async (event) => {
-        event.preventDefault();
-        message.clear();
+      submit,
+      message,
+      check: () => filled(message, [[email, "field.email"]]),
+      action: async () => {
         const address = email.value.trim();
-        if (!address) {
-          message.show(t("error.BAD_USER_INPUT.field", { field: t("field.email") }), "error");
-          email.focus();
-          return;
-        }
-        await busy(submit, async () => {
-          try {
-            await ctx.gql(REQUEST, { email: address });
-            // The same answer whether the address belongs to an account or not.
-            replace(form, h("p", { class: "message message-success", role: "status", dataset: { fact: "resetRequested" } }, t("auth.forgot.sent", { email: address })));
-          } catch (error) {
-            message.showError(error);
-          }
-        });
+        await ctx.gql(REQUEST, { email: address });
+        // The same answer whether the address belongs to an account or not.
+        replace(form, h("p", { class: "message message-success", role: "status", dataset: { fact: "resetRequested" } }, t("auth.forgot.sent", { email: address })));
       },
     },
     message.element,
@@ -57,44 +45,31 @@ export function renderResetPassword(main, ctx) {
     main.append(h("p", { class: "message message-error", role: "alert" }, t("auth.reset.tokenInvalid")), again);
     return;
   }
-  const password = input({ type: "password", name: "newPassword", autocomplete: "new-password" });
-  const confirm = input({ type: "password", name: "confirmPassword", autocomplete: "new-password" });
-  const rules = passwordRules(password, { confirm });
+  const password = newPassword();
   const message = messageBox();
   const submit = button(t("auth.reset.submit"), { kind: "primary", type: "submit" });
-  const form = h(
-    "form",
+  const form = actionForm(
     {
       class: "card reset-form",
-      novalidate: true,
-      onSubmit: async (event) => {
-        event.preventDefault();
-        message.clear();
-        if (!rules.ok()) {
-          message.show(t("password.notYet"), "error");
-          password.focus();
-          return;
-        }
-        await busy(submit, async () => {
-          try {
-            await ctx.gql(RESET, { token, password: password.value });
-            ctx.flash(() => t("auth.reset.done"));
-            ctx.redirect("/login");
-          } catch (error) {
-            message.show(linkError(ctx, error, "auth.reset.tokenInvalid"), "error");
-            if (error.code === "TOKEN_INVALID") again.hidden = false;
-            password.focus();
-          }
-        });
+      submit,
+      message,
+      check: () => password.check(message),
+      action: async () => {
+        await ctx.gql(RESET, { token, password: password.input.value });
+        ctx.flash(() => t("auth.reset.done"));
+        ctx.redirect("/login");
+      },
+      errorText: (error) => linkError(ctx, error, "auth.reset.tokenInvalid"),
+      onError: (error) => {
+        if (error.code === "TOKEN_INVALID") again.hidden = false;
+        password.input.focus();
       },
     },
     message.element,
-    field(t("field.newPassword"), password),
-    field(t("auth.password.confirm"), confirm),
-    rules.element,
+    password.elements,
     h("div", { class: "form-actions" }, submit),
   );
   again.hidden = true;
   main.append(h("p", { class: "lead" }, t("auth.reset.intro")), form, again);
-  password.focus();
+  password.input.focus();
 }

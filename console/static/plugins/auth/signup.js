@@ -5,7 +5,7 @@
 import { h } from "../../core/dom.js";
 import { setLanguage } from "../../core/i18n.js";
 import { session } from "../../core/session.js";
-import { busy, button, field, input, messageBox, pageHeader, passwordRules } from "../../core/ui.js";
+import { actionForm, button, field, filled, input, messageBox, newPassword, pageHeader } from "../../core/ui.js";
 import { LOGIN } from "./login.js";
 
 const ACCEPT = `mutation AcceptInvite($input: AcceptInviteInput!) { acceptInvite(input: $input) { id email } }`;
@@ -25,60 +25,38 @@ export function renderSignup(main, ctx) {
   }
   const name = input({ name: "name", autocomplete: "name" });
   const email = input({ type: "email", name: "email", autocomplete: "username", required: true });
-  const password = input({ type: "password", name: "newPassword", autocomplete: "new-password" });
-  const confirm = input({ type: "password", name: "confirmPassword", autocomplete: "new-password" });
-  const rules = passwordRules(password, { confirm, email: () => email.value });
-  email.addEventListener("input", rules.update);
+  const password = newPassword({ label: t("field.password"), confirm: t("auth.signup.confirm"), email });
   const message = messageBox();
   const submit = button(t("auth.signup.submit"), { kind: "primary", type: "submit" });
-  const form = h(
-    "form",
+  const form = actionForm(
     {
       class: "card signup-form",
-      novalidate: true,
-      onSubmit: async (event) => {
-        event.preventDefault();
-        message.clear();
-        if (!email.value.trim()) {
-          message.show(t("error.BAD_USER_INPUT.field", { field: t("field.email") }), "error");
-          email.focus();
-          return;
+      submit,
+      message,
+      check: () => filled(message, [[email, "field.email"]]) && password.check(message),
+      action: async () => {
+        const address = email.value.trim();
+        const input = { token, email: address, password: password.input.value, name: name.value.trim() || null };
+        await ctx.gql(ACCEPT, { input });
+        try {
+          const { login } = await ctx.gql(LOGIN, { email: address, password: password.input.value, otp: null });
+          session.set(login.user);
+          setLanguage(login.user.language); // before the flash: a language change re-renders this page
+          ctx.flash(() => t("auth.signup.welcome", { name: login.user.name }));
+          ctx.redirect(login.mustChangePassword ? "/change-password" : ctx.homePath());
+        } catch {
+          // The account exists; the login page explains whatever stops the login now.
+          ctx.flash(() => t("auth.signup.created"));
+          ctx.redirect("/login");
         }
-        if (!rules.ok()) {
-          message.show(t("password.notYet"), "error");
-          password.focus();
-          return;
-        }
-        await busy(submit, async () => {
-          const address = email.value.trim();
-          try {
-            const input = { token, email: address, password: password.value, name: name.value.trim() || null };
-            await ctx.gql(ACCEPT, { input });
-          } catch (error) {
-            message.show(linkError(ctx, error, "auth.signup.tokenInvalid"), "error");
-            (error.code === "TOKEN_INVALID" ? submit : error.code === "WEAK_PASSWORD" ? password : email).focus();
-            return;
-          }
-          try {
-            const { login } = await ctx.gql(LOGIN, { email: address, password: password.value, otp: null });
-            session.set(login.user);
-            setLanguage(login.user.language); // before the flash: a language change re-renders this page
-            ctx.flash(() => t("auth.signup.welcome", { name: login.user.name }));
-            ctx.redirect(login.mustChangePassword ? "/change-password" : ctx.homePath());
-          } catch {
-            // The account exists; the login page explains whatever stops the login now.
-            ctx.flash(() => t("auth.signup.created"));
-            ctx.redirect("/login");
-          }
-        });
       },
+      errorText: (error) => linkError(ctx, error, "auth.signup.tokenInvalid"),
+      onError: (error) => (error.code === "TOKEN_INVALID" ? submit : error.code === "WEAK_PASSWORD" ? password.input : email).focus(),
     },
     message.element,
     field(t("field.email"), email, { hint: t("auth.signup.emailHint") }),
     field(t("auth.signup.name"), name, { hint: t("auth.signup.nameHint") }),
-    field(t("field.password"), password),
-    field(t("auth.signup.confirm"), confirm),
-    rules.element,
+    password.elements,
     h("div", { class: "form-actions" }, submit),
   );
   main.append(h("p", { class: "lead" }, t("auth.signup.intro")), form);

@@ -3,7 +3,7 @@
 
 import { h, replace } from "../../core/dom.js";
 import { formatDateTime, formatNumber } from "../../core/i18n.js";
-import { button, messageBox, pageHeader, table } from "../../core/ui.js";
+import { messageBox, pagedList, pageHeader, table } from "../../core/ui.js";
 import { catalogLink, stateBadge } from "./common.js";
 
 const BATCH = `query BatchReference($id: ID!, $first: Int, $after: String) {
@@ -19,14 +19,7 @@ export async function renderBatch(main, ctx) {
   const header = pageHeader(t("batches.batch.title"));
   const facts = h("dl", { class: "facts" });
   const message = messageBox();
-  const rows = h("div", { class: "table-wrap" });
-  const total = h("p", { class: "total", "aria-live": "polite", dataset: { total: "batch-devices" } });
-  const pageLabel = h("span", { class: "page-number" });
-  const previous = button(t("common.previous"), { disabled: true });
-  const next = button(t("common.next"), { disabled: true });
   const links = h("p", { class: "batch-links" });
-  let cursors = [null];
-  let endCursor = null;
 
   const columns = [
     { label: t("batches.col.serial"), cell: (d) => d.serialNumber },
@@ -61,38 +54,23 @@ export async function renderBatch(main, ctx) {
     );
   };
 
-  const load = async () => {
-    message.clear();
-    previous.disabled = true;
-    next.disabled = true;
-    try {
-      const { batchReference } = await ctx.gql(BATCH, { id: ctx.params.id, first: PAGE, after: cursors[cursors.length - 1] });
-      showBatch(batchReference);
-      const { devices } = batchReference;
-      replace(total, t("batches.batch.total", { count: formatNumber(devices.totalCount) }));
-      replace(
-        rows,
-        table(columns, devices.nodes, {
-          caption: t("batches.batch.devices"),
-          empty: t(batchReference.state === "PENDING_CONFIRMATION" ? "batches.batch.pendingEmpty" : "batches.batch.empty"),
-          rowAttrs: (d) => ({ dataset: { serial: d.serialNumber } }),
-        }),
-      );
-      endCursor = devices.pageInfo.endCursor;
-      next.disabled = !devices.pageInfo.hasNextPage;
-      replace(pageLabel, t("common.page", { page: formatNumber(cursors.length) }));
-    } catch (error) {
-      message.showError(error);
-    }
-    previous.disabled = cursors.length === 1;
-  };
-  previous.addEventListener("click", () => {
-    cursors.pop();
-    return load();
-  });
-  next.addEventListener("click", () => {
-    cursors.push(endCursor);
-    return load();
+  let batch = null;
+  const list = pagedList({
+    name: "batch-devices",
+    totalText: (count) => t("batches.batch.total", { count }),
+    message,
+    fetch: async (after) => {
+      const { batchReference } = await ctx.gql(BATCH, { id: ctx.params.id, first: PAGE, after });
+      batch = batchReference;
+      showBatch(batch);
+      return batch.devices;
+    },
+    render: (nodes) =>
+      table(columns, nodes, {
+        caption: t("batches.batch.devices"),
+        empty: t(batch.state === "PENDING_CONFIRMATION" ? "batches.batch.pendingEmpty" : "batches.batch.empty"),
+        rowAttrs: (d) => ({ dataset: { serial: d.serialNumber } }),
+      }),
   });
 
   main.append(
@@ -102,8 +80,8 @@ export async function renderBatch(main, ctx) {
     facts,
     links,
     h("h2", {}, t("batches.batch.devices")),
-    rows,
-    h("div", { class: "list-footer" }, total, h("nav", { class: "pager", "aria-label": t("common.paging") }, previous, pageLabel, next)),
+    list.rows,
+    list.footer,
   );
-  await load();
+  await list.load();
 }

@@ -1,10 +1,10 @@
 // 10.6 Batch reference visualisation: the batch references the caller may see (addressed to or sent
 // by its organisation and those below), filtered by reference, with TOTAL and keyset pages.
 
-import { h, replace } from "../../core/dom.js";
+import { h } from "../../core/dom.js";
 import { formatDateTime, formatNumber } from "../../core/i18n.js";
 import { replaceQuery } from "../../core/router.js";
-import { button, field, input, messageBox, pageHeader, table } from "../../core/ui.js";
+import { button, field, input, messageBox, pagedList, pageHeader, table } from "../../core/ui.js";
 import { stateBadge } from "./common.js";
 
 const BATCHES = `query BatchReferences($reference: String, $first: Int, $after: String) {
@@ -16,14 +16,7 @@ const PAGE = 50;
 export async function renderBatches(main, ctx) {
   const { t, query, session, href } = ctx;
   const reference = input({ type: "search", name: "reference", value: query.get("reference") || "", placeholder: t("common.all") });
-  const total = h("p", { class: "total", "aria-live": "polite", dataset: { total: "batches" } });
-  const rows = h("div", { class: "table-wrap" });
   const message = messageBox();
-  const pageLabel = h("span", { class: "page-number" });
-  const previous = button(t("common.previous"), { disabled: true });
-  const next = button(t("common.next"), { disabled: true });
-  let cursors = [null];
-  let endCursor = null;
 
   const columns = [
     { label: t("batches.col.reference"), cell: (b) => h("a", { href: href(`/batches/${b.id}`) }, b.reference) },
@@ -34,38 +27,17 @@ export async function renderBatches(main, ctx) {
     { label: t("batches.col.createdAt"), cell: (b) => formatDateTime(b.createdAt) },
   ];
 
-  const load = async () => {
-    message.clear();
-    previous.disabled = true;
-    next.disabled = true;
-    try {
-      const variables = { reference: reference.value.trim() || null, first: PAGE, after: cursors[cursors.length - 1] };
-      const { batchReferences } = await ctx.gql(BATCHES, variables);
-      replace(total, t("batches.total", { count: formatNumber(batchReferences.totalCount) }));
-      replace(
-        rows,
-        table(columns, batchReferences.nodes, {
-          caption: t("batches.title"),
-          empty: t("batches.empty"),
-          rowAttrs: (b) => ({ dataset: { batch: b.reference } }),
-        }),
-      );
-      endCursor = batchReferences.pageInfo.endCursor;
-      next.disabled = !batchReferences.pageInfo.hasNextPage;
-      replace(pageLabel, t("common.page", { page: formatNumber(cursors.length) }));
-    } catch (error) {
-      message.showError(error);
-    }
-    previous.disabled = cursors.length === 1;
-  };
-
-  previous.addEventListener("click", () => {
-    cursors.pop();
-    return load();
-  });
-  next.addEventListener("click", () => {
-    cursors.push(endCursor);
-    return load();
+  const list = pagedList({
+    name: "batches",
+    totalText: (count) => t("batches.total", { count }),
+    message,
+    fetch: async (after) => (await ctx.gql(BATCHES, { reference: reference.value.trim() || null, first: PAGE, after })).batchReferences,
+    render: (nodes) =>
+      table(columns, nodes, {
+        caption: t("batches.title"),
+        empty: t("batches.empty"),
+        rowAttrs: (b) => ({ dataset: { batch: b.reference } }),
+      }),
   });
   const filters = h(
     "form",
@@ -75,9 +47,8 @@ export async function renderBatches(main, ctx) {
       "aria-label": t("batches.filters"),
       onSubmit: (e) => {
         e.preventDefault();
-        cursors = [null];
         replaceQuery("/batches", { reference: reference.value.trim() });
-        load();
+        list.restart();
       },
     },
     field(t("batches.filter.reference"), reference),
@@ -91,8 +62,8 @@ export async function renderBatches(main, ctx) {
     h("p", { class: "lead" }, t("batches.intro")),
     filters,
     message.element,
-    rows,
-    h("div", { class: "list-footer" }, total, h("nav", { class: "pager", "aria-label": t("common.paging") }, previous, pageLabel, next)),
+    list.rows,
+    list.footer,
   );
-  await load();
+  await list.load();
 }

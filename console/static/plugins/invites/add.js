@@ -2,8 +2,9 @@
 // to?"), roles up to the admin's own and the language. The invite is PREPARED; the review page sends it.
 
 import { h } from "../../core/dom.js";
-import { LANGUAGE_NAMES, LANGUAGES, language } from "../../core/i18n.js";
-import { busy, button, checkbox, field, input, messageBox, pageHeader, select } from "../../core/ui.js";
+import { language } from "../../core/i18n.js";
+import { actionForm, button, field, filled, input, messageBox, pageHeader, select } from "../../core/ui.js";
+import { languageSelect, roleChoice } from "../../core/userform.js";
 
 const INVITABLE = `query InvitableOrganisations { invitableOrganisations { id name } }`;
 const CREATE = `mutation CreateInvite($input: CreateInviteInput!) { createInvite(input: $input) { id } }`;
@@ -22,55 +23,30 @@ export async function renderAddInvite(main, ctx) {
     h("p", {}, t("invites.add.whichText")),
     h("ul", {}, orgs.map((o) => h("li", {}, o.name))),
   );
-  const roleBoxes = session.grantableRoles().map((role) => checkbox(t(`role.${role}`), { name: "roles", value: role }));
-  const roles = h(
-    "fieldset",
-    { class: "field roles" },
-    h("legend", {}, t("users.add.roles")),
-    h("p", { class: "hint" }, t("users.add.rolesHint")),
-    roleBoxes,
-  );
-  const userLanguage = select(LANGUAGES.map((l) => ({ value: l, label: LANGUAGE_NAMES[l] })), { name: "language", value: language() });
+  const roles = roleChoice();
+  const userLanguage = languageSelect(language());
   const message = messageBox();
   const submit = button(t("common.save"), { kind: "primary", type: "submit" });
 
-  const form = h(
-    "form",
+  const form = actionForm(
     {
       class: "card invite-form",
-      novalidate: true,
-      onSubmit: async (event) => {
-        event.preventDefault();
-        message.clear();
-        const chosen = roleBoxes.map((b) => b.querySelector("input")).filter((b) => b.checked).map((b) => b.value);
-        if (!name.value.trim()) {
-          message.show(t("error.BAD_USER_INPUT.field", { field: t("field.name") }), "error");
-          name.focus();
-          return;
-        }
-        if (!chosen.length) {
-          message.show(t("users.add.noRole"), "error");
-          roleBoxes[0]?.querySelector("input").focus();
-          return;
-        }
-        await busy(submit, async () => {
-          try {
-            const variables = {
-              input: {
-                name: name.value.trim(),
-                email: email.value.trim() || null,
-                organisationId: organisation.value,
-                roles: chosen,
-                language: userLanguage.value,
-              },
-            };
-            const { createInvite } = await ctx.gql(CREATE, variables);
-            ctx.flash(t("invites.add.done"));
-            ctx.navigate(`/invites/${createInvite.id}`);
-          } catch (error) {
-            message.showError(error);
-          }
-        });
+      submit,
+      message,
+      check: () => filled(message, [[name, "field.name"]]) && roles.check(message),
+      action: async () => {
+        const variables = {
+          input: {
+            name: name.value.trim(),
+            email: email.value.trim() || null,
+            organisationId: organisation.value,
+            roles: roles.chosen(),
+            language: userLanguage.value,
+          },
+        };
+        const { createInvite } = await ctx.gql(CREATE, variables);
+        ctx.flash(t("invites.add.done"));
+        ctx.navigate(`/invites/${createInvite.id}`);
       },
     },
     message.element,
@@ -78,7 +54,7 @@ export async function renderAddInvite(main, ctx) {
     field(t("invites.field.emailOptional"), email, { hint: t("invites.add.emailHint") }),
     field(t("field.organisationId"), organisation),
     help,
-    roles,
+    roles.element,
     field(t("field.userLanguage"), userLanguage, { hint: t("invites.add.languageHint") }),
     h("p", { class: "message message-info", dataset: { fact: "prepared" } }, t("invites.add.prepared")),
     h("div", { class: "form-actions" }, submit, h("a", { class: "btn btn-secondary", href: ctx.href("/invites") }, t("common.cancel"))),

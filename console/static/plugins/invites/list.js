@@ -1,9 +1,9 @@
 // The invite list: state, name, email, organisation, roles and expiry, newest first, more rows on request.
 // The API lists invites without filters (Query.invites has only paging).
 
-import { h, replace } from "../../core/dom.js";
-import { formatDateTime, formatNumber } from "../../core/i18n.js";
-import { busy, button, messageBox, pageHeader, table } from "../../core/ui.js";
+import { h } from "../../core/dom.js";
+import { formatDateTime } from "../../core/i18n.js";
+import { messageBox, moreList, pageHeader, table } from "../../core/ui.js";
 
 const INVITES = `query Invites($first: Int, $after: String) {
   invites(first: $first, after: $after) {
@@ -18,16 +18,14 @@ export function stateBadge(t, state) {
 
 export async function renderInvites(main, ctx) {
   const { t } = ctx;
-  const total = h("p", { class: "total", "aria-live": "polite", dataset: { total: "invites" } });
-  const rows = h("div", { class: "table-wrap" });
   const message = messageBox();
-  const more = button(t("invites.more"), { hidden: true });
-  let nodes = [];
-  let cursor = null;
-
-  const draw = () => {
-    replace(
-      rows,
+  const list = moreList({
+    name: "invites",
+    moreLabel: t("invites.more"),
+    totalText: (count) => t("invites.total", { count }),
+    message,
+    fetch: async (after) => (await ctx.gql(INVITES, { first: PAGE, after })).invites,
+    render: (nodes) =>
       table(
         [
           { label: t("invites.col.state"), cell: (i) => stateBadge(t, i.state) },
@@ -40,30 +38,14 @@ export async function renderInvites(main, ctx) {
         nodes,
         { caption: t("invites.title"), empty: t("invites.empty"), rowAttrs: (i) => ({ dataset: { invite: i.name } }) },
       ),
-    );
-  };
-
-  const load = async (append = false) => {
-    message.clear();
-    try {
-      const { invites } = await ctx.gql(INVITES, { first: PAGE, after: append ? cursor : null });
-      nodes = append ? [...nodes, ...invites.nodes] : invites.nodes;
-      cursor = invites.pageInfo.endCursor;
-      more.hidden = !invites.pageInfo.hasNextPage;
-      replace(total, t("invites.total", { count: formatNumber(invites.totalCount) }));
-      draw();
-    } catch (error) {
-      message.showError(error);
-    }
-  };
-  more.addEventListener("click", () => busy(more, () => load(true)));
+  });
 
   main.append(
     pageHeader(t("invites.title"), h("a", { class: "btn btn-primary", href: ctx.href("/invites/new"), dataset: { action: "add-invite" } }, t("invites.add.button"))),
     h("p", { class: "lead" }, t("invites.intro")),
     message.element,
-    rows,
-    h("div", { class: "list-footer" }, total, more),
+    list.rows,
+    list.footer,
   );
-  await load(false);
+  await list.load(false);
 }

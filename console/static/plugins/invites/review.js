@@ -3,7 +3,7 @@
 
 import { h, replace } from "../../core/dom.js";
 import { formatDateTime, LANGUAGE_NAMES } from "../../core/i18n.js";
-import { busy, button, field, input, messageBox, pageHeader } from "../../core/ui.js";
+import { actionForm, busy, button, field, filled, input, messageBox, pageHeader } from "../../core/ui.js";
 import { stateBadge } from "./list.js";
 import { emailBody } from "./preview.js";
 
@@ -132,31 +132,19 @@ function sendBlock(ctx, invite, message) {
       }
     }),
   );
-  const form = h(
-    "form",
+  const form = actionForm(
     {
       class: "invite-send-form",
-      novalidate: true,
-      onSubmit: async (event) => {
-        event.preventDefault();
-        message.clear();
-        if (!email.value.trim()) {
-          message.show(t("error.BAD_USER_INPUT.field", { field: t("field.email") }), "error");
-          email.focus();
-          return;
-        }
-        await busy(send, async () => {
-          try {
-            const { sendInvite } = await ctx.gql(SEND, { id: invite.id, email: email.value.trim() });
-            // The API's notice ("We sent an email to ...") is English; the console says it in the user's language.
-            if (sendInvite.notice) ctx.flash(() => t("invites.review.sentTo", { email: sendInvite.email }));
-            ctx.rerender();
-          } catch (error) {
-            message.showError(error);
-            email.focus();
-          }
-        });
+      submit: send,
+      message,
+      check: () => filled(message, [[email, "field.email"]]),
+      action: async () => {
+        const { sendInvite } = await ctx.gql(SEND, { id: invite.id, email: email.value.trim() });
+        // The API's notice ("We sent an email to ...") is English; the console says it in the user's language.
+        if (sendInvite.notice) ctx.flash(() => t("invites.review.sentTo", { email: sendInvite.email }));
+        ctx.rerender();
       },
+      onError: () => email.focus(),
     },
     field(t("invites.review.sendTo"), email),
     h("p", { class: "hint" }, t("invites.review.privacy")),

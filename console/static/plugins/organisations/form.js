@@ -2,7 +2,7 @@
 // other organisations, its parent (when adding), and its ID with "Copy ID" (when editing).
 
 import { h } from "../../core/dom.js";
-import { busy, button, checkbox, field, input, messageBox, pageHeader, select } from "../../core/ui.js";
+import { actionForm, button, checkbox, field, filled, input, messageBox, pageHeader, select } from "../../core/ui.js";
 import { ownOrganisation } from "./list.js";
 
 const ORGANISATION = `query Organisation($id: ID!) {
@@ -83,28 +83,16 @@ export async function renderOrganisationForm(main, ctx) {
     return t("organisations.add.done", { name: createOrganisation.name });
   };
 
-  const form = h(
-    "form",
+  const form = actionForm(
     {
       class: "card",
-      novalidate: true,
       dataset: { form: editing ? "edit-organisation" : "add-organisation" },
-      onSubmit: async (event) => {
-        event.preventDefault();
-        message.clear();
-        if (!name.value.trim()) {
-          message.show(t("error.BAD_USER_INPUT.field", { field: t("field.name") }), "error");
-          name.focus();
-          return;
-        }
-        await busy(submit, async () => {
-          try {
-            ctx.flash(await save());
-            ctx.navigate("/organisations");
-          } catch (error) {
-            message.showError(error);
-          }
-        });
+      submit,
+      message,
+      check: () => filled(message, [[name, "field.name"]]),
+      action: async () => {
+        ctx.flash(await save());
+        ctx.navigate("/organisations");
       },
     },
     message.element,

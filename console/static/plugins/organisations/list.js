@@ -1,10 +1,9 @@
 // The organisation list: NAME / YOUR REFERENCE / CAN CREATE OTHER ORGANISATIONS, TOTAL ORGANISATIONS,
 // a name search and more rows on request. "Add organisation" only for those the API lets create one.
 
-import { h, replace } from "../../core/dom.js";
-import { formatNumber } from "../../core/i18n.js";
+import { h } from "../../core/dom.js";
 import { replaceQuery } from "../../core/router.js";
-import { busy, button, field, input, messageBox, pageHeader, table } from "../../core/ui.js";
+import { button, field, input, messageBox, moreList, pageHeader, table } from "../../core/ui.js";
 
 const ORGANISATIONS = `query Organisations($name: String, $first: Int, $after: String) {
   organisations(name: $name, first: $first, after: $after) {
@@ -34,16 +33,14 @@ export async function renderOrganisations(main, ctx) {
   const { t, query } = ctx;
   const own = await ownOrganisation(ctx);
   const name = input({ type: "search", name: "name", value: query.get("name") || "", placeholder: t("common.all") });
-  const total = h("p", { class: "total", "aria-live": "polite", dataset: { total: "organisations" } });
-  const rows = h("div", { class: "table-wrap" });
   const message = messageBox();
-  const more = button(t("organisations.more"), { hidden: true });
-  let nodes = [];
-  let cursor = null;
-
-  const draw = () => {
-    replace(
-      rows,
+  const list = moreList({
+    name: "organisations",
+    moreLabel: t("organisations.more"),
+    totalText: (count) => t("organisations.total", { count }),
+    message,
+    fetch: async (after) => (await ctx.gql(ORGANISATIONS, { name: name.value.trim() || null, first: PAGE, after })).organisations,
+    render: (nodes) =>
       table(
         [
           {
@@ -56,24 +53,7 @@ export async function renderOrganisations(main, ctx) {
         nodes,
         { caption: t("organisations.title"), rowAttrs: (o) => ({ dataset: { organisation: o.name } }) },
       ),
-    );
-  };
-
-  const load = async (append = false) => {
-    message.clear();
-    try {
-      const variables = { name: name.value.trim() || null, first: PAGE, after: append ? cursor : null };
-      const { organisations } = await ctx.gql(ORGANISATIONS, variables);
-      nodes = append ? [...nodes, ...organisations.nodes] : organisations.nodes;
-      cursor = organisations.pageInfo.endCursor;
-      more.hidden = !organisations.pageInfo.hasNextPage;
-      replace(total, t("organisations.total", { count: formatNumber(organisations.totalCount) }));
-      draw();
-    } catch (error) {
-      message.showError(error);
-    }
-  };
-  more.addEventListener("click", () => busy(more, () => load(true)));
+  });
 
   const filters = h(
     "form",
@@ -84,7 +64,7 @@ export async function renderOrganisations(main, ctx) {
       onSubmit: (e) => {
         e.preventDefault();
         replaceQuery("/organisations", { name: name.value.trim() });
-        load(false);
+        list.load(false);
       },
     },
     field(t("organisations.filter.name"), name),
@@ -96,6 +76,6 @@ export async function renderOrganisations(main, ctx) {
       : null,
     h("a", { class: "btn btn-secondary", href: ctx.href("/organisations/partners"), dataset: { action: "partners" } }, t("organisations.partners.button")),
   ];
-  main.append(pageHeader(t("organisations.title"), actions), filters, message.element, rows, h("div", { class: "list-footer" }, total, more));
-  await load(false);
+  main.append(pageHeader(t("organisations.title"), actions), filters, message.element, list.rows, list.footer);
+  await list.load(false);
 }

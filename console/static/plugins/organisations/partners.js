@@ -2,7 +2,7 @@
 // users copy their organisation's ID and hand it over) and removing one after a confirmation.
 
 import { h, replace } from "../../core/dom.js";
-import { busy, button, field, input, messageBox, pageHeader, table } from "../../core/ui.js";
+import { busy, button, field, filled, input, messageBox, pageHeader, table } from "../../core/ui.js";
 import { copyId } from "./form.js";
 
 const PARTNERS = `query Partners { me { organisation { id name partners { id name } } } }`;
@@ -91,12 +91,8 @@ export async function renderPartners(main, ctx) {
       onSubmit: async (event) => {
         event.preventDefault();
         message.clear();
+        if (!filled(message, [[organisationId, "organisations.partners.idField"]])) return;
         const id = organisationId.value.trim();
-        if (!id) {
-          message.show(t("error.BAD_USER_INPUT.field", { field: t("organisations.partners.idField") }), "error");
-          organisationId.focus();
-          return;
-        }
         await busy(submit, async () => {
           try {
             const { addPartner } = await ctx.gql(ADD, { id });

@@ -6,7 +6,7 @@
 
 import { h, replace } from "../../core/dom.js";
 import { LANGUAGES } from "../../core/i18n.js";
-import { busy, button, field, input, messageBox, pageHeader, select } from "../../core/ui.js";
+import { busy, button, field, filled, input, messageBox, pageHeader, select } from "../../core/ui.js";
 import { richTextEditor } from "./editor.js";
 import { COPY, showApiError, showPreview } from "./list.js";
 
@@ -101,12 +101,7 @@ export async function renderEditTemplate(main, ctx) {
       onSubmit: async (event) => {
         event.preventDefault();
         editorMessage.clear();
-        const missing = [[name, "field.name"], [subject, "field.subject"]].find(([el]) => !el.value.trim());
-        if (missing) {
-          editorMessage.show(t("error.BAD_USER_INPUT.field", { field: t(missing[1]) }), "error");
-          missing[0].focus();
-          return;
-        }
+        if (!filled(editorMessage, [[name, "field.name"], [subject, "field.subject"]])) return;
         const changes = { name: name.value.trim(), language: language.value, subject: subject.value };
         // An untouched body is not sent, so the stored HTML (with its styles) stays as it is.
         if (editor.dirty()) changes.body = editor.html();

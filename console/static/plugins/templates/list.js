@@ -2,10 +2,10 @@
 // row's menu: Send test email, Preview, Activate, Edit template, Create copy, Delete template. System
 // templates can only be copied (the API answers TEMPLATE_IS_SYSTEM), so they offer no Edit or Delete.
 
-import { h, replace } from "../../core/dom.js";
-import { formatNumber, LANGUAGES } from "../../core/i18n.js";
+import { h } from "../../core/dom.js";
+import { LANGUAGES } from "../../core/i18n.js";
 import { replaceQuery } from "../../core/router.js";
-import { busy, button, field, input, messageBox, pageHeader, select, table } from "../../core/ui.js";
+import { busy, button, field, filled, input, messageBox, moreList, pageHeader, select, table } from "../../core/ui.js";
 import { mailView, menuButton, openDialog } from "./widgets.js";
 
 export const TYPES = ["CONFIRM_EMAIL", "INVITE_USER", "NEW_BATCH", "RESET_PASSWORD", "PASSWORD_CHANGED"];
@@ -52,14 +52,8 @@ export async function renderTemplates(main, ctx) {
     { name: "active", value: query.get("active") || "" },
   );
   const language = select([all, ...LANGUAGES.map((v) => ({ value: v, label: t(`templates.language.${v}`) }))], { name: "language", value: query.get("language") || "" });
-  const total = h("p", { class: "total", "aria-live": "polite", dataset: { total: "templates" } });
-  // No overflow clipping here: the row menus must be able to reach below the table.
-  const rows = h("div", { class: "table-wrap tpl-table" });
   const message = messageBox();
   message.element.setAttribute("tabindex", "-1");
-  const more = button(t("templates.more"), { hidden: true });
-  let nodes = [];
-  let cursor = null;
 
   const filter = () => ({
     type: type.value || null,
@@ -68,9 +62,9 @@ export async function renderTemplates(main, ctx) {
   });
 
   const done = async (text, focusId) => {
-    await load(false);
+    await list.load(false);
     message.show(text, "success");
-    const row = focusId && rows.querySelector(`tr[data-template-id="${focusId}"] .tpl-menu-trigger`);
+    const row = focusId && list.rows.querySelector(`tr[data-template-id="${focusId}"] .tpl-menu-trigger`);
     (row || message.element).focus?.();
   };
 
@@ -88,9 +82,15 @@ export async function renderTemplates(main, ctx) {
     return menuButton(t("templates.actionsFor", { name: tpl.name }), items);
   };
 
-  const draw = () => {
-    replace(
-      rows,
+  const list = moreList({
+    name: "templates",
+    moreLabel: t("templates.more"),
+    totalText: (count) => t("templates.total", { count }),
+    message,
+    // No overflow clipping here: the row menus must be able to reach below the table.
+    className: "tpl-table",
+    fetch: async (after) => (await ctx.gql(TEMPLATES, { filter: filter(), first: PAGE, after })).emailTemplates,
+    render: (nodes) =>
       table(
         [
           { label: t("templates.col.name"), cell: (x) => x.name },
@@ -105,22 +105,7 @@ export async function renderTemplates(main, ctx) {
         nodes,
         { caption: t("templates.title"), rowAttrs: (x) => ({ dataset: { template: x.name, templateId: x.id, system: String(x.isSystem) } }) },
       ),
-    );
-  };
-
-  async function load(append = false) {
-    message.clear();
-    try {
-      const { emailTemplates } = await ctx.gql(TEMPLATES, { filter: filter(), first: PAGE, after: append ? cursor : null });
-      nodes = append ? [...nodes, ...emailTemplates.nodes] : emailTemplates.nodes;
-      cursor = emailTemplates.pageInfo.endCursor;
-      more.hidden = !emailTemplates.pageInfo.hasNextPage;
-      replace(total, t("templates.total", { count: formatNumber(emailTemplates.totalCount) }));
-      draw();
-    } catch (error) {
-      message.showError(error);
-    }
-  }
+  });
 
   async function preview(tpl, opener) {
     message.clear();
@@ -149,12 +134,8 @@ export async function renderTemplates(main, ctx) {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       error.clear();
+      if (!filled(error, [[to, "field.to"]])) return;
       const address = to.value.trim();
-      if (!address) {
-        error.show(t("error.BAD_USER_INPUT.field", { field: t("field.to") }), "error");
-        to.focus();
-        return;
-      }
       await busy(confirm, async () => {
         try {
           await ctx.gql(SEND_TEST, { id: tpl.id, to: address });
@@ -216,10 +197,9 @@ export async function renderTemplates(main, ctx) {
 
   const apply = () => {
     replaceQuery("/templates", { type: type.value, active: active.value, language: language.value });
-    load(false);
+    list.load(false);
   };
   for (const control of [type, active, language]) control.addEventListener("change", apply);
-  more.addEventListener("click", () => busy(more, () => load(true)));
 
   const filters = h(
     "form",
@@ -228,6 +208,6 @@ export async function renderTemplates(main, ctx) {
     field(t("templates.filter.active"), active),
     field(t("templates.filter.language"), language),
   );
-  main.append(pageHeader(t("templates.title")), filters, message.element, rows, h("div", { class: "list-footer" }, total, more));
-  await load(false);
+  main.append(pageHeader(t("templates.title")), filters, message.element, list.rows, list.footer);
+  await list.load(false);
 }

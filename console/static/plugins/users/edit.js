@@ -2,10 +2,9 @@
 // the policy shown live) on the right, like the manual's "Edit user" screen.
 
 import { h } from "../../core/dom.js";
-import { formatDateTime, LANGUAGE_NAMES, LANGUAGES } from "../../core/i18n.js";
-import {
-  busy, button, checkbox, field, input, messageBox, pageHeader, passwordRules, select, separatorSelect,
-} from "../../core/ui.js";
+import { formatDateTime } from "../../core/i18n.js";
+import { actionForm, busy, button, checkbox, field, filled, input, messageBox, newPassword, pageHeader, select } from "../../core/ui.js";
+import { csvFields, languageSelect, roleChoice } from "../../core/userform.js";
 import { loadOrganisations } from "./list.js";
 
 const USER_FIELDS = `id name email roles language csvDelimiter csvThousandsSeparator isActive mustChangePassword otpEnabled
@@ -47,78 +46,56 @@ export async function renderEditUser(main, ctx) {
 }
 
 function detailsForm(ctx, user, orgs, editable) {
-  const { t, session } = ctx;
+  const { t } = ctx;
   let current = user;
   const name = input({ name: "name", autocomplete: "off", value: user.name, required: true });
   const email = input({ type: "email", name: "email", autocomplete: "off", value: user.email, required: true });
   const orgOptions = orgs.map((o) => ({ value: o.id, label: o.name }));
   if (!orgOptions.some((o) => o.value === user.organisation.id)) orgOptions.push({ value: user.organisation.id, label: user.organisation.name });
   const organisation = select(orgOptions, { name: "organisationId", value: user.organisation.id });
-  const roleBoxes = session.grantableRoles().map((role) =>
-    checkbox(t(`role.${role}`), { name: "roles", value: role, checked: user.roles.includes(role) }),
-  );
-  const roles = h(
-    "fieldset",
-    { class: "field roles" },
-    h("legend", {}, t("users.add.roles")),
-    h("p", { class: "hint" }, t("users.add.rolesHint")),
-    roleBoxes,
-  );
-  const userLanguage = select(LANGUAGES.map((l) => ({ value: l, label: LANGUAGE_NAMES[l] })), { name: "language", value: user.language });
-  const delimiter = separatorSelect("delimiter", user.csvDelimiter, { name: "csvDelimiter" });
-  const thousands = separatorSelect("thousands", user.csvThousandsSeparator, { name: "csvThousandsSeparator" });
+  const roles = roleChoice(user.roles);
+  const userLanguage = languageSelect(user.language);
+  const csv = csvFields(user.csvDelimiter, user.csvThousandsSeparator);
   const active = checkbox(t("users.edit.active"), { name: "isActive", checked: user.isActive });
   const activeBox = active.querySelector("input");
   const message = messageBox();
   const submit = button(t("common.save"), { kind: "primary", type: "submit" });
 
-  const form = h(
-    "form",
+  // Only what changed goes to the API (the audit log lists the changed fields).
+  const changes = () => {
+    const chosen = roles.chosen();
+    const result = {};
+    if (name.value.trim() !== current.name) result.name = name.value.trim();
+    const newEmail = email.value.trim().toLowerCase();
+    if (newEmail !== current.email) result.email = newEmail;
+    if (organisation.value !== current.organisation.id) result.organisationId = organisation.value;
+    if ([...chosen].sort().join() !== [...current.roles].sort().join()) result.roles = chosen;
+    if (userLanguage.value !== current.language) result.language = userLanguage.value;
+    if (csv.delimiter.value !== current.csvDelimiter) result.csvDelimiter = csv.delimiter.value;
+    if (csv.thousands.value !== current.csvThousandsSeparator) result.csvThousandsSeparator = csv.thousands.value;
+    if (activeBox.checked !== current.isActive) result.isActive = activeBox.checked;
+    return result;
+  };
+
+  const form = actionForm(
     {
       class: "card user-form",
-      novalidate: true,
-      onSubmit: async (event) => {
-        event.preventDefault();
-        message.clear();
-        const chosen = roleBoxes.map((b) => b.querySelector("input")).filter((b) => b.checked).map((b) => b.value);
-        const missing = [[name, "field.name"], [email, "field.email"]].find(([el]) => !el.value.trim());
-        if (missing) {
-          message.show(t("error.BAD_USER_INPUT.field", { field: t(missing[1]) }), "error");
-          missing[0].focus();
-          return;
-        }
-        if (!chosen.length) {
-          message.show(t("users.add.noRole"), "error");
-          roleBoxes[0]?.querySelector("input").focus();
-          return;
-        }
-        // Only what changed goes to the API (the audit log lists the changed fields).
-        const changes = {};
-        if (name.value.trim() !== current.name) changes.name = name.value.trim();
-        const newEmail = email.value.trim().toLowerCase();
-        if (newEmail !== current.email) changes.email = newEmail;
-        if (organisation.value !== current.organisation.id) changes.organisationId = organisation.value;
-        if ([...chosen].sort().join() !== [...current.roles].sort().join()) changes.roles = chosen;
-        if (userLanguage.value !== current.language) changes.language = userLanguage.value;
-        if (delimiter.value !== current.csvDelimiter) changes.csvDelimiter = delimiter.value;
-        if (thousands.value !== current.csvThousandsSeparator) changes.csvThousandsSeparator = thousands.value;
-        if (activeBox.checked !== current.isActive) changes.isActive = activeBox.checked;
-        if (!Object.keys(changes).length) {
-          message.show(t("users.edit.unchanged"), "info");
-          return;
-        }
-        await busy(submit, async () => {
-          try {
-            const { updateUser } = await ctx.gql(UPDATE, { id: user.id, input: changes });
-            current = updateUser;
-            email.value = updateUser.email;
-            const parts = [t("users.edit.saved", { name: updateUser.name })];
-            if (changes.email) parts.push(t("users.edit.emailPending", { email: changes.email }));
-            message.show(parts.join(" "), "success");
-          } catch (error) {
-            message.showError(error);
-          }
-        });
+      submit,
+      message,
+      check: () => {
+        if (!filled(message, [[name, "field.name"], [email, "field.email"]]) || !roles.check(message)) return false;
+        if (Object.keys(changes()).length) return true;
+        message.show(t("users.edit.unchanged"), "info");
+        return false;
+      },
+      action: async () => {
+        const updates = changes();
+        const { updateUser } = await ctx.gql(UPDATE, { id: user.id, input: updates });
+        current = updateUser;
+        email.value = updateUser.email;
+        const parts = [t("users.edit.saved", { name: updateUser.name })];
+        if (updates.email) parts.push(t("users.edit.emailPending", { email: updates.email }));
+        message.show(parts.join(" "), "success");
       },
     },
     h("h2", {}, t("users.edit.details")),
@@ -126,10 +103,9 @@ function detailsForm(ctx, user, orgs, editable) {
     field(t("field.name"), name),
     field(t("field.email"), email, { hint: t("users.edit.emailHint") }),
     field(t("field.organisationId"), organisation),
-    roles,
+    roles.element,
     field(t("field.userLanguage"), userLanguage),
-    field(t("field.csvDelimiter"), delimiter),
-    field(t("field.csvThousandsSeparator"), thousands),
+    csv.elements,
     active,
     h(
       "dl",
@@ -145,44 +121,26 @@ function detailsForm(ctx, user, orgs, editable) {
 
 function passwordSection(ctx, user, editable) {
   const { t } = ctx;
-  const next = input({ type: "password", name: "newPassword", autocomplete: "new-password" });
-  const confirm = input({ type: "password", name: "confirmPassword", autocomplete: "new-password" });
-  const rules = passwordRules(next, { confirm, email: user.email });
+  const password = newPassword({ email: user.email });
   const message = messageBox();
   const submit = button(t("auth.password.submit"), { kind: "primary", type: "submit" });
-  const form = h(
-    "form",
+  const form = actionForm(
     {
       class: "card user-password-form",
-      novalidate: true,
-      onSubmit: async (event) => {
-        event.preventDefault();
-        message.clear();
-        if (!rules.ok()) {
-          message.show(t("password.notYet"), "error");
-          next.focus();
-          return;
-        }
-        await busy(submit, async () => {
-          try {
-            await ctx.gql(SET_PASSWORD, { id: user.id, password: next.value });
-            next.value = "";
-            confirm.value = "";
-            rules.update();
-            message.show(t("users.password.done", { name: user.name }), "success");
-          } catch (error) {
-            message.showError(error);
-            next.focus();
-          }
-        });
+      submit,
+      message,
+      check: () => password.check(message),
+      action: async () => {
+        await ctx.gql(SET_PASSWORD, { id: user.id, password: password.input.value });
+        password.clear();
+        message.show(t("users.password.done", { name: user.name }), "success");
       },
+      onError: () => password.input.focus(),
     },
     h("h2", {}, t("auth.password.title")),
     h("p", { class: "hint" }, t("users.password.hint")),
     message.element,
-    field(t("field.newPassword"), next),
-    field(t("auth.password.confirm"), confirm),
-    rules.element,
+    password.elements,
     h("div", { class: "form-actions" }, submit),
   );
   if (!editable) for (const el of form.querySelectorAll("input, button")) el.disabled = true;

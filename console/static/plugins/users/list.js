@@ -1,11 +1,10 @@
 // The user list: Name / Email / Organisations / Roles filters, TOTAL USERS, more rows on request; each row
 // opens the user's edit screen (the name, or the "Edit user" pencil).
 
-import { h, replace } from "../../core/dom.js";
-import { formatNumber } from "../../core/i18n.js";
+import { h } from "../../core/dom.js";
 import { replaceQuery } from "../../core/router.js";
 import { ROLES } from "../../core/session.js";
-import { busy, button, field, input, messageBox, pageHeader, select, table } from "../../core/ui.js";
+import { button, field, input, messageBox, moreList, pageHeader, select, table } from "../../core/ui.js";
 
 const USERS = `query Users($filter: UserFilter, $first: Int, $after: String) {
   users(filter: $filter, first: $first, after: $after) {
@@ -28,12 +27,7 @@ export async function renderUsers(main, ctx) {
     [{ value: "", label: t("common.all") }, ...ROLES.map((r) => ({ value: r, label: t(`role.${r}`) }))],
     { name: "role", value: query.get("role") || "" },
   );
-  const total = h("p", { class: "total", "aria-live": "polite", dataset: { total: "users" } });
-  const rows = h("div", { class: "table-wrap" });
   const message = messageBox();
-  const more = button(t("users.more"), { hidden: true });
-  let nodes = [];
-  let cursor = null;
 
   const filter = () => ({
     name: name.value.trim() || null,
@@ -42,9 +36,13 @@ export async function renderUsers(main, ctx) {
     roles: role.value ? [role.value] : null,
   });
 
-  const draw = () => {
-    replace(
-      rows,
+  const list = moreList({
+    name: "users",
+    moreLabel: t("users.more"),
+    totalText: (count) => t("users.total", { count }),
+    message,
+    fetch: async (after) => (await ctx.gql(USERS, { filter: filter(), first: PAGE, after })).users,
+    render: (nodes) =>
       table(
         [
           { label: t("users.col.name"), cell: (u) => h("a", { href: ctx.href(`/users/${u.id}`), dataset: { edit: u.email } }, u.name) },
@@ -61,30 +59,14 @@ export async function renderUsers(main, ctx) {
         nodes,
         { caption: t("users.title"), rowAttrs: (u) => ({ dataset: { user: u.email } }) },
       ),
-    );
-  };
-
-  const load = async (append = false) => {
-    message.clear();
-    try {
-      const { users } = await ctx.gql(USERS, { filter: filter(), first: PAGE, after: append ? cursor : null });
-      nodes = append ? [...nodes, ...users.nodes] : users.nodes;
-      cursor = users.pageInfo.endCursor;
-      more.hidden = !users.pageInfo.hasNextPage;
-      replace(total, t("users.total", { count: formatNumber(users.totalCount) }));
-      draw();
-    } catch (error) {
-      message.showError(error);
-    }
-  };
+  });
 
   const apply = () => {
     replaceQuery("/users", { name: name.value.trim(), email: email.value.trim(), organisation: organisation.value, role: role.value });
-    load(false);
+    list.load(false);
   };
   organisation.addEventListener("change", apply);
   role.addEventListener("change", apply);
-  more.addEventListener("click", () => busy(more, () => load(true)));
 
   const filters = h(
     "form",
@@ -99,8 +81,8 @@ export async function renderUsers(main, ctx) {
     pageHeader(t("users.title"), h("a", { class: "btn btn-primary", href: ctx.href("/users/new"), dataset: { action: "add-user" } }, t("users.add.button"))),
     filters,
     message.element,
-    rows,
-    h("div", { class: "list-footer" }, total, more),
+    list.rows,
+    list.footer,
   );
   // The organisation filter lists what the admin can see; the list itself does not wait for it.
   loadOrganisations(ctx)
@@ -109,5 +91,5 @@ export async function renderUsers(main, ctx) {
       if (query.get("organisation") && organisation.value !== query.get("organisation")) apply();
     })
     .catch((error) => message.showError(error));
-  await load(false);
+  await list.load(false);
 }
