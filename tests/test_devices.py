@@ -190,3 +190,19 @@ async def test_identifiers_are_listed_as_the_plugin_names_them_and_never_hold_ke
     assert APP_KEY not in json.dumps(nodes) and OMS_KEY not in json.dumps(nodes)
     other = await as_user("keys_b")  # another customer sees none of them
     assert (await other.ok(query, {"f": {"search": "ID-"}}))["devices"]["nodes"] == []
+
+
+async def test_import_rows_read_explicit_nulls_and_left_out_fields_as_their_defaults(as_user, world):
+    """Import rows are built by a hook (schema/devices.py) instead of strawberry's generic conversion: a null
+    or missing `keys` generates the slot, a missing `attributes` is refused by the plugin like a null one."""
+    platform = await as_user("platform_admin")
+    org = str(world.orgs["customer_a"].id)
+    explicit_null = lora("NULL-KEYS", "70B3D5E75E0000AA", app_key=None) | {"keys": None}
+    left_out = lora("NO-KEYS", "70B3D5E75E0000AB", app_key=None)
+    imported = (await platform.ok(IMPORT, {"org": org, "rows": [explicit_null, left_out]}))["importDevices"]
+    assert [d["serialNumber"] for d in imported] == ["NULL-KEYS", "NO-KEYS"]
+    assert all(len(d["keys"]) == 1 and d["keys"][0]["keyType"] == "AppKey" for d in imported)
+    bare = {"serialNumber": "NO-ATTRIBUTES", "deviceType": "topas-sonic-lora-w8"}
+    assert await platform.code(IMPORT, {"org": org, "rows": [bare]}) == "BAD_USER_INPUT"
+    assert await platform.code(IMPORT, {"org": org, "rows": [bare | {"attributes": None}]}) == "BAD_USER_INPUT"
+    assert not await Device.filter(serial_number="NO-ATTRIBUTES").exists()
