@@ -14,7 +14,7 @@ from models.devices import Device
 from models.organisations import Organisation, Partnership
 from models.users import User
 from plugins.registry import PluginRegistry
-from resolvers import audit, batches, devices
+from resolvers import audit, batches, devices, invites
 from resolvers.auth import actor_for
 from settings import Settings
 
@@ -42,6 +42,9 @@ PENDING = [
     ("Y20TA010057", "topas-sonic-mbus", {"mbusId": "20010057", "manufacturer": "IMA", "medium": "water"}),
 ]
 DELIVERED_BATCH, PENDING_BATCH = "DEMO-2026-0001", "DEMO-2026-0002"
+DELIVERY_LABEL = "Delivery 1"  # the delivered batch's label
+DEMO_LABELS = {"Building A": ["21N001052", "9999990"], "Route 7": ["9999991"]}
+DEMO_INVITE = "lena@stadtwerke-musterstadt.example"
 
 
 async def _organisation(
@@ -120,7 +123,7 @@ async def _catalog(
     await devices.import_devices(operator, str(platform.id), rows, kek=kek, registry=registry)  # keys generated
     await batches.create_batch(
         operator,
-        batches.NewBatch(DELIVERED_BATCH, [s for s, *_ in CATALOG], str(customer.id), label="Delivery 1"),
+        batches.NewBatch(DELIVERED_BATCH, [s for s, *_ in CATALOG], str(customer.id), label=DELIVERY_LABEL),
         settings,
     )
     await batches.create_batch(
@@ -131,3 +134,17 @@ async def _catalog(
     keys = actor_for(users["KEY_MANAGER"], customer)
     claimed = await Device.filter(serial_number__in=[s for s, *_, c in CATALOG if c]).values_list("id", flat=True)
     await devices.claim_devices(keys, [str(i) for i in claimed])
+    # Labels for the catalog's label filter, and an invite waiting to be sent for the Invites screen.
+    customer_admin = actor_for(users["OTC_ADMIN"], customer)
+    for label, serials in DEMO_LABELS.items():
+        ids = await Device.filter(serial_number__in=serials).values_list("id", flat=True)
+        await devices.set_labels(customer_admin, [str(i) for i in ids], [DELIVERY_LABEL, label])
+    await invites.create_invite(
+        customer_admin,
+        settings,
+        name="Lena Installateur",
+        email=DEMO_INVITE,
+        organisation_id=str(customer.id),
+        roles=["VIEWER"],
+        language="DE",
+    )

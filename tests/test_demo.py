@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from models.devices import BatchReference, Device
+from models.devices import BatchReference, Device, DeviceLabel
+from models.invites import Invite
 from models.users import User
 from resolvers import demo
 from resolvers.keystore import keystore, registry
@@ -32,3 +33,9 @@ async def test_demo_seeds_the_manuals_catalog_once(settings):
     assert {d.owner.name for s, d in catalog.items() if not s.startswith("Y20")} == {demo.CUSTOMER}
     pending = await BatchReference.get(reference=demo.PENDING_BATCH)
     assert pending.state == "PENDING_CONFIRMATION" and pending.device_count == 2
+    # labels for the catalog's filter, and one invite waiting to be sent
+    labelled = await DeviceLabel.filter(label="Building A").prefetch_related("device")
+    assert sorted(row.device.serial_number for row in labelled) == ["21N001052", "9999990"]
+    assert await DeviceLabel.filter(label=demo.DELIVERY_LABEL).count() == 6
+    invite = await Invite.get(email=demo.DEMO_INVITE)
+    assert invite.state == "PREPARED" and await Invite.all().count() == 1
