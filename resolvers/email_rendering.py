@@ -82,7 +82,7 @@ PLACEHOLDERS: Final[dict[str, dict[str, str]]] = {
 SAMPLE_VALUES: Final[dict[str, dict[str, str]]] = {
     "CONFIRM_EMAIL": {
         "user_name": "Demo Integra",
-        "action_link": "https://kms.example.com/#/confirm-email?token=3f9c2a7e5b1d4c8a",
+        "action_link": "https://kms.example.com/confirm-email?token=3f9c2a7e5b1d4c8a",
         "expires_at": "2026-03-14 17:00 UTC",
         "data_year": "2026",
     },
@@ -90,7 +90,7 @@ SAMPLE_VALUES: Final[dict[str, dict[str, str]]] = {
         "user_name": "Demo Integra",
         "organisation_name": "IntegraDemo",
         "inviter_name": "Anna Lindqvist",
-        "action_link": "https://kms.example.com/#/invite?token=8d41e0b6c2f94a17",
+        "action_link": "https://kms.example.com/signup?token=8d41e0b6c2f94a17",
         "expires_at": "2026-03-21 12:00 UTC",
         "data_year": "2026",
     },
@@ -100,12 +100,12 @@ SAMPLE_VALUES: Final[dict[str, dict[str, str]]] = {
         "batch_reference": "BR-2026-0042",
         "device_count": "250",
         "sender_organisation_name": "Integra Metering AG",
-        "action_link": "https://kms.example.com/#/batches/BR-2026-0042",
+        "action_link": "https://kms.example.com/console/take-ownership",
         "data_year": "2026",
     },
     "RESET_PASSWORD": {
         "user_name": "Demo Integra",
-        "action_link": "https://kms.example.com/#/reset-password?token=a27f6c0e93b54d18",
+        "action_link": "https://kms.example.com/reset-password?token=a27f6c0e93b54d18",
         "expires_at": "2026-03-14 15:30 UTC",
         "data_year": "2026",
     },
