@@ -26,6 +26,14 @@ TITLE = {
     "SV": "E-postmallar",
 }
 
+# The user_name placeholder's description in each language (plugins/templates/messages.js).
+USER_NAME_PLACEHOLDER = {
+    "EN": "Full name of the person receiving the email.",
+    "DE": "Vollständiger Name der Person, die die E-Mail erhält.",
+    "ES": "Nombre completo de la persona que recibe el correo.",
+    "SV": "Fullständigt namn på personen som får e-postmeddelandet.",
+}
+
 
 def styles_of(body: str) -> set[str]:
     """The style attributes of a stored body, as written."""
@@ -218,6 +226,24 @@ def test_the_editor_keeps_the_css_properties_the_server_keeps():
     assert sorted(names) == sorted(email_rendering._STYLE_PROPERTIES)
 
 
+def test_placeholder_descriptions_are_translated_for_every_placeholder_the_server_knows():
+    """The console names each placeholder in the user's language; its English text is the API's own, so a
+    placeholder added on the server without translations fails here."""
+    source = (STATIC_DIR / "plugins/templates/messages.js").read_text()
+    english = {
+        f"{kind}.{name}": text for kind, names in email_rendering.PLACEHOLDERS.items() for name, text in names.items()
+    }
+    for language in LANGUAGES:
+        block = source[source.index(f"  {language}: {{") :]
+        block = block[: block.index("\n  },")]
+        found = dict(re.findall(r'"templates\.placeholder\.(\w+\.\w+)": "([^"]*)"', block))
+        if language == "EN":
+            assert found == english
+        else:
+            assert set(found) == set(english), language
+            assert all(found[key] != english[key] for key in english), language  # translated, not copied
+
+
 async def test_inline_styles_survive_editing_and_show_in_the_preview(page, world, as_user):
     """The button and the footer of a system template keep their inline styles when the copy is edited in
     the browser (applied through CSSOM: the page fixture fails on any CSP report) and saved."""
@@ -306,6 +332,7 @@ async def test_template_screens_in_all_four_languages(page, world, as_user):
         await page.keyboard.press("Escape")
         await page.goto(f"/console#/templates/{copy_id}/edit")
         await expect(page.locator(".rte-area")).to_contain_text("{{ user_name }}")
+        await expect(page.locator("#ph-user_name")).to_have_text(USER_NAME_PLACEHOLDER[language])
         await shot(page, "templates-03-editor", language)
         await page.locator("[data-action=preview]").click()
         await expect(page.locator("dialog .mail-html")).to_contain_text("Demo Integra")

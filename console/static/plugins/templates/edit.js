@@ -71,7 +71,7 @@ export async function renderEditTemplate(main, ctx) {
           "li",
           {},
           h("button", { type: "button", class: "btn btn-secondary placeholder", dataset: { placeholder: p.name }, onClick: () => insert(p.name), "aria-describedby": `ph-${p.name}` }, `{{ ${p.name} }}`),
-          h("span", { class: "hint", id: `ph-${p.name}` }, p.description),
+          h("span", { class: "hint", id: `ph-${p.name}` }, placeholderText(t, tpl.type, p)),
         ),
       ),
     ),
@@ -134,4 +134,11 @@ export async function renderEditTemplate(main, ctx) {
     h("section", { class: "card text-part" }, h("h2", { id: "text-part-title" }, t("templates.edit.textPart")), h("p", { class: "hint" }, t("templates.edit.textPartHint")), textPart),
   );
   name.focus();
+}
+
+/** The placeholder's description in the user's language (the API's English text for one we don't know). */
+function placeholderText(t, type, placeholder) {
+  const key = `templates.placeholder.${type}.${placeholder.name}`;
+  const text = t(key);
+  return text === key ? placeholder.description : text;
 }
