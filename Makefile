@@ -4,9 +4,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-sqlite test-postgres lint schema bench bench-catalog demo clean
+.PHONY: setup system-deps test-system-deps run test test-sqlite test-postgres lint schema bench bench-catalog demo clean
 
-$(STAMP): pyproject.toml console/package-lock.json
+## system-deps: Debian packages `make run` needs (python3-venv, npm), installed when missing
+system-deps:
+	.ci/system-deps run
+
+## test-system-deps: and what the tests need (PostgreSQL running, openssl, SoftHSM2, chromium)
+test-system-deps:
+	.ci/system-deps test
+
+$(STAMP): pyproject.toml console/package-lock.json | system-deps
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
@@ -22,7 +30,7 @@ run: setup
 	$(BIN)/kms serve --host 127.0.0.1 --port 8000
 
 ## test: the whole suite on SQLite and on PostgreSQL (KMS_TEST_PG_URL, default the local server), plus lint
-test: setup lint test-sqlite test-postgres
+test: test-system-deps setup lint test-sqlite test-postgres
 
 test-sqlite: setup
 	KMS_TEST_DB=sqlite $(BIN)/pytest -q

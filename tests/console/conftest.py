@@ -92,7 +92,7 @@ def server_factory():
 async def browser() -> AsyncIterator[Browser]:
     """One headless Debian chromium for the module (never a downloaded browser)."""
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run installs it)")
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (`make test` installs it)")
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium

@@ -1,7 +1,7 @@
 """The console in a real browser: Playwright drives Debian's chromium against `kms serve` on a free
 loopback port, on the test database (SQLite or PostgreSQL, as KMS_TEST_DB says).
 
-Needs the Debian package `chromium` (`.ci/run` installs it); without it these tests fail, they do not
+Needs the Debian package `chromium` (`make test` installs it through .ci/system-deps); without it these tests fail, they do not
 skip. Screenshots of each main screen in all four languages go to test-artifacts/screenshots/.
 """
 

@@ -1,7 +1,7 @@
 """Tests for crypto.kek_pkcs11 against a real SoftHSM2 token (Debian packages softhsm2 + libsofthsm2).
 
 A throwaway token directory is created for the session; nothing touches the machine's own tokens.
-SoftHSM2 missing is a failure, not a skip: .ci/run installs it.
+SoftHSM2 missing is a failure, not a skip: `make test` installs it (.ci/system-deps).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def _module() -> str:
     if not Path(module).is_file():
         pytest.fail(
             f"SoftHSM2 PKCS#11 module {module} is missing: install the Debian packages softhsm2 and "
-            "libsofthsm2 (apt-get install -y softhsm2; .ci/run does this) or set KMS_PKCS11_MODULE.",
+            "libsofthsm2 (apt-get install -y softhsm2; `make test` does this) or set KMS_PKCS11_MODULE.",
             pytrace=False,
         )
     return module
@@ -52,7 +52,7 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if util is None:
         pytest.fail(
             "softhsm2-util is missing: install the Debian package softhsm2 (apt-get install -y softhsm2; "
-            ".ci/run does this). The PKCS#11 KEK tests need a real SoftHSM2 token.",
+            "`make test` does this). The PKCS#11 KEK tests need a real SoftHSM2 token.",
             pytrace=False,
         )
     module = _module()
