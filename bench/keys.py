@@ -236,23 +236,12 @@ DEVICE_COLUMNS = [
     "claimed_at",
     "attributes",
 ]
-KEY_COLUMNS = [
-    "id",
-    "created_at",
-    "device_id",
-    "key_type",
-    "algorithm",
-    "ciphertext",
-    "nonce",
-    "wrapped_dek",
-    "kek_id",
-    "kek_version",
-    "check_value",
-]
 
 
 async def seed_claimed(url: str, organisation_id: str, prefix: str, count: int, chunk: int = 50_000) -> float:
     """``count`` CLAIMED devices with one sealed key each, loaded with COPY; returns the seconds it took."""
+    from resolvers.devices import KEY_COLUMNS  # the service's own column list for device_keys
+
     started = time.perf_counter()
     conn = await asyncpg.connect(url)
     try:
@@ -262,7 +251,7 @@ async def seed_claimed(url: str, organisation_id: str, prefix: str, count: int, 
             devices, keys = _sealed_rows(prefix, start, min(chunk, count - start), owner)
             async with conn.transaction():
                 await conn.copy_records_to_table("devices", records=devices, columns=DEVICE_COLUMNS)
-                await conn.copy_records_to_table("device_keys", records=keys, columns=KEY_COLUMNS)
+                await conn.copy_records_to_table("device_keys", records=keys, columns=list(KEY_COLUMNS))
         await conn.execute("ANALYZE devices; ANALYZE device_keys")
     finally:
         await conn.close()

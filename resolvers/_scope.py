@@ -7,9 +7,11 @@ organisation's materialised path). Partners are visible by name and ID only.
 
 from __future__ import annotations
 
+from typing import TypeVar
 from uuid import UUID
 
 from tortoise.expressions import Q
+from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from models.audit import AuditEvent
@@ -116,6 +118,18 @@ async def device(actor: Actor, device_id: str | UUID) -> Device:
     return found
 
 
+M = TypeVar("M", bound=Model)
+
+
+async def _one(query: QuerySet[M], object_id: str | UUID, what: str) -> M:
+    """The object with this id among what ``query`` lets the caller see, or NOT_FOUND (the same answer
+    whether it exists in another organisation or not at all)."""
+    found = await query.get_or_none(id=_parse_id(object_id, what))
+    if found is None:
+        raise NotFound(what)
+    return found
+
+
 def _parse_id(value: str | UUID, what: str) -> UUID:
     try:
         return value if isinstance(value, UUID) else UUID(str(value))
@@ -125,10 +139,7 @@ def _parse_id(value: str | UUID, what: str) -> UUID:
 
 async def organisation(actor: Actor, organisation_id: str | UUID) -> Organisation:
     """An organisation of the caller's subtree, or NOT_FOUND."""
-    found = await organisations(actor).get_or_none(id=_parse_id(organisation_id, "Organisation"))
-    if found is None:
-        raise NotFound("Organisation")
-    return found
+    return await _one(organisations(actor), organisation_id, "Organisation")
 
 
 async def visible_organisation(actor: Actor, organisation_id: str | UUID) -> tuple[Organisation, bool]:
@@ -144,17 +155,11 @@ async def visible_organisation(actor: Actor, organisation_id: str | UUID) -> tup
 
 
 async def user(actor: Actor, user_id: str | UUID) -> User:
-    found = await users(actor).get_or_none(id=_parse_id(user_id, "User"))
-    if found is None:
-        raise NotFound("User")
-    return found
+    return await _one(users(actor), user_id, "User")
 
 
 async def api_token(actor: Actor, token_id: str | UUID) -> ApiToken:
-    found = await api_tokens(actor).get_or_none(id=_parse_id(token_id, "API token"))
-    if found is None:
-        raise NotFound("API token")
-    return found
+    return await _one(api_tokens(actor), token_id, "API token")
 
 
 # --- invites and email templates (issue #3) ---
@@ -173,10 +178,7 @@ def invites(actor: Actor) -> QuerySet[Invite]:
 
 
 async def invite(actor: Actor, invite_id: str | UUID) -> Invite:
-    found = await invites(actor).get_or_none(id=_parse_id(invite_id, "Invite"))
-    if found is None:
-        raise NotFound("Invite")
-    return found
+    return await _one(invites(actor), invite_id, "Invite")
 
 
 def email_templates(actor: Actor) -> QuerySet[EmailTemplate]:
@@ -188,7 +190,4 @@ def email_templates(actor: Actor) -> QuerySet[EmailTemplate]:
 
 
 async def email_template(actor: Actor, template_id: str | UUID) -> EmailTemplate:
-    found = await email_templates(actor).get_or_none(id=_parse_id(template_id, "Email template"))
-    if found is None:
-        raise NotFound("Email template")
-    return found
+    return await _one(email_templates(actor), template_id, "Email template")
