@@ -85,7 +85,7 @@ CREATE_BATCH = """mutation Batch($input: CreateBatchReferenceInput!) {
   createBatchReference(input: $input) { batchReference { id reference deviceCount state } refused { reason } }
 }"""
 CLAIM = """mutation Claim($ids: [ID!]!) {
-  claimDevices(deviceIds: $ids) { claimed { id } refused { serialNumber reason } }
+  claimDevices(deviceIds: $ids) { claimedCount refused { serialNumber reason } }
 }"""
 
 
@@ -787,8 +787,11 @@ def phase_batch_and_claim(ctx: Ctx, server: Server) -> None:
         report.notes.append(claim_cpu.note("claimDevices of 100,000"))
     finally:
         keys.close()
-    if len(claim["claimed"]) != len(ids):
-        raise RuntimeError(f"claimed {len(claim['claimed'])} of {len(ids)}: {claim['refused'][:5]}")
+    if claim["claimedCount"] != len(ids):
+        raise RuntimeError(f"claimed {claim['claimedCount']} of {len(ids)}: {claim['refused'][:5]}")
+    stored = asyncio.run(_batch_claimed(ctx.env["KMS_DATABASE_URL"], batch["id"]))
+    if stored != len(ids):
+        raise RuntimeError(f"{stored} of the batch's {len(ids)} devices are CLAIMED in the database")
     report.add(f"claimDevices, {len(ids):,} ids in one call", seconds, "s", 2.0)
 
 
@@ -813,6 +816,18 @@ async def _batch_device_ids(url: str, batch_id: str) -> list[str]:
     finally:
         await conn.close()
     return [str(r[0]) for r in rows]
+
+
+async def _batch_claimed(url: str, batch_id: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM devices WHERE batch_id = $1 AND claim_status = 'CLAIMED'", uuid.UUID(batch_id)
+            )
+        )
+    finally:
+        await conn.close()
 
 
 # --- the report ----------------------------------------------------------------------------------------

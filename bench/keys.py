@@ -52,7 +52,7 @@ IMPORT = """mutation Import($org: ID!, $rows: [DeviceImportRow!]!) {
   importDevices(organisationId: $org, rows: $rows) { id }
 }"""
 CLAIM = """mutation Claim($ids: [ID!]!) {
-  claimDevices(deviceIds: $ids) { claimed { id } refused { serialNumber reason } }
+  claimDevices(deviceIds: $ids) { claimedCount refused { serialNumber reason } }
 }"""
 RELEASE = """mutation {
   releaseKeys(input: {filter: {}, format: "csv"}) { deviceCount keyCount downloadUrl refused { reason } }
@@ -475,8 +475,8 @@ def phase_import(env: dict[str, str], tmp: Path, accounts: dict[str, Account], r
             manager.login(accounts["import"].email)
             with timed(report, f"claimDevices, {rows:,} ids in one call"):
                 claim = manager.gql(CLAIM, {"ids": ids})["claimDevices"]
-            if len(claim["claimed"]) != rows:
-                raise RuntimeError(f"claimed {len(claim['claimed'])} of {rows}: {claim['refused'][:5]}")
+            if claim["claimedCount"] != rows:
+                raise RuntimeError(f"claimed {claim['claimedCount']} of {rows}: {claim['refused'][:5]}")
             release_and_download(manager, report, f"{rows:,}", 3.0)
         finally:
             manager.close()

@@ -32,7 +32,8 @@ class Device(BaseModel):
         table_description = "Devices"
         indexes = (
             Index(fields=("owner_path", "serial_number")),
-            Index(fields=("owner_id", "claim_status", "serial_number")),
+            # no index holds claim_status: a claim is then a heap-only update (migration 0009)
+            Index(fields=("owner_id", "serial_number")),
         )
 
 

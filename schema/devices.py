@@ -7,6 +7,7 @@ import functools
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, cast
+from uuid import UUID
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -242,8 +243,14 @@ class RefusedDevice:
 
 @strawberry.type
 class ClaimResult:
-    claimed: list[DeviceObject]
+    claimed_count: int = strawberry.field(description="How many devices this call claimed.")
     refused: list[RefusedDevice]
+    _claimed_ids: strawberry.Private[list[UUID]]
+
+    @strawberry.field(description="The devices this call claimed, by serial number (loaded only when asked for).")
+    async def claimed(self, info: Info) -> list[DeviceObject]:
+        rows = await devices.devices_by_ids(info.context.require_actor(), self._claimed_ids)
+        return [DeviceObject.of(d) for d in rows]
 
 
 @strawberry.input
@@ -381,6 +388,7 @@ class Mutation:
     async def claim_devices(self, info: Info, device_ids: list[strawberry.ID]) -> ClaimResult:
         result = await devices.claim_devices(info.context.require_actor(), [str(i) for i in device_ids])
         return ClaimResult(
-            claimed=[DeviceObject.of(d) for d in result.claimed],
+            claimed_count=len(result.claimed_ids),
             refused=[RefusedDevice(serial_number=r.serial_number, reason=r.reason) for r in result.refused],
+            _claimed_ids=result.claimed_ids,
         )

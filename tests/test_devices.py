@@ -12,7 +12,7 @@ from models.keys import DeviceKey
 IMPORT = """mutation($org: ID!, $rows: [DeviceImportRow!]!) { importDevices(organisationId: $org, rows: $rows) {
   id serialNumber claimStatus deviceType { id radio } owner { name } keys { keyType algorithm checkValue } } }"""
 CLAIM = """mutation($ids: [ID!]!) { claimDevices(deviceIds: $ids) {
-  claimed { serialNumber claimStatus } refused { serialNumber reason } } }"""
+  claimedCount claimed { serialNumber claimStatus } refused { serialNumber reason } } }"""
 DEVICES = """query($f: DeviceFilter, $after: String) { devices(filter: $f, first: 2, after: $after) {
   totalCount pageInfo { hasNextPage endCursor } nodes { serialNumber claimStatus labels } } }"""
 APP_KEY = "2b7e151628aed2a6abf7158809cf4f3c"
@@ -123,13 +123,14 @@ async def test_claim_marks_own_devices_and_refuses_others(as_user, world):
     ids = {d.serial_number: str(d.id) for d in await Device.all()}
     keys_a = await as_user("keys_a")
     result = (await keys_a.ok(CLAIM, {"ids": [ids["A1"], ids["S1"], ids["B1"]]}))["claimDevices"]
-    assert result["claimed"] == [{"serialNumber": "A1", "claimStatus": "CLAIMED"}]
+    assert result["claimed"] == [{"serialNumber": "A1", "claimStatus": "CLAIMED"}] and result["claimedCount"] == 1
     assert {(r["serialNumber"], r["reason"]) for r in result["refused"]} == {
         ("S1", "DEVICE_NOT_OWNED"),
         (ids["B1"], "DEVICE_NOT_FOUND"),
     }
     again = (await keys_a.ok(CLAIM, {"ids": [ids["A1"]]}))["claimDevices"]
-    assert again["claimed"] == [] and again["refused"] == [{"serialNumber": "A1", "reason": "CONFLICT"}]
+    assert again["claimed"] == [] and again["claimedCount"] == 0
+    assert again["refused"] == [{"serialNumber": "A1", "reason": "CONFLICT"}]
     viewer = await as_user("viewer_a")
     assert await viewer.code(CLAIM, {"ids": [ids["A1"]]}) == "FORBIDDEN"
 
@@ -144,6 +145,10 @@ async def test_concurrent_claims_claim_each_device_once(as_user, world):
     first, second = await asyncio.gather(one.ok(CLAIM, {"ids": ids[:15]}), two.ok(CLAIM, {"ids": ids[5:]}))
     claimed = [c["serialNumber"] for r in (first, second) for c in r["claimDevices"]["claimed"]]
     assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 20
+    assert first["claimDevices"]["claimedCount"] + second["claimDevices"]["claimedCount"] == 20
+    for result in (first, second):  # each call lists what it claimed, by serial number
+        serials = [c["serialNumber"] for c in result["claimDevices"]["claimed"]]
+        assert serials == sorted(serials) and len(serials) == result["claimDevices"]["claimedCount"]
     events = await AuditEvent.filter(action="devices.claimed")
     assert sum(json.loads(e.details)["count"] for e in events) == 20
 

@@ -5,7 +5,7 @@ import { h } from "../../core/dom.js";
 import { tn } from "../../core/i18n.js";
 
 const CLAIM = `mutation ClaimDevices($ids: [ID!]!) {
-  claimDevices(deviceIds: $ids) { claimed { id serialNumber } refused { serialNumber reason } } }`;
+  claimDevices(deviceIds: $ids) { claimedCount refused { serialNumber reason } } }`;
 const RELEASE = `mutation ReleaseKeys($input: ReleaseKeysInput!) {
   releaseKeys(input: $input) { filename deviceCount keyCount downloadUrl refused { serialNumber reason } } }`;
 export const FORMATS = `query KeyFormats { keyFormats { id name fileExtension } }`;

@@ -139,7 +139,7 @@ export async function renderCatalog(main, ctx) {
     try {
       const result = await claim(ctx, ids);
       await refresh(); // show the new claim status before the outcome
-      message.show(tn("devices.claimed", result.claimed.length), "success");
+      message.show(tn("devices.claimed", result.claimedCount), "success");
       replace(details, refusedList(t, result.refused, (s) => serials.get(s) || s));
     } catch (error) {
       message.showError(error);

@@ -60,7 +60,7 @@ export async function renderDevice(main, ctx) {
     busy(claimButton, async () => {
       try {
         const result = await claim(ctx, [device.id]);
-        if (result.claimed.length) {
+        if (result.claimedCount) {
           ctx.flash(() => tn("devices.claimed", 1));
           ctx.rerender();
         } else {
