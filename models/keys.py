@@ -57,16 +57,18 @@ class KeyRelease(BaseModel):
         table_description = "Key releases"
 
 
-class KeyReleaseDevice(BaseModel):
+class KeyReleasePart(BaseModel):
+    """The devices of a release, a few thousand per row, in the order the file lists them (serial number).
+    A release of 100,000 devices writes 20 rows instead of 100,000 and locks no device row; the ids are
+    kept, not referenced, like an audit record: the list stays what was released."""
+
     release: fields.ForeignKeyRelation[KeyRelease] = fields.ForeignKeyField(
-        "models.KeyRelease", related_name="items", on_delete=fields.CASCADE
+        "models.KeyRelease", related_name="parts", on_delete=fields.CASCADE
     )
-    device: fields.ForeignKeyRelation[Device] = fields.ForeignKeyField(
-        "models.Device", related_name="releases", on_delete=fields.CASCADE
-    )
-    serial_number = fields.CharField(max_length=64)  # the download streams in serial order
+    seq = fields.IntField()
+    device_ids = fields.TextField()  # the ids, comma-separated
 
     class Meta:
-        table = "key_release_devices"
-        table_description = "Devices of a key release"
-        unique_together = (("release", "serial_number"),)
+        table = "key_release_parts"
+        table_description = "Devices of a key release, in file order"
+        unique_together = (("release", "seq"),)

@@ -22,10 +22,15 @@ def csv_row(values: Sequence[str], delimiter: str = ",") -> str:
     Returns:
         The row including its line terminator.
     """
-    if len(values) > 1 and all(type(v) is str and not _NEEDS_QUOTES.intersection(v) for v in values):
+    if len(values) > 1:
         # The common case (hex keys, serials, names): nothing to quote, so the csv module's answer is the join.
-        if delimiter not in "".join(values):
-            return delimiter.join(values) + "\r\n"
+        # One join and a few scans of it instead of a check per field (a release writes a row per key).
+        try:
+            line = delimiter.join(values)
+        except TypeError:  # not all text: the csv module formats the values
+            line = None
+        if line is not None and line.count(delimiter) == len(values) - 1 and not _NEEDS_QUOTES.intersection(line):
+            return line + "\r\n"
     buffer = io.StringIO()
     # QUOTE_MINIMAL quotes fields holding the delimiter, quotes or line breaks, and doubles quotes.
     csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerow(values)

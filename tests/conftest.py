@@ -29,7 +29,7 @@ TEST_DB = os.environ.get("KMS_TEST_DB", "sqlite")
 PG_ADMIN_URL = os.environ.get("KMS_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 # Emptied after every test, children first. System email templates (seeded by a migration) stay.
 TABLES = [
-    "key_release_devices",
+    "key_release_parts",
     "key_releases",
     "device_keys",
     "device_labels",

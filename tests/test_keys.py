@@ -14,7 +14,7 @@ from test_devices import APP_KEY, IMPORT, OMS_KEY, lora, oms
 
 from models.audit import AuditEvent
 from models.devices import Device
-from models.keys import KeyRelease
+from models.keys import KeyRelease, KeyReleasePart
 
 RELEASE = """mutation($in: ReleaseKeysInput!) { releaseKeys(input: $in) { id filename deviceCount keyCount content
   downloadUrl expiresAt format { id mediaType } refused { serialNumber reason } } }"""
@@ -177,6 +177,53 @@ async def test_release_all_claimed_keys_by_filter(as_user, world):
     release = (await keys_a.ok(RELEASE, {"in": {"filter": {}}}))["releaseKeys"]
     assert release["deviceCount"] == 2
     assert release["refused"] == [{"serialNumber": "A-NEW", "reason": "DEVICE_UNCLAIMED"}]
+
+
+async def test_a_release_in_parts_lists_every_key_in_order_and_audits_their_digest(as_user, world, monkeypatch):
+    """Parts of two devices: five devices (one LoRaWAN 1.1 with AppKey and NwkKey) span three parts. The
+    file lists every key by serial number and key slot, and the audit's digest covers exactly those keys."""
+    import hashlib
+
+    from crypto.kcv import KeyAlgorithm, key_check_value
+    from resolvers import keys as use_cases
+
+    monkeypatch.setattr(use_cases, "PART_SIZE", 2)
+    platform = await as_user("platform_admin")
+    v11 = lora("P-3", "70B3D5E75E000013")
+    v11["attributes"] = json.dumps({"devEui": "70B3D5E75E000013", "lorawanVersion": "1.1"})
+    v11["keys"] = [{"keyType": "NwkKey", "value": OMS_KEY}, {"keyType": "AppKey", "value": APP_KEY}]
+    rows = [lora("P-5", "70B3D5E75E000015"), oms("P-1", "20096201"), v11, lora("P-2", "70B3D5E75E000012")]
+    await platform.ok(IMPORT, {"org": str(world.orgs["customer_a"].id), "rows": [*rows, oms("P-4", "20096204")]})
+    await Device.all().update(claim_status="CLAIMED")
+    keys_a = await as_user("keys_a")
+    # when: by filter and by a list of ids
+    by_filter = (await keys_a.ok(RELEASE, {"in": {"filter": {}}}))["releaseKeys"]
+    ids = [str(d.id) for d in await Device.all()]
+    by_ids = (await keys_a.ok(RELEASE, {"in": {"deviceIds": ids}}))["releaseKeys"]
+    # then
+    for release in (by_filter, by_ids):
+        listed = [(r["serial_number"], r["key_type"]) for r in rows_of(release["content"])]
+        assert listed == [
+            ("P-1", "OMS"),
+            ("P-2", "AppKey"),
+            ("P-3", "AppKey"),
+            ("P-3", "NwkKey"),
+            ("P-4", "OMS"),
+            ("P-5", "AppKey"),
+        ]
+        assert release["deviceCount"] == 5 and release["keyCount"] == 6
+        download = await keys_a.http.get("/" + release["downloadUrl"].split("://", 1)[1].split("/", 1)[1])
+        assert download.text == release["content"]
+    assert await KeyReleasePart.filter(release_id=by_filter["id"]).count() == 3
+    for release in (by_filter, by_ids):
+        details = json.loads((await AuditEvent.get(action="keys.released", target=f"release:{release['id']}")).details)
+        check_values = [
+            key_check_value(bytes.fromhex(r["key"]), KeyAlgorithm.AES128) for r in rows_of(release["content"])
+        ]
+        assert details["checkValues"] == check_values and details["keyCount"] == 6
+        assert (
+            details["checkValuesSha256"] == hashlib.sha256("".join(f"{v}\n" for v in check_values).encode()).hexdigest()
+        )
 
 
 async def test_verify_oms_mode5_telegram_against_the_stored_key(as_user, world):
