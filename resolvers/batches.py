@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from tortoise.exceptions import IntegrityError
@@ -105,17 +106,17 @@ async def addressable(actor: Actor, organisation_id: str) -> Organisation:
 async def _devices_for(actor: Actor, serials: Sequence[str]) -> list[tuple[UUID, str]]:
     """The caller's devices with these serial numbers; all must exist, or nothing happens."""
     found: dict[str, UUID] = {}
-    if db.dialect() == "postgres":  # one statement with an array parameter
-        scope, bounds = _scope.devices_sql(actor, 2)
-        sql = f"SELECT serial_number, id FROM devices WHERE serial_number = ANY($1::text[]) AND {scope}"  # noqa: S608
-        found = dict(await db.pg_fetch(sql, list(serials), *bounds))
-    else:
-        for start in range(0, len(serials), _CHUNK):
-            chunk = list(serials[start : start + _CHUNK])
-            for device_id, serial in (
-                await _scope.devices(actor).filter(serial_number__in=chunk).values_list("id", "serial_number")
-            ):
-                found[str(serial)] = device_id
+    for start in range(0, len(serials), _CHUNK):
+        chunk = list(serials[start : start + _CHUNK])
+        for device_id, serial in (
+            await _scope.devices(actor).filter(serial_number__in=chunk).values_list("id", "serial_number")
+        ):
+            found[str(serial)] = device_id
+    _refuse_unknown(serials, found)
+    return [(found[s], s) for s in serials]
+
+
+def _refuse_unknown(serials: Sequence[str], found: Container[str]) -> None:
     unknown = [s for s in serials if s not in found]
     if unknown:
         raise KmsError(
@@ -124,7 +125,42 @@ async def _devices_for(actor: Actor, serials: Sequence[str]) -> list[tuple[UUID,
             serialNumbers=unknown[:1000],
             refusedCount=len(unknown),
         )
-    return [(found[s], s) for s in serials]
+
+
+async def _assign_pg(
+    actor: Actor, serials: list[str], batch: BatchReference, target: Organisation, label: str | None
+) -> None:
+    """PostgreSQL: put the caller's devices with these serial numbers in the batch (and, without
+    confirmation, move them to the target) with one statement that finds them by serial number as it
+    updates them; any serial it did not find refuses the whole batch (the caller's transaction rolls back)."""
+    values: list[Any]
+    if batch.requires_confirmation:  # the devices wait in the batch for the target to take ownership
+        scope, bounds = _scope.devices_sql(actor, 3)
+        sets, values = "batch_id = $2", [batch.id]
+    else:
+        scope, bounds = _scope.devices_sql(actor, 5)
+        sets = "owner_id = $2, owner_path = $3, claim_status = 'UNCLAIMED', claimed_at = NULL, batch_id = $4"
+        values = [target.id, target.path, batch.id]
+    sql = (
+        f"UPDATE devices SET {sets} WHERE serial_number = ANY($1::text[]) AND {scope} "  # noqa: S608 - our columns
+        "RETURNING id, serial_number"
+    )
+    rows = await db.pg_fetch(sql, serials, *values, *bounds)
+    if len(rows) != len(serials):
+        _refuse_unknown(serials, {r[1] for r in rows})
+    if label and not batch.requires_confirmation:
+        await _label_pg([r[0] for r in rows], label)
+
+
+async def _label_pg(ids: list[UUID], label: str) -> None:
+    await db.pg_fetch(
+        "INSERT INTO device_labels (id, created_at, device_id, label) "
+        "SELECT gen_random_uuid(), $3, device_id, $2 FROM unnest($1::uuid[]) AS device_id "
+        "ON CONFLICT (device_id, label) DO NOTHING",
+        ids,
+        label,
+        datetime.now(UTC),
+    )
 
 
 async def _move(ids: list[UUID], target: Organisation, batch: BatchReference, label: str | None) -> None:
@@ -139,14 +175,7 @@ async def _move(ids: list[UUID], target: Organisation, batch: BatchReference, la
             ids,
         )
         if label:
-            await db.pg_fetch(
-                "INSERT INTO device_labels (id, created_at, device_id, label) "
-                "SELECT gen_random_uuid(), $3, device_id, $2 FROM unnest($1::uuid[]) AS device_id "
-                "ON CONFLICT (device_id, label) DO NOTHING",
-                ids,
-                label,
-                datetime.now(UTC),
-            )
+            await _label_pg(ids, label)
         return
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
@@ -174,8 +203,9 @@ async def create_batch(actor: Actor, new: NewBatch, settings: Settings) -> Batch
     target = await addressable(actor, new.organisation_id)
     if await BatchReference.exists(organisation_id=target.id, reference=reference):
         raise KmsError("This batch reference exists already for that organisation.", code="BATCH_REFERENCE_TAKEN")
-    devices = await _devices_for(actor, serials)
-    ids = [i for i, _ in devices]
+    postgres = db.dialect() == "postgres"
+    # SQLite: look the devices up first; PostgreSQL finds them in the statement that assigns them
+    ids = [] if postgres else [i for i, _ in await _devices_for(actor, serials)]
     pending = new.requires_confirmation
     try:
         async with in_transaction():
@@ -186,25 +216,25 @@ async def create_batch(actor: Actor, new: NewBatch, settings: Settings) -> Batch
                 sender_id=actor.organisation_id,
                 requires_confirmation=pending,
                 state="PENDING_CONFIRMATION" if pending else "ACCEPTED",
-                device_count=len(ids),
+                device_count=len(serials),
                 accepted_at=None if pending else datetime.now(UTC),
             )
-            if pending and db.dialect() == "postgres":
-                await db.pg_fetch("UPDATE devices SET batch_id = $1 WHERE id = ANY($2::uuid[])", batch.id, ids)
+            if postgres:
+                await _assign_pg(actor, serials, batch, target, label)
             elif pending:
                 for start in range(0, len(ids), _CHUNK):
                     await Device.filter(id__in=ids[start : start + _CHUNK]).update(batch_id=batch.id)
-            if pending:
-                await _mail_admins(actor, batch, target, settings)
             else:
                 await _move(ids, target, batch, label)
+            if pending:
+                await _mail_admins(actor, batch, target, settings)
             await audit.record(
                 "batch.created",
                 actor,
                 target=f"batch:{batch.id}",
                 details={
                     "reference": reference,
-                    "deviceCount": len(ids),
+                    "deviceCount": len(serials),
                     "organisationId": str(target.id),
                     "requiresConfirmation": pending,
                     "serialNumbers": serials[:1000],
