@@ -25,6 +25,7 @@ DEK_BYTES = 32
 NONCE_BYTES = 12
 # Part of the AAD: a later scheme gets a new tag, so its ciphertexts can never be read as this one's.
 SCHEME = b"meter-kms/key/v1"
+_SCHEME_PART = struct.pack(">H", len(SCHEME)) + SCHEME
 MAX_KEY_BYTES = 64
 
 
@@ -50,9 +51,9 @@ class SealedKey:
 def _aad(device_id: str, key_type: str) -> bytes:
     if not device_id or not key_type:
         raise ValueError("device_id and key_type must not be empty.")
-    parts = [SCHEME, device_id.encode("utf-8"), key_type.encode("utf-8")]
+    device, slot = device_id.encode("utf-8"), key_type.encode("utf-8")
     # Length-prefixed so ("ab", "c") and ("a", "bc") give different AADs.
-    return b"".join(struct.pack(">H", len(p)) + p for p in parts)
+    return _SCHEME_PART + struct.pack(">H", len(device)) + device + struct.pack(">H", len(slot)) + slot
 
 
 def seal(plaintext_key: bytes | SecretBytes, *, device_id: str, key_type: str, kek: Kek) -> SealedKey:
