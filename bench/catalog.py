@@ -19,7 +19,7 @@ Starlette + asyncpg endpoint of bench/plain_catalog.py (2 uvicorn workers, the s
 3. ``createBatchReference`` with a CSV file of ``--batch`` serial numbers (multipart upload), then
    ``claimDevices`` of those devices by the receiving organisation's KEY_MANAGER.
 
-``--show-sql`` prints the statements the ORM runs for one catalog page and ``--explain`` their plans
+``--show-sql`` prints the statements the service runs for one catalog page and ``--explain`` their plans
 (EXPLAIN ANALYZE); ``--profile DIR`` records the GraphQL workers with py-spy during an extra run.
 
 Everything listens on loopback only; every loop is bounded; the servers (their whole process groups) are
@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import re
 import subprocess
@@ -444,28 +443,35 @@ def plain_serving(env: dict[str, str], log_dir: Path) -> Iterator[Server]:
         server.stop()
 
 
-# --- the SQL the ORM runs ------------------------------------------------------------------------------
+# --- the SQL the service runs --------------------------------------------------------------------------
 
 
-class _Capture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.statements: list[tuple[str, Any]] = []
+@contextmanager
+def asyncpg_statements() -> Iterator[list[tuple[str, list[Any]]]]:
+    """Every statement asyncpg runs with arguments or results (fetch, fetchrow, fetchval, execute with arguments)
+    in this process while inside, with its values: the ORM's and the hand-written ones alike."""
+    statements: list[tuple[str, list[Any]]] = []
+    connection_class = asyncpg.connection.Connection
+    original = connection_class._execute
 
-    def emit(self, record: logging.LogRecord) -> None:
-        if isinstance(record.args, tuple) and len(record.args) == 2:
-            self.statements.append((str(record.args[0]), record.args[1]))
+    async def _execute(self: Any, query: str, args: Any, *rest: Any, **kwargs: Any) -> Any:
+        statements.append((query, list(args)))
+        return await original(self, query, args, *rest, **kwargs)
+
+    connection_class._execute = _execute  # type: ignore[method-assign]
+    try:
+        yield statements
+    finally:
+        connection_class._execute = original  # type: ignore[method-assign]
 
 
 async def capture_sql(env: dict[str, str], cookie: str, bodies: list[dict[str, Any]]) -> list[list[tuple[str, Any]]]:
-    """The statements each request runs, from tortoise's debug log, with the app served in this process."""
+    """The statements each GraphQL request runs, with the app served in this process."""
     from app import create_app
     from models import db
     from settings import load
 
     await db.init(env["KMS_DATABASE_URL"])
-    logger = logging.getLogger("tortoise.db_client")
-    level = logger.level
     captured = []
     try:
         app = create_app(load(), manage_database=False)
@@ -474,40 +480,46 @@ async def capture_sql(env: dict[str, str], cookie: str, bodies: list[dict[str, A
             headers = {"cookie": f"kms_session={cookie}"}
             for body in bodies:
                 await client.post("/graphql", json=body, headers=headers)  # warm: the session touch, caches
-                handler = _Capture()
-                logger.addHandler(handler)
-                logger.setLevel(logging.DEBUG)
-                try:
+                with asyncpg_statements() as statements:
                     response = await client.post("/graphql", json=body, headers=headers)
-                finally:
-                    logger.removeHandler(handler)
-                    logger.setLevel(level)
                 if response.json().get("errors"):
                     raise RuntimeError(f"capture: {response.text[:500]}")
-                captured.append(handler.statements)
+                captured.append(statements)
     finally:
         await db.close()
     return captured
 
 
-def normalised(sql: str) -> str:
-    """A statement's shape: IN lists of any length alike, select lists in a fixed order (tortoise orders the
-    columns by a set, so each process writes them differently)."""
-    sql = re.sub(r"\s+", " ", sql.strip())
-    sql = re.sub(r"IN \(\$\d+(?:,\$\d+)*\)", "IN (...)", sql)
-    match = re.match(r"SELECT (.*?) FROM (.*)", sql)
-    if match:
-        columns = ",".join(sorted(match.group(1).split(",")))
-        sql = f"SELECT {columns} FROM {match.group(2)}"
-    return sql
-
-
-def compare_with_plain(statements: list[tuple[str, Any]]) -> list[str]:
-    """The ORM statements that bench/plain_catalog.py does not run (empty: the same SQL)."""
+async def capture_plain_sql(cookie: str, query: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The statements the plain endpoint runs for one request, served in this process."""
     import plain_catalog
 
-    plain = {normalised(sql) for sql in plain_catalog.ORM_STATEMENTS}
-    return sorted({normalised(sql) for sql, _ in statements} - plain)
+    async with plain_catalog.lifespan(plain_catalog.app):
+        transport = httpx.ASGITransport(app=plain_catalog.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            headers = {"cookie": f"kms_session={cookie}"}
+            await client.get("/catalog", params=query, headers=headers)
+            with asyncpg_statements() as statements:
+                response = await client.get("/catalog", params=query, headers=headers)
+            if response.status_code != 200:
+                raise RuntimeError(f"plain capture: {response.text[:500]}")
+    return statements
+
+
+def normalised(sql: str) -> str:
+    return re.sub(r"\s+", " ", sql.strip())
+
+
+def compare_with_plain(statements: list[tuple[str, Any]], plain: list[tuple[str, Any]]) -> list[str]:
+    """Where the GraphQL server's statements (in order, with their values) differ from the plain endpoint's
+    (empty: the same SQL)."""
+    ours = [(normalised(sql), values) for sql, values in statements]
+    theirs = [(normalised(sql), values) for sql, values in plain]
+    if ours == theirs:
+        return []
+    return [f"GraphQL: {sql} {values}" for sql, values in ours if (sql, values) not in theirs] + [
+        f"plain: {sql} {values}" for sql, values in theirs if (sql, values) not in ours
+    ] or ["the same statements in another order"]
 
 
 def _shape(sql: str) -> str:
@@ -546,6 +558,13 @@ def gql_body(org: Org, after: str | None, total: bool) -> dict[str, Any]:
     }
 
 
+def plain_params(org: Org, after: str | None, total: bool) -> dict[str, Any]:
+    """The plain endpoint's query string for the page gql_body asks for."""
+    query: dict[str, Any] = {"org": str(org.id), "status": "UNCLAIMED", "first": 50}
+    query |= {"after": after} if after else {}
+    return query | ({"total": "1"} if total else {})
+
+
 def check_same_page(graphql: bytes, plain: bytes, total: bool) -> None:
     """The plain endpoint must answer what GraphQL answers, or the comparison means nothing."""
     a, b = json.loads(graphql)["data"]["devices"], json.loads(plain)["data"]["devices"]
@@ -577,22 +596,23 @@ def phase_catalog(ctx: Ctx, server: Server, plain: Server) -> None:
         api.close()
     bodies = [gql_body(world.orgs[0], cursor, True), {"query": FACETS, "variables": {"filter": None}}]
     statements, facet_statements = asyncio.run(capture_sql(ctx.env, cookie, bodies))
-    kinds = Counter(re.search(r'FROM "?(\w+)"?', sql).group(1) for sql, _ in statements)  # type: ignore[union-attr]
+    kinds = Counter("+".join(dict.fromkeys(re.findall(r'(?:FROM|JOIN) "?(\w+)', sql))) for sql, _ in statements)
     ctx.report.notes.append(
-        f"the ORM runs {len(statements)} statements for one catalog page with totalCount: "
+        f"the service runs {len(statements)} statements for one catalog page with totalCount: "
         + ", ".join(f"{n} on {table}" for table, n in kinds.items())
     )
-    differences = compare_with_plain(statements)
+    plain_query = plain_params(world.orgs[0], cursor, True)
+    differences = compare_with_plain(statements, asyncio.run(capture_plain_sql(cookie, plain_query)))
     ctx.report.notes.append(
-        "the plain endpoint runs the ORM's statements (checked)"
+        "the plain endpoint runs the service's statements with the same values (checked)"
         if not differences
-        else "the plain endpoint's SQL differs from the ORM's now: " + " | ".join(d[:600] for d in differences)
+        else "the plain endpoint's SQL differs from the service's now: " + " | ".join(d[:600] for d in differences)
     )
     if args.show_sql or args.explain:
-        print(f"\n-- the ORM's statements for one catalog page with totalCount: {len(statements)}")
+        print(f"\n-- the service's statements for one catalog page with totalCount: {len(statements)}")
         for sql, values in statements:
             print(f"{sql}\n   values: {values}")
-        print(f"\n-- the ORM's statements for deviceFacets of one organisation: {len(facet_statements)}")
+        print(f"\n-- the statements for deviceFacets of one organisation: {len(facet_statements)}")
         for sql, values in facet_statements:
             print(f"{sql}\n   values: {values}")
         if args.explain:
@@ -618,17 +638,14 @@ def phase_catalog(ctx: Ctx, server: Server, plain: Server) -> None:
         )
         ctx.runs.append(run)
         samples[("graphql", total)] = sample
-        for batched in (False, True):
-            query = {"org": str(world.orgs[0].id), "status": "UNCLAIMED", "first": 50, "after": cursor}
-            query |= {"total": "1"} if total else {}
-            query |= {"batched": "1"} if batched else {}
-            request = http_request(plain.port, "GET", f"/catalog?{urlencode(query)}", cookie)
-            name = f"plain{' + count' if total else ''}{', batched batch refs' if batched else ''}"
-            run, sample = measure(
-                name, plain.port, request, args.requests, concurrency, plain.worker_pids(), args.pg_url, database
-            )
-            ctx.runs.append(run)
-            check_same_page(samples[("graphql", total)], sample, total)
+        query = plain_params(world.orgs[0], cursor, total)
+        request = http_request(plain.port, "GET", f"/catalog?{urlencode(query)}", cookie)
+        name = f"plain{' + count' if total else ''}"
+        run, sample = measure(
+            name, plain.port, request, args.requests, concurrency, plain.worker_pids(), args.pg_url, database
+        )
+        ctx.runs.append(run)
+        check_same_page(samples[("graphql", total)], sample, total)
     if args.profile:
         profile(ctx, server, cookie, cursor)
 
@@ -906,7 +923,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16], help="concurrent clients")
     parser.add_argument("--facet-runs", type=int, default=15, help="sequential deviceFacets calls per caller")
     parser.add_argument("--batch", type=int, default=100_000, help="serials of the batch, then claimed")
-    parser.add_argument("--show-sql", action="store_true", help="print the ORM's statements for one page")
+    parser.add_argument("--show-sql", action="store_true", help="print the service's statements for one page")
     parser.add_argument("--explain", action="store_true", help="and EXPLAIN ANALYZE them and the facets")
     parser.add_argument(
         "--skip-catalog", action="store_true", help="only facets, batch and claim (no catalog pages, no plain endpoint)"

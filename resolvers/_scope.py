@@ -92,6 +92,23 @@ def devices_sql(actor: Actor, first_parameter: int) -> tuple[str, list[str]]:
     )
 
 
+def _in_subtree_sql(actor: Actor, column: str, first_parameter: int) -> tuple[str, list[str]]:
+    """The SQL condition: ``column`` (an organisation id) is an organisation of the caller's subtree."""
+    if actor.sees_everything:
+        return "TRUE", []
+    bounds = subtree("path", actor.organisation_path)
+    return (
+        f"{column} IN (SELECT id FROM organisations WHERE path >= ${first_parameter} "  # noqa: S608 - names are ours
+        f"AND path < ${first_parameter + 1})",
+        [bounds["path__gte"], bounds["path__lt"]],
+    )
+
+
+def device_counts_sql(actor: Actor, first_parameter: int, alias: str = "device_counts") -> tuple[str, list[str]]:
+    """device_counts() as a SQL condition on the table (or its ``alias``) with its PostgreSQL parameters."""
+    return _in_subtree_sql(actor, f"{alias}.owner_id", first_parameter)
+
+
 def device_counts(actor: Actor) -> QuerySet[DeviceCount]:
     query = DeviceCount.all()
     return query if actor.sees_everything else query.filter(**subtree("owner__path", actor.organisation_path))
@@ -109,6 +126,19 @@ def batches(actor: Actor) -> QuerySet[BatchReference]:
         return query
     path = actor.organisation_path
     return query.filter(Q(**subtree("organisation__path", path)) | Q(**subtree("sender__path", path)))
+
+
+def batches_sql(actor: Actor, first_parameter: int, alias: str = "batch_references") -> tuple[str, list[str]]:
+    """batches() as a SQL condition on the table (or its ``alias``) with its PostgreSQL parameters: addressed
+    to the caller's subtree or sent by it."""
+    if actor.sees_everything:
+        return "TRUE", []
+    bounds = subtree("path", actor.organisation_path)
+    return (
+        f"EXISTS (SELECT 1 FROM organisations o WHERE o.id IN ({alias}.organisation_id, {alias}.sender_id) "  # noqa: S608
+        f"AND o.path >= ${first_parameter} AND o.path < ${first_parameter + 1})",
+        [bounds["path__gte"], bounds["path__lt"]],
+    )
 
 
 async def device(actor: Actor, device_id: str | UUID) -> Device:

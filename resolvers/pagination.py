@@ -18,27 +18,41 @@ from tortoise.queryset import QuerySet
 from resolvers.errors import BadInput
 
 M = TypeVar("M", bound=Model)
+T = TypeVar("T")
 MAX_PAGE_SIZE = 500
 
 
 @dataclass
-class Page(Generic[M]):
-    nodes: list[M]
+class Page(Generic[T]):
+    """A page of rows (model objects, or plain rows from a hand-written statement)."""
+
+    nodes: list[T]
     has_next_page: bool
     end_cursor: str | None
-    query: QuerySet[M]  # the filtered query, for totalCount on demand
+    query: QuerySet[Any] | None  # the filtered query, for totalCount on demand (None: counter is set)
     counter: Callable[[], Awaitable[int]] | None = None  # a cheaper exact count, where one exists
 
     async def total_count(self) -> int:
-        return await (self.counter() if self.counter else self.query.count())
+        if self.counter is not None:
+            return await self.counter()
+        assert self.query is not None, "a page needs a query or a counter"
+        return await self.query.count()
 
 
-def _encode(values: list[Any]) -> str:
+def page_size(first: int | None) -> int:
+    """The page size a client asked for (50 by default), within 0..MAX_PAGE_SIZE."""
+    size = 50 if first is None else first
+    if size < 0 or size > MAX_PAGE_SIZE:
+        raise BadInput("first", f"first must be between 0 and {MAX_PAGE_SIZE}.")
+    return size
+
+
+def encode_cursor(values: list[Any]) -> str:
     plain = [v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, UUID) else v for v in values]
     return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str, size: int) -> list[Any]:
+def decode_cursor(cursor: str, size: int) -> list[Any]:
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except ValueError:
@@ -64,14 +78,12 @@ def _after(order: tuple[str, ...], values: list[Any]) -> Q:
 
 async def paginate(query: QuerySet[M], order: tuple[str, ...], *, first: int | None, after: str | None) -> Page[M]:
     """One page of ``query`` sorted by ``order`` (the last field must be unique, e.g. the id)."""
-    first = 50 if first is None else first
-    if first < 0 or first > MAX_PAGE_SIZE:
-        raise BadInput("first", f"first must be between 0 and {MAX_PAGE_SIZE}.")
+    first = page_size(first)
     page_query = query
     if after:
-        page_query = page_query.filter(_after(order, _decode(after, len(order))))
+        page_query = page_query.filter(_after(order, decode_cursor(after, len(order))))
     rows = list(await page_query.order_by(*order).limit(first + 1))
     has_next = len(rows) > first
     rows = rows[:first]
-    cursor = _encode([getattr(rows[-1], f.lstrip("-")) for f in order]) if rows else None
+    cursor = encode_cursor([getattr(rows[-1], f.lstrip("-")) for f in order]) if rows else None
     return Page(rows, has_next, cursor, query)

@@ -123,9 +123,6 @@ def _identifiers_loader(info: Info) -> DataLoader[Any, Any]:
     return _loader(info, "identifiers", load)
 
 
-_NOT_LOADED: Any = object()
-
-
 @strawberry.type(name="Device")
 class DeviceObject:
     id: strawberry.ID
@@ -134,9 +131,9 @@ class DeviceObject:
     claimed_at: datetime | None
     created_at: datetime
     _model: strawberry.Private[Device | devices.DeviceRow]
-    # Set by preload_page for a page of devices; otherwise the fields load them through DataLoaders.
-    _labels: strawberry.Private[list[str] | None] = None
-    _batch: strawberry.Private[Any] = _NOT_LOADED
+    # Field values loaded by preload_page for a whole page (see schema.extensions.PRELOADED): labels,
+    # batch_reference and device_type. Without them the fields load through DataLoaders.
+    _preloaded: strawberry.Private[dict[str, Any] | None] = None
 
     @classmethod
     def of(cls, d: Device | devices.DeviceRow) -> DeviceObject:
@@ -151,6 +148,8 @@ class DeviceObject:
 
     @strawberry.field
     def device_type(self, info: Info) -> DeviceTypeType:
+        if self._preloaded and "device_type" in self._preloaded:
+            return cast(DeviceTypeType, self._preloaded["device_type"])
         return _device_type(info.context.settings.plugins, self._model.device_type)
 
     @strawberry.field
@@ -159,8 +158,8 @@ class DeviceObject:
 
     @strawberry.field
     def labels(self, info: Info) -> list[str]:
-        if self._labels is not None:
-            return self._labels
+        if self._preloaded and "labels" in self._preloaded:
+            return cast(list[str], self._preloaded["labels"])
         # Not preloaded: a DataLoader future, which graphql-core awaits like a coroutine. The field itself
         # stays synchronous so that a preloaded page costs no task per device.
         return cast(list[str], _loader(info, "labels", _load_labels).load(self._model.id))
@@ -182,16 +181,16 @@ class DeviceObject:
     def batch_reference(self, info: Info) -> Annotated[BatchReferenceType, strawberry.lazy("schema.batches")] | None:
         from schema.batches import load_batch
 
-        if self._batch is not _NOT_LOADED:
-            return cast("BatchReferenceType | None", self._batch)
+        if self._preloaded and "batch_reference" in self._preloaded:
+            return cast("BatchReferenceType | None", self._preloaded["batch_reference"])
         batch_id = self._model.batch_id  # type: ignore[union-attr]
         # Not preloaded: a coroutine, awaited by graphql-core (see labels).
         return cast("BatchReferenceType | None", load_batch(info, batch_id)) if batch_id else None
 
 
-def _selected_under(info: Info, container: str) -> set[str]:
-    """The field names the query selects inside ``container`` (e.g. "nodes") of the current field,
-    fragments included."""
+def _selected_under(info: Info, container: str | None) -> set[str]:
+    """The field names the query selects inside ``container`` (e.g. "nodes") of the current field, or
+    directly in it (None), fragments included."""
 
     def names(selections: list[Any], inside: bool) -> set[str]:
         found: set[str] = set()
@@ -206,31 +205,51 @@ def _selected_under(info: Info, container: str) -> set[str]:
                 found |= names(children, True)
         return found
 
-    return names([child for field in info.selected_fields for child in field.selections], False)
+    return names([child for field in info.selected_fields for child in field.selections], container is None)
+
+
+def _preload(
+    info: Info,
+    objects: list[DeviceObject],
+    wanted: set[str],
+    labels: dict[Any, list[str]] | None,
+    found_batches: dict[Any, Any] | None,
+) -> list[DeviceObject]:
+    """Set the values of the page's device types, labels and batch references on its objects (see
+    schema.extensions.PRELOADED): the fields then answer without a resolver call or a task per device (an
+    asynchronous field per device was most of a catalog page's CPU)."""
+    from schema.batches import BatchReferenceType
+
+    plugins = info.context.settings.plugins
+    by_id = {i: BatchReferenceType.of(b) for i, b in found_batches.items()} if found_batches is not None else None
+    for o in objects:
+        model = o._model
+        preloaded: dict[str, Any] = {}
+        if "deviceType" in wanted:
+            preloaded["device_type"] = _device_type(plugins, model.device_type)
+        if labels is not None:
+            preloaded["labels"] = labels[model.id]
+        if by_id is not None:
+            batch_id = model.batch_id  # type: ignore[union-attr]
+            preloaded["batch_reference"] = by_id.get(batch_id) if batch_id is not None else None
+        o._preloaded = preloaded
+    return objects
 
 
 async def preload_page(info: Info, objects: list[DeviceObject], container: str = "nodes") -> list[DeviceObject]:
-    """Labels and batch references of a page of devices in one query each, before the fields resolve, so
-    those fields answer synchronously: an asynchronous field per device was most of a catalog page's CPU.
-    Only what the query selects is loaded."""
-    from schema.batches import BatchReferenceType
-
+    """Device types, labels and batch references of a page of devices (one query each for labels and
+    batches) before the fields resolve. Only what the query selects."""
     wanted = _selected_under(info, container)
-    if not objects or not wanted & {"labels", "batchReference"}:
+    if not objects or not wanted & {"labels", "batchReference", "deviceType"}:
         return objects
     ids = [o._model.id for o in objects]
-    if "labels" in wanted:
-        labels = await devices.labels_of(ids)
-        for o in objects:
-            o._labels = labels[o._model.id]
+    labels = await devices.labels_of(ids) if "labels" in wanted else None
+    found_batches = None
     if "batchReference" in wanted:
-        batch_ids = list({b for o in objects if (b := o._model.batch_id) is not None})  # type: ignore[union-attr]
-        found = await batches.visible_batches(info.context.require_actor(), batch_ids) if batch_ids else []
-        by_id = {b.id: BatchReferenceType.of(b) for b in found if b is not None}
-        for o in objects:
-            batch_id = o._model.batch_id  # type: ignore[union-attr]
-            o._batch = by_id.get(batch_id) if batch_id is not None else None
-    return objects
+        batch_ids = list(dict.fromkeys(b for o in objects if (b := o._model.batch_id) is not None))  # type: ignore[union-attr]
+        visible = await batches.visible_batches(info.context.require_actor(), batch_ids)
+        found_batches = {b.id: b for b in visible if b is not None}
+    return _preload(info, objects, wanted, labels, found_batches)
 
 
 @strawberry.type
@@ -273,6 +292,30 @@ class DeviceFilter:
             batch_references=self.batch_references,
             organisation_ids=[str(o) for o in self.organisation_ids] if self.organisation_ids else None,
         )
+
+
+def _filter_from_input(cls: type, value: Mapping[str, Any], context: InputContext) -> DeviceFilter:
+    """Builds the catalog filter from graphql-core's already coerced value (strawberry's documented
+    ``from_input`` hook, as for import rows): its generic conversion looks up every field's type on every
+    request. Lists are copied, as strawberry does; fields left out keep their defaults (None)."""
+
+    def listed(name: str) -> list[Any] | None:
+        found = value.get(name)
+        return None if found is None else list(found)
+
+    status = value.get("claimStatus")
+    return DeviceFilter(
+        serial_numbers=listed("serialNumbers"),
+        search=value.get("search"),
+        device_types=listed("deviceTypes"),
+        claim_status=None if status is None else ClaimStatus(status),
+        labels=listed("labels"),
+        batch_references=listed("batchReferences"),
+        organisation_ids=listed("organisationIds"),
+    )
+
+
+DeviceFilter.__strawberry_definition__.from_input = _filter_from_input  # type: ignore[attr-defined]
 
 
 @strawberry.input
@@ -347,8 +390,18 @@ class Query:
         self, info: Info, filter: DeviceFilter | None = None, first: int | None = 50, after: str | None = None
     ) -> Connection[DeviceObject]:
         flt = filter.to_resolver() if filter else devices.DeviceFilter()
-        page = await devices.list_devices(info.context.require_actor(), flt, first=first, after=after)
-        return Connection.of(page, await preload_page(info, [DeviceObject.of(d) for d in page.nodes]))
+        wanted = _selected_under(info, "nodes")
+        found = await devices.catalog_page(
+            info.context.require_actor(),
+            flt,
+            first=first,
+            after=after,
+            labels="labels" in wanted,
+            batches="batchReference" in wanted,
+            total="totalCount" in _selected_under(info, None),
+        )
+        objects = [DeviceObject.of(d) for d in found.page.nodes]
+        return Connection.of(found.page, _preload(info, objects, wanted, found.labels, found.batches))
 
     @strawberry.field(extensions=requires(Permission.READ_CATALOG))
     def device_types(self, info: Info) -> list[DeviceTypeType]:

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+from dataclasses import replace
+from typing import Any
 
+import pytest
+
+from models import db
 from models.audit import AuditEvent
-from models.devices import Device
+from models.devices import BatchReference, Device, DeviceLabel
 from models.keys import DeviceKey
+from resolvers import batches as batch_use_cases
+from resolvers import devices as use_cases
+from resolvers.auth import actor_for
+from resolvers.errors import BadInput
+from resolvers.pagination import encode_cursor
 
 IMPORT = """mutation($org: ID!, $rows: [DeviceImportRow!]!) { importDevices(organisationId: $org, rows: $rows) {
   id serialNumber claimStatus deviceType { id radio } owner { name } keys { keyType algorithm checkValue } } }"""
@@ -211,3 +222,236 @@ async def test_import_rows_read_explicit_nulls_and_left_out_fields_as_their_defa
     assert await platform.code(IMPORT, {"org": org, "rows": [bare]}) == "BAD_USER_INPUT"
     assert await platform.code(IMPORT, {"org": org, "rows": [bare | {"attributes": None}]}) == "BAD_USER_INPUT"
     assert not await Device.filter(serial_number="NO-ATTRIBUTES").exists()
+
+
+# --- the catalog's hand-written statements ---------------------------------------------------------
+# The catalog's hand-written statements (PostgreSQL) against the ORM's query: every filter combination, keyset
+# paging across pages, totals and other organisations' devices. On SQLite both sides are the ORM.
+
+PAGE = """query($f: DeviceFilter, $first: Int, $after: String) { devices(filter: $f, first: $first, after: $after) {
+  totalCount pageInfo { hasNextPage endCursor }
+  nodes { id serialNumber claimStatus deviceType { id name } labels batchReference { reference } } } }"""
+TYPES = ("topas-sonic-lora-w8", "topas-sonic-wmbus")
+# Serial numbers with LIKE wildcards and mixed case: search must match them literally and case-insensitively.
+SERIALS = ("ab_1", "AB%2", "abx3", "Ab_4", "C-5", "c-6", "D.7", "ab\\8")
+
+
+async def _catalog(world: Any) -> dict[str, list[str]]:
+    """Devices in customer_a, customer_a_sub and customer_b with types, statuses, labels and batches."""
+    orgs = world.orgs
+    lots = {
+        "a": await BatchReference.create(reference="LOT-1", organisation=orgs["customer_a"], sender=orgs["platform"]),
+        "b": await BatchReference.create(reference="LOT-1", organisation=orgs["customer_b"], sender=orgs["platform"]),
+        "sub": await BatchReference.create(
+            reference="LOT-2", organisation=orgs["customer_a_sub"], sender=orgs["customer_a"]
+        ),
+    }
+    owners = ("customer_a", "customer_a_sub", "customer_b")
+    created: dict[str, list[str]] = {o: [] for o in owners}
+    for n, (owner, serial) in enumerate(itertools.product(owners, SERIALS)):
+        org = orgs[owner]
+        batch = {"customer_a": lots["a"], "customer_b": lots["b"], "customer_a_sub": lots["sub"]}[owner]
+        device = await Device.create(
+            serial_number=f"{serial}-{owner}",
+            device_type=TYPES[n % 2],
+            owner=org,
+            owner_path=org.path,
+            claim_status="CLAIMED" if n % 3 == 0 else "UNCLAIMED",
+            batch=batch if n % 4 < 2 else None,
+        )
+        created[owner].append(device.serial_number)
+        if n % 2 == 0:
+            await DeviceLabel.create(device=device, label="Floor 1")
+        if n % 5 == 0:
+            await DeviceLabel.create(device=device, label="Spare")
+    return created
+
+
+def _filters(world: Any) -> list[use_cases.DeviceFilter]:
+    """Every combination of the seven filters, each with values that match some devices and not others."""
+    values: dict[str, Any] = {
+        "serial_numbers": [f"{s}-customer_a" for s in SERIALS[:5]] + ["AB%2-customer_b"],
+        "search": "ab_",
+        "device_types": [TYPES[0]],
+        "claim_status": "UNCLAIMED",
+        "labels": ["Floor 1"],
+        "batch_references": ["LOT-1"],
+        "organisation_ids": [str(world.orgs["customer_a"].id), str(world.orgs["customer_b"].id)],
+    }
+    combinations = []
+    for size in range(len(values) + 1):
+        for names in itertools.combinations(values, size):
+            combinations.append(use_cases.DeviceFilter(**{name: values[name] for name in names}))
+    return combinations
+
+
+async def _all_pages(actor: Any, flt: use_cases.DeviceFilter, first: int) -> list[str]:
+    serials: list[str] = []
+    after = None
+    for _ in range(100):
+        page = await use_cases.list_devices(actor, flt, first=first, after=after)
+        serials += [d.serial_number for d in page.nodes]
+        assert len(page.nodes) <= first
+        if not page.has_next_page:
+            return serials
+        assert page.end_cursor is not None and len(page.nodes) == first
+        after = page.end_cursor
+    raise AssertionError("paging did not end")
+
+
+@pytest.mark.parametrize("who", ["platform_admin", "admin_a", "admin_a_sub", "admin_b"])
+async def test_every_filter_combination_pages_and_counts_as_the_orm(world, who):
+    # given
+    await _catalog(world)
+    user = world.users[who]
+    actor = actor_for(user, await user.organisation)
+    # when / then
+    for flt in _filters(world):
+        expected = [d.serial_number for d in await use_cases.filtered(actor, flt).order_by("serial_number")]
+        assert await _all_pages(actor, flt, 3) == expected, flt
+        page = await use_cases.list_devices(actor, flt, first=1, after=None)
+        assert await page.total_count() == len(expected), flt
+
+
+async def test_a_catalog_page_carries_its_labels_batches_and_total(world):
+    # given
+    await _catalog(world)
+    actor = actor_for(world.users["admin_a"], world.orgs["customer_a"])
+    flt = use_cases.DeviceFilter(organisation_ids=[str(world.orgs["customer_a"].id)])
+    expected = [d.serial_number for d in await use_cases.filtered(actor, flt).order_by("serial_number")]
+    # when
+    pages = []
+    after = None
+    while True:
+        found = await use_cases.catalog_page(actor, flt, first=3, after=after, labels=True, batches=True)
+        pages.append(found)
+        if not found.page.has_next_page:
+            break
+        after = found.page.end_cursor
+    # then
+    devices = [d for p in pages for d in p.page.nodes]
+    assert [d.serial_number for d in devices] == expected
+    for found in pages:
+        ids = [d.id for d in found.page.nodes]
+        assert found.labels == await use_cases.labels_of(ids)
+        batch_ids = list(dict.fromkeys(d.batch_id for d in found.page.nodes if d.batch_id is not None))
+        visible = await batch_use_cases.visible_batches(actor, batch_ids)
+        assert found.batches is not None
+        assert {i: (b.reference, b.organisation_id) for i, b in found.batches.items()} == {  # type: ignore[attr-defined]
+            b.id: (b.reference, b.organisation_id)  # type: ignore[attr-defined]
+            for b in visible
+            if b is not None
+        }
+        assert await found.page.total_count() == len(expected)  # counted after the page's connection went back
+    counted = await use_cases.catalog_page(actor, flt, first=1, after=None, total=True)
+    assert counted.labels is None and counted.batches is None
+    assert await counted.page.total_count() == len(expected)
+
+
+async def test_the_catalog_answers_the_same_through_graphql_page_by_page(as_user, world):
+    # given
+    created = await _catalog(world)
+    admin_a = await as_user("admin_a")
+    flt = {"organisationIds": [str(world.orgs["customer_a"].id)], "claimStatus": "UNCLAIMED"}
+    # when
+    pages, after = [], None
+    while True:
+        page = (await admin_a.ok(PAGE, {"f": flt, "first": 2, "after": after}))["devices"]
+        pages.append(page)
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    # then
+    nodes = [n for p in pages for n in p["nodes"]]
+    expected = await Device.filter(serial_number__in=created["customer_a"], claim_status="UNCLAIMED").order_by(
+        "serial_number"
+    )
+    assert [n["serialNumber"] for n in nodes] == [d.serial_number for d in expected]
+    assert {p["totalCount"] for p in pages} == {len(expected)}
+    for node, device in zip(nodes, expected, strict=True):
+        labels = sorted([label.label for label in await DeviceLabel.filter(device_id=device.id)])
+        batch = await device.batch
+        assert node["id"] == str(device.id) and node["claimStatus"] == "UNCLAIMED"
+        assert node["deviceType"]["id"] == device.device_type and node["labels"] == labels
+        assert node["batchReference"] == ({"reference": batch.reference} if batch else None)
+
+
+async def test_other_organisations_devices_and_batches_stay_hidden(as_user, world):
+    # given
+    await _catalog(world)
+    admin_b = await as_user("admin_b")
+    # when: customer_b's admin asks for customer_a's devices, by organisation, serial number and label
+    asked = [
+        {"organisationIds": [str(world.orgs["customer_a"].id)]},
+        {"serialNumbers": [f"{s}-customer_a" for s in SERIALS]},
+        {"organisationIds": [str(world.orgs["customer_a_sub"].id)], "labels": ["Floor 1"]},
+    ]
+    answers = [(await admin_b.ok(PAGE, {"f": f, "first": 50}))["devices"] for f in asked]
+    # then
+    assert all(a["nodes"] == [] and a["totalCount"] == 0 for a in answers)
+    own = (await admin_b.ok(PAGE, {"f": {}, "first": 50}))["devices"]["nodes"]
+    assert own and all(n["serialNumber"].endswith("-customer_b") for n in own)
+    lot_a = await BatchReference.get(reference="LOT-1", organisation_id=world.orgs["customer_a"].id)
+    lot_b = await BatchReference.get(reference="LOT-1", organisation_id=world.orgs["customer_b"].id)
+    sub = await BatchReference.get(reference="LOT-2")
+    admin_b_actor = actor_for(world.users["admin_b"], world.orgs["customer_b"])
+    found = await batch_use_cases.visible_batches(admin_b_actor, [lot_a.id, lot_b.id, sub.id])
+    assert [b.id if b else None for b in found] == [None, lot_b.id, None]
+    admin_a_actor = actor_for(world.users["admin_a"], world.orgs["customer_a"])
+    found = await batch_use_cases.visible_batches(admin_a_actor, [lot_a.id, lot_b.id, sub.id])
+    assert [b.id if b else None for b in found] == [lot_a.id, None, sub.id]  # sub: sent by customer_a
+    first = found[0]
+    assert first is not None and first.reference == "LOT-1" and first.created_at == lot_a.created_at
+
+
+async def test_bad_cursors_and_page_sizes_are_refused(world):
+    actor = actor_for(world.users["admin_a"], world.orgs["customer_a"])
+    flt = use_cases.DeviceFilter()
+    bad = ["not a cursor", encode_cursor(["a", "b"])]
+    if db.dialect() == "postgres":  # the ORM's query (SQLite) compares a number as text
+        bad.append(encode_cursor([1]))
+    for after in bad:
+        with pytest.raises(BadInput):
+            await use_cases.list_devices(actor, flt, first=2, after=after)
+    for first in (-1, 501):
+        with pytest.raises(BadInput):
+            await use_cases.list_devices(actor, flt, first=first, after=None)
+    with pytest.raises(BadInput):
+        await use_cases.list_devices(actor, replace(flt, organisation_ids=["not-an-id"]), first=2, after=None)
+    empty = await use_cases.list_devices(actor, flt, first=0, after=None)
+    assert empty.nodes == [] and empty.end_cursor is None
+
+
+async def test_every_filter_field_arrives_from_graphql_as_given(as_user, world):
+    # given
+    await _catalog(world)
+    platform = await as_user("platform_admin")
+    actor = actor_for(world.users["platform_admin"], world.orgs["platform"])
+    variables = [
+        {
+            "serialNumbers": [f"{s}-customer_a" for s in SERIALS],
+            "search": "c",
+            "deviceTypes": list(TYPES),
+            "claimStatus": "UNCLAIMED",
+            "labels": ["Floor 1", "Spare"],
+            "batchReferences": ["LOT-1", "LOT-2"],
+            "organisationIds": [str(world.orgs["customer_a"].id)],
+        },
+        {"claimStatus": "CLAIMED", "search": None, "labels": None},
+        {},
+    ]
+    for given in variables:
+        # when
+        nodes = (await platform.ok(PAGE, {"f": given, "first": 100}))["devices"]["nodes"]
+        # then
+        flt = use_cases.DeviceFilter(
+            serial_numbers=given.get("serialNumbers"),
+            search=given.get("search"),
+            device_types=given.get("deviceTypes"),
+            claim_status=given.get("claimStatus"),
+            labels=given.get("labels"),
+            batch_references=given.get("batchReferences"),
+            organisation_ids=given.get("organisationIds"),
+        )
+        expected = [d.serial_number for d in await use_cases.filtered(actor, flt).order_by("serial_number")]
+        assert [n["serialNumber"] for n in nodes] == expected and expected, given
