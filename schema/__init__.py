@@ -25,6 +25,7 @@ from schema.extensions import (
     ErrorPolicy,
     IntrospectionPolicy,
     ListArgumentCap,
+    PlainFieldExecutor,
     QueryCache,
     ValidationCache,
     ValidationResults,
@@ -61,6 +62,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=query,
         mutation=mutation,
         config=StrawberryConfig(disable_field_suggestions=True),
+        execution_context_class=PlainFieldExecutor,
         extensions=[
             ErrorPolicy,
             IntrospectionPolicy,
