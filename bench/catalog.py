@@ -165,6 +165,8 @@ async def seed(url: str, world: World, count: int, chunk: int = 100_000) -> dict
     """``count`` devices over the organisations, interleaved in serial order (device n belongs to organisation
     n % 20); 30 % CLAIMED; 40 % in one of 5 batch references of their organisation; a quarter labelled, a
     twelfth with a second label. All with COPY, then VACUUM ANALYZE."""
+    from resolvers.devices import BATCH_COLUMNS  # the service's own column list for batch_references
+
     started = time.perf_counter()
     types = _device_types()
     now = datetime.now(UTC)
@@ -182,18 +184,7 @@ async def seed(url: str, world: World, count: int, chunk: int = 100_000) -> dict
         await conn.copy_records_to_table(
             "batch_references",
             records=batch_rows,
-            columns=[
-                "id",
-                "created_at",
-                "reference",
-                "label",
-                "organisation_id",
-                "sender_id",
-                "requires_confirmation",
-                "state",
-                "device_count",
-                "accepted_at",
-            ],
+            columns=list(BATCH_COLUMNS),
         )
         labels = 0
         for start in range(0, count, chunk):

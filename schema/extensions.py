@@ -314,20 +314,7 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             return _NO_PLAN
         if not plan.is_list:
             return self._object(selection, value)
-        if not isinstance(value, list | tuple):
-            return _NO_PLAN
-        items: list[Any] = []
-        for item in value:
-            if item is None:
-                if plan.items_non_null:
-                    return _NO_PLAN
-                items.append(None)
-                continue
-            completed = self._object(selection, item)
-            if completed is _NO_PLAN:
-                return _NO_PLAN
-            items.append(completed)
-        return items
+        return _each(plan, value, lambda item: self._object(selection, item))
 
     def _object(self, selection: list[tuple[str, _FieldPlan, Any]], source: Any) -> Any:
         is_awaitable = self.is_awaitable
@@ -421,22 +408,29 @@ def _plain_value(plan: _FieldPlan, value: Any, is_awaitable: Callable[[Any], boo
             if plan.enum_names is not None and type(value) is plan.leaf.wrapped_cls:  # type: ignore[union-attr]
                 return plan.enum_names[value]
             return _leaf(plan.leaf, value)
-        if not isinstance(value, list | tuple):
-            return _NO_PLAN
-        items: list[Any] = []
-        for item in value:
-            if item is None:
-                if plan.items_non_null:
-                    return _NO_PLAN
-                items.append(None)
-                continue
-            coerced = _NO_PLAN if is_awaitable(item) else _leaf(plan.leaf, item)
-            if coerced is _NO_PLAN:
-                return _NO_PLAN
-            items.append(coerced)
-        return items
+        leaf = plan.leaf
+        return _each(plan, value, lambda item: _NO_PLAN if is_awaitable(item) else _leaf(leaf, item))
     except Exception:  # graphql-core's path raises it again, located and coded
         return _NO_PLAN
+
+
+def _each(plan: _FieldPlan, value: Any, complete: Callable[[Any], Any]) -> Any:
+    """A list value completed item by item (null items as the list type allows), or _NO_PLAN as soon as one
+    item cannot be completed here."""
+    if not isinstance(value, list | tuple):
+        return _NO_PLAN
+    items: list[Any] = []
+    for item in value:
+        if item is None:
+            if plan.items_non_null:
+                return _NO_PLAN
+            items.append(None)
+            continue
+        completed = complete(item)
+        if completed is _NO_PLAN:
+            return _NO_PLAN
+        items.append(completed)
+    return items
 
 
 def _leaf(leaf: GraphQLLeafType, value: Any) -> Any:
