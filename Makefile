@@ -40,6 +40,7 @@ test-postgres: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
 ## schema: regenerate the committed schema.graphql from the code

@@ -31,9 +31,7 @@ class Settings:
     public_url: str = field(default_factory=lambda: _env("KMS_PUBLIC_URL", "http://127.0.0.1:8000"))
     cookie_secure: str = field(default_factory=lambda: _env("KMS_COOKIE_SECURE", "auto"))
     session_idle_seconds: int = field(default_factory=lambda: _env_int("KMS_SESSION_IDLE_SECONDS", 30 * 60))
-    session_absolute_seconds: int = field(
-        default_factory=lambda: _env_int("KMS_SESSION_ABSOLUTE_SECONDS", 12 * 3600)
-    )
+    session_absolute_seconds: int = field(default_factory=lambda: _env_int("KMS_SESSION_ABSOLUTE_SECONDS", 12 * 3600))
     login_account_limit: int = field(default_factory=lambda: _env_int("KMS_LOGIN_ACCOUNT_LIMIT", 5))
     login_address_limit: int = field(default_factory=lambda: _env_int("KMS_LOGIN_ADDRESS_LIMIT", 30))
     login_window_seconds: int = field(default_factory=lambda: _env_int("KMS_LOGIN_WINDOW_SECONDS", 900))

@@ -93,9 +93,7 @@ def _unwrap_dek(sealed: SealedKey, kek_resolver: KekResolver) -> bytes:
     return dek
 
 
-def open_sealed(
-    sealed: SealedKey, *, device_id: str, key_type: str, kek_resolver: KekResolver
-) -> SecretBytes:
+def open_sealed(sealed: SealedKey, *, device_id: str, key_type: str, kek_resolver: KekResolver) -> SecretBytes:
     """Decrypt a stored key, checking that it belongs to this device and slot.
 
     Args:

@@ -324,9 +324,7 @@ class FileKek:
             "format": FILE_FORMAT,
             "kek_id": self._kek_id,
             "current": self._current,
-            "keys": {
-                str(v): base64.b64encode(k._key.reveal()).decode("ascii") for v, k in self._keks.items()
-            },
+            "keys": {str(v): base64.b64encode(k._key.reveal()).decode("ascii") for v, k in self._keks.items()},
         }
         self._path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._path.with_name(f".{self._path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")

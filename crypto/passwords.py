@@ -241,9 +241,7 @@ def common_passwords() -> frozenset[str]:
         The common passwords as a frozen set of lower-case strings.
     """
     text = Path(__file__).with_name(_COMMON_PASSWORDS_FILE).read_text("utf-8")
-    return frozenset(
-        line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#")
-    )
+    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
 def _strip_non_letters(password: str) -> str:

@@ -199,8 +199,6 @@ class SmtpServer:
             while len(self.handler.received) < count:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise TimeoutError(
-                        f"expected {count} mails within {timeout}s, got {len(self.handler.received)}"
-                    )
+                    raise TimeoutError(f"expected {count} mails within {timeout}s, got {len(self.handler.received)}")
                 self.handler.cond.wait(remaining)
             return [mail.message for mail in self.handler.received]

@@ -37,9 +37,13 @@ async def test_reset_link_works_once(client, world, smtp):
     assert (await client().ok(RESET, {"t": token, "p": NEW_PASSWORD}))["resetPassword"] is True
     # then the new password works, the old one and the old session do not
     assert await client().login("keys_a@example.com", NEW_PASSWORD)
-    assert await client().code(
-        'mutation($p: String!) { login(email: "keys_a@example.com", password: $p) { user { id } } }', {"p": PASSWORD}
-    ) == "INVALID_CREDENTIALS"
+    assert (
+        await client().code(
+            'mutation($p: String!) { login(email: "keys_a@example.com", password: $p) { user { id } } }',
+            {"p": PASSWORD},
+        )
+        == "INVALID_CREDENTIALS"
+    )
     assert (await old_session.ok("{ me { id } }"))["me"] is None
     # and the link is used up
     assert await client().code(RESET, {"t": token, "p": "Another-Try-2026!x"}) == "TOKEN_INVALID"

@@ -94,23 +94,27 @@ async def test_edit_a_copy(as_user, world):
     assert "<script" not in updated["body"] and 'href="{{ action_link }}"' in updated["body"]
 
 
-@pytest.mark.parametrize("body", [
-    "<p>{{ ''.__class__.__mro__ }}</p>",
-    "<p>{{ user_name.__class__ }}</p>",
-    "{% import os %}",
-    "<p>{{ settings }}</p>",
-    "<p>{{ cycler.__init__.__globals__.os.popen('id').read() }}</p>",
-    "<p>{% for x in range(10) %}x{% endfor %}</p>",
-    "<p>{{ unknown_placeholder }}</p>",
-    "<p>{% if %}</p>",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<p>{{ ''.__class__.__mro__ }}</p>",
+        "<p>{{ user_name.__class__ }}</p>",
+        "{% import os %}",
+        "<p>{{ settings }}</p>",
+        "<p>{{ cycler.__init__.__globals__.os.popen('id').read() }}</p>",
+        "<p>{% for x in range(10) %}x{% endfor %}</p>",
+        "<p>{{ unknown_placeholder }}</p>",
+        "<p>{% if %}</p>",
+    ],
+)
 async def test_injection_and_broken_templates_are_refused(as_user, world, body):
     api = await as_user("admin_a")
     copy = await copy_of(api)
     error = await api.error(UPDATE, {"id": copy["id"], "input": {"body": body}})
     assert error["extensions"]["code"] == "TEMPLATE_INVALID"
-    assert (await EmailTemplate.get(id=copy["id"])).body == (await EmailTemplate.get(id=await system_id(
-        "RESET_PASSWORD", "EN"))).body
+    assert (await EmailTemplate.get(id=copy["id"])).body == (
+        await EmailTemplate.get(id=await system_id("RESET_PASSWORD", "EN"))
+    ).body
 
 
 async def test_delete_a_copy(as_user, world):
@@ -150,8 +154,10 @@ async def test_an_activated_copy_is_what_the_organisations_users_receive_in_thei
     for key in ("keys_a", "admin_a_sub", "viewer_a", "keys_b"):
         await client().ok(RESET, {"e": f"{key}@example.com"})
     await deliver(smtp)
-    subjects = {key: mails_to(smtp, f"{key}@example.com")[0]["Subject"] for key in
-                ("keys_a", "admin_a_sub", "viewer_a", "keys_b")}
+    subjects = {
+        key: mails_to(smtp, f"{key}@example.com")[0]["Subject"]
+        for key in ("keys_a", "admin_a_sub", "viewer_a", "keys_b")
+    }
     # then: the copy for German speakers of customer_a and below; the system text for everybody else
     assert subjects == {
         "keys_a": "Customer A: neues Passwort",
@@ -180,7 +186,7 @@ async def test_the_nearest_organisation_wins_and_an_inactive_copy_is_ignored(as_
 
 
 async def test_placeholder_values_cannot_inject_markup(as_user, world, client, smtp):
-    await User.filter(id=world.users["keys_a"].id).update(name='<script>alert(1)</script>{{ 7*7 }}')
+    await User.filter(id=world.users["keys_a"].id).update(name="<script>alert(1)</script>{{ 7*7 }}")
     await client().ok(RESET, {"e": "keys_a@example.com"})
     (mail,) = await deliver(smtp)
     assert "<script>" not in html_of(mail) and "&lt;script&gt;" in html_of(mail)
@@ -197,8 +203,11 @@ async def test_other_organisations_copies_are_invisible_and_untouchable(as_user,
     # then admin_b sees only the system templates
     assert (await other.ok(LIST))["emailTemplates"]["totalCount"] == 20
     for operation, variables in [
-        (GET, {"id": copy["id"]}), (COPY, {"id": copy["id"]}), (ACTIVATE, {"id": copy["id"]}),
-        (UPDATE, {"id": copy["id"], "input": {"name": "Pwned"}}), (DELETE, {"id": copy["id"]}),
+        (GET, {"id": copy["id"]}),
+        (COPY, {"id": copy["id"]}),
+        (ACTIVATE, {"id": copy["id"]}),
+        (UPDATE, {"id": copy["id"], "input": {"name": "Pwned"}}),
+        (DELETE, {"id": copy["id"]}),
         (TEST_MAIL, {"id": copy["id"], "to": "mallory@example.com"}),
     ]:
         assert await other.code(operation, variables) == "NOT_FOUND", operation

@@ -29,8 +29,14 @@ smtp = pytest.fixture(running_smtp, name="smtp")
 
 
 def new_invite(world, org="customer_a_sub", **overrides) -> dict:
-    return {"name": "Nawel Haddad", "email": "nawel@integra.example", "organisationId": str(world.orgs[org].id),
-            "roles": ["KEY_MANAGER"], "language": "EN", **overrides}
+    return {
+        "name": "Nawel Haddad",
+        "email": "nawel@integra.example",
+        "organisationId": str(world.orgs[org].id),
+        "roles": ["KEY_MANAGER"],
+        "language": "EN",
+        **overrides,
+    }
 
 
 async def create(api, world, **overrides) -> dict:
@@ -116,7 +122,9 @@ async def test_accept_requires_the_invited_address_a_strong_password_and_a_free_
     token = token_of(await create(api, world))
     anonymous = client()
     assert (await anonymous.error(ACCEPT, accept_input(token, email="other@integra.example")))["extensions"] == {
-        "code": "BAD_USER_INPUT", "field": "email"}
+        "code": "BAD_USER_INPUT",
+        "field": "email",
+    }
     assert await anonymous.code(ACCEPT, accept_input(token, password="password")) == "WEAK_PASSWORD"
     # neither cost the invite its link
     assert (await anonymous.ok(ACCEPT, accept_input(token)))["acceptInvite"]["email"] == "nawel@integra.example"
@@ -186,11 +194,14 @@ async def test_roles_at_most_the_inviters_own(as_user, world):
     assert await Invite.all().count() == 0
 
 
-@pytest.mark.parametrize(("who", "expected"), [
-    ("admin_a", {"customer_a", "customer_a_sub"}),
-    ("admin_a_sub", {"customer_a_sub"}),
-    ("platform_admin", {"platform", "customer_a", "customer_a_sub", "customer_b", "partner"}),
-])
+@pytest.mark.parametrize(
+    ("who", "expected"),
+    [
+        ("admin_a", {"customer_a", "customer_a_sub"}),
+        ("admin_a_sub", {"customer_a_sub"}),
+        ("platform_admin", {"platform", "customer_a", "customer_a_sub", "customer_b", "partner"}),
+    ],
+)
 async def test_invitable_organisations(as_user, world, who, expected):
     found = (await (await as_user(who)).ok(INVITABLE))["invitableOrganisations"]
     names = {k for k, org in world.orgs.items() if str(org.id) in {o["id"] for o in found}}

@@ -167,9 +167,7 @@ async def test_recipient_refused_450_is_temporary(server: SmtpServer) -> None:
     assert len(server.wait_for(1)) == 1
 
 
-@pytest.mark.parametrize(
-    "to", ["", "not-an-address", "a@example.org, b@example.org", "a@example.org\r\nBcc: x@y"]
-)
+@pytest.mark.parametrize("to", ["", "not-an-address", "a@example.org, b@example.org", "a@example.org\r\nBcc: x@y"])
 async def test_invalid_recipient_is_permanent(server: SmtpServer, to: str) -> None:
     with pytest.raises(SmtpSendError) as info:
         await send(plain_settings(server.port), to=to)

@@ -83,9 +83,7 @@ def test_wrong_kek_with_same_id_fails(kek: AesKek) -> None:
 def test_unknown_kek_version_and_sealed_ring(kek: AesKek) -> None:
     sealed = seal(KEY, device_id="dev-1", key_type="AppKey", kek=kek)
     with pytest.raises(KekNotFoundError):
-        open_sealed(
-            sealed, device_id="dev-1", key_type="AppKey", kek_resolver=KekRing([AesKek("test", 2, bytes(32))])
-        )
+        open_sealed(sealed, device_id="dev-1", key_type="AppKey", kek_resolver=KekRing([AesKek("test", 2, bytes(32))]))
     with pytest.raises(SealedError):
         open_sealed(sealed, device_id="dev-1", key_type="AppKey", kek_resolver=KekRing())
 

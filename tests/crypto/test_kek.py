@@ -127,9 +127,7 @@ def test_duplicate_kek_version_refused() -> None:
         KekRing([AesKek("a", 1, bytes(32)), AesKek("a", 1, bytes([1]) * 32)])
 
 
-def test_file_kek_creation_race_loads_the_winners_key(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_file_kek_creation_race_loads_the_winners_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "kek.json"
     winner = FileKek(path)
     # A second worker that checked for the file just before the winner wrote it.

@@ -19,9 +19,7 @@ from crypto.primitives import (
     tdes_ecb_encrypt_block,
 )
 
-VECTORS = json.loads(
-    (Path(__file__).resolve().parents[3] / "shared" / "vectors" / "vectors.json").read_text()
-)
+VECTORS = json.loads((Path(__file__).resolve().parents[3] / "shared" / "vectors" / "vectors.json").read_text())
 
 
 @pytest.mark.parametrize("vector", VECTORS["aes_cmac"], ids=lambda v: f"len{len(v['message']) // 2}")

@@ -40,10 +40,15 @@ def test_racing_processes_agree_on_one_secret(tmp_path):
     assert bytes.fromhex((tmp_path / FILE_NAME).read_text().strip()) == results[0]
 
 
-@pytest.mark.parametrize("encoded", [
-    HEX, HEX.upper(), base64.b64encode(bytes.fromhex(HEX)).decode(),
-    base64.urlsafe_b64encode(bytes.fromhex(HEX)).decode().rstrip("="),
-])
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        HEX,
+        HEX.upper(),
+        base64.b64encode(bytes.fromhex(HEX)).decode(),
+        base64.urlsafe_b64encode(bytes.fromhex(HEX)).decode().rstrip("="),
+    ],
+)
 def test_the_environment_wins_in_hex_or_base64(tmp_path, encoded):
     secret = load_server_secret(tmp_path, {"KMS_SECRET_KEY": f" {encoded}\n"})
     assert secret.reveal() == bytes.fromhex(HEX)

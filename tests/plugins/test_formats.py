@@ -28,16 +28,12 @@ def lora(serial: str, dev_eui: str, version: str = "1.0.3") -> list[KeyRecord]:
     slots = REGISTRY.key_slots_for("topas-sonic-lora-w8", attrs)
     keys = {"AppKey": APP_KEY, "NwkKey": NWK_KEY}
     return [
-        KeyRecord(
-            serial, "topas-sonic-lora-w8", s.key_type, s.algorithm, SecretBytes(keys[s.key_type]), attrs
-        )
+        KeyRecord(serial, "topas-sonic-lora-w8", s.key_type, s.algorithm, SecretBytes(keys[s.key_type]), attrs)
         for s in slots
     ]
 
 
-def oms(
-    serial: str, mbus_id: str, manufacturer: str | None = "AMT", type_id: str = "aquastream-wmbus"
-) -> KeyRecord:
+def oms(serial: str, mbus_id: str, manufacturer: str | None = "AMT", type_id: str = "aquastream-wmbus") -> KeyRecord:
     raw = {"mbusId": mbus_id} | ({"manufacturer": manufacturer} if manufacturer else {})
     attrs = REGISTRY.validate_attributes(type_id, raw)
     return KeyRecord(serial, type_id, "OMS", KeyAlgorithm.AES128, SecretBytes(OMS_KEY), attrs)
@@ -66,9 +62,7 @@ def test_generic_csv_quotes_and_honours_delimiter() -> None:
 
 
 def test_wmbusmeters_zip_holds_one_meter_file_per_device() -> None:
-    data = export(
-        "wmbusmeters-zip", [oms("9999993", "20096221"), oms("9999993", "20096222"), oms("Y20/1", "00000001")]
-    )
+    data = export("wmbusmeters-zip", [oms("9999993", "20096221"), oms("9999993", "20096222"), oms("Y20/1", "00000001")])
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert archive.testzip() is None
         names = archive.namelist()

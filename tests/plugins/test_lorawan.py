@@ -14,9 +14,7 @@ from plugins.lorawan import plugin
 from plugins.lorawan.device_types import DEVICE_TYPES
 from plugins.lorawan.verify import join_request_mic
 
-VECTORS = json.loads(
-    (Path(__file__).resolve().parents[3] / "shared" / "vectors" / "vectors.json").read_text()
-)
+VECTORS = json.loads((Path(__file__).resolve().parents[3] / "shared" / "vectors" / "vectors.json").read_text())
 JOIN = VECTORS["lorawan_join_request"][0]
 TOPAS = next(t for t in DEVICE_TYPES if t.id == "topas-sonic-lora-w8")
 # The vector's EUIs, as written (big-endian) rather than as sent.
@@ -38,9 +36,7 @@ def test_vector_mic_is_computed() -> None:
 
 def test_vector_join_request_verifies() -> None:
     frame = bytes.fromhex(JOIN["phy_payload"])
-    result = plugin.verify(
-        TOPAS, VECTOR_ATTRS, {"AppKey": SecretBytes(bytes.fromhex(JOIN["app_key"]))}, frame
-    )
+    result = plugin.verify(TOPAS, VECTOR_ATTRS, {"AppKey": SecretBytes(bytes.fromhex(JOIN["app_key"]))}, frame)
     assert result.ok, result.detail
     assert (result.key_type, result.method) == ("AppKey", "lorawan-join-mic")
 
@@ -56,9 +52,7 @@ def test_vector_with_wrong_key_or_bit_flip_fails() -> None:
 
 def test_join_request_from_another_device_is_refused() -> None:
     attrs = {**VECTOR_ATTRS, "devEui": "0000000000000001"}
-    result = plugin.verify(
-        TOPAS, attrs, {"AppKey": bytes.fromhex(JOIN["app_key"])}, bytes.fromhex(JOIN["phy_payload"])
-    )
+    result = plugin.verify(TOPAS, attrs, {"AppKey": bytes.fromhex(JOIN["app_key"])}, bytes.fromhex(JOIN["phy_payload"]))
     assert not result.ok
     assert "0203040502030405" in result.detail
 

@@ -15,9 +15,7 @@ from plugins.oms import plugin
 from plugins.oms.device_types import DEVICE_TYPES
 from plugins.oms.frames import crc16_en13757, parse_telegram, strip_link_crcs
 
-VECTORS = json.loads(
-    (Path(__file__).resolve().parents[3] / "shared" / "vectors" / "vectors.json").read_text()
-)
+VECTORS = json.loads((Path(__file__).resolve().parents[3] / "shared" / "vectors" / "vectors.json").read_text())
 MODE5 = VECTORS["oms_mode5"][0]
 WMBUS = next(t for t in DEVICE_TYPES if t.id == "topas-sonic-wmbus")
 WIRED = next(t for t in DEVICE_TYPES if t.id == "topas-sonic-mbus")
@@ -30,9 +28,7 @@ M_FIELD = bytes.fromhex("2d2c")
 PLAINTEXT = b"\x2f\x2f\x04\x13\x39\x30\x00\x00" + b"\x2f" * 24  # 2F2F, a volume record, 2F filler.
 
 
-def verify(
-    frame: bytes, key: bytes = KEY, mbus_id: str = METER_ID, device_type: DeviceType = WMBUS
-) -> Verification:
+def verify(frame: bytes, key: bytes = KEY, mbus_id: str = METER_ID, device_type: DeviceType = WMBUS) -> Verification:
     return plugin.verify(device_type, {"mbusId": mbus_id}, {"OMS": SecretBytes(key)}, frame)
 
 
@@ -99,9 +95,7 @@ def test_frame_from_another_meter_is_refused() -> None:
     assert "20096221" in result.detail
 
 
-@pytest.mark.parametrize(
-    "crcs", [lambda f: f, with_format_a_crcs, with_format_b_crcs], ids=["none", "A", "B"]
-)
+@pytest.mark.parametrize("crcs", [lambda f: f, with_format_a_crcs, with_format_b_crcs], ids=["none", "A", "B"])
 def test_mode5_own_frame_with_and_without_link_crcs(crcs: Callable[[bytes], bytes]) -> None:
     frame = crcs(mode5_frame(KEY))
     assert strip_link_crcs(frame) == mode5_frame(KEY)

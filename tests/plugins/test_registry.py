@@ -20,9 +20,7 @@ from plugins.registry import (
     load_plugins,
 )
 
-VECTORS = json.loads(
-    (Path(__file__).resolve().parents[3] / "shared" / "vectors" / "vectors.json").read_text()
-)
+VECTORS = json.loads((Path(__file__).resolve().parents[3] / "shared" / "vectors" / "vectors.json").read_text())
 
 ACME_SOURCE = """
 from plugins.base import DeviceType, KeyAlgorithm, KeySlot, Plugin, Radio
