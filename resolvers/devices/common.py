@@ -1,0 +1,106 @@
+"""What the device modules share: limits, the catalog filter, plain device rows and column lists."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from resolvers.errors import BadInput
+
+MAX_IMPORT_ROWS = 100_000
+MAX_FILTER_SERIALS = 10_000  # one SQL parameter each; SQLite binds at most 32,766
+MAX_REPORTED_ROWS = 1_000
+_CHUNK = 1_000
+# After a bulk change this large, fresh planner statistics keep the next statements on their indexes.
+_ANALYZE_AFTER = 10_000
+_SERIAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
+_HEX = re.compile(r"^[0-9a-fA-F]*$")
+LABEL = re.compile(r"^[^\r\n\t]{1,100}$")
+MAX_LABELS = 20
+
+
+@dataclass(frozen=True)
+class DeviceFilter:
+    serial_numbers: Sequence[str] | None = None
+    search: str | None = None
+    device_types: Sequence[str] | None = None
+    claim_status: str | None = None
+    labels: Sequence[str] | None = None
+    batch_references: Sequence[str] | None = None
+    organisation_ids: Sequence[str] | None = None
+
+
+DEVICE_COLUMNS = (
+    "id",
+    "created_at",
+    "serial_number",
+    "device_type",
+    "owner_id",
+    "owner_path",
+    "claim_status",
+    "attributes",
+)
+KEY_COLUMNS = (
+    "id",
+    "created_at",
+    "device_id",
+    "key_type",
+    "algorithm",
+    "ciphertext",
+    "nonce",
+    "wrapped_dek",
+    "kek_id",
+    "kek_version",
+    "check_value",
+)
+
+
+@dataclass(frozen=True)
+class DeviceRow:
+    """A device as the API shows it, without an ORM object (bulk results build a hundred thousand)."""
+
+    id: UUID
+    serial_number: str
+    device_type: str
+    owner_id: UUID
+    claim_status: str
+    claimed_at: datetime | None
+    created_at: datetime
+    batch_id: UUID | None = None
+
+
+def _uuid(value: str, field: str) -> UUID:
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise BadInput(field, "Not a valid ID.") from None
+
+
+# A hand-written PostgreSQL statement's runner: db.pg_fetch, or the fetch of a connection held for a page.
+Fetch = Callable[..., Awaitable[list[Any]]]
+
+
+_ROW_COLUMNS = "id, serial_number, device_type, owner_id, claim_status, claimed_at, created_at, batch_id"
+# The columns of a batch reference row, in the order hand-written statements select them.
+BATCH_COLUMNS = (
+    "id",
+    "created_at",
+    "reference",
+    "label",
+    "organisation_id",
+    "sender_id",
+    "requires_confirmation",
+    "state",
+    "device_count",
+    "accepted_at",
+)
+
+
+@dataclass(frozen=True)
+class Refused:
+    serial_number: str
+    reason: str
