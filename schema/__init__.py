@@ -21,11 +21,11 @@ from schema import (
     tokens,
     users,
 )
+from schema.executor import PlainFieldExecutor
 from schema.extensions import (
     ErrorPolicy,
     IntrospectionPolicy,
     ListArgumentCap,
-    PlainFieldExecutor,
     QueryCache,
     ValidationCache,
     ValidationResults,

@@ -131,7 +131,7 @@ class DeviceObject:
     claimed_at: datetime | None
     created_at: datetime
     _model: strawberry.Private[Device | devices.DeviceRow]
-    # Field values loaded by preload_page for a whole page (see schema.extensions.PRELOADED): labels,
+    # Field values loaded by preload_page for a whole page (see schema.executor.PRELOADED): labels,
     # batch_reference and device_type. Without them the fields load through DataLoaders.
     _preloaded: strawberry.Private[dict[str, Any] | None] = None
 
@@ -216,7 +216,7 @@ def _preload(
     found_batches: dict[Any, Any] | None,
 ) -> list[DeviceObject]:
     """Set the values of the page's device types, labels and batch references on its objects (see
-    schema.extensions.PRELOADED): the fields then answer without a resolver call or a task per device (an
+    schema.executor.PRELOADED): the fields then answer without a resolver call or a task per device (an
     asynchronous field per device was most of a catalog page's CPU)."""
     from schema.batches import BatchReferenceType
 

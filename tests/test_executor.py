@@ -10,7 +10,7 @@ import pytest
 import strawberry
 from strawberry.types import Info
 
-from schema.extensions import PRELOADED, PlainFieldExecutor
+from schema.executor import PRELOADED, PlainFieldExecutor
 
 
 @strawberry.enum

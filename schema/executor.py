@@ -1,0 +1,287 @@
+"""An executor that answers plain attribute fields (and values preloaded for a whole page) without
+strawberry's per-field resolver chain; anything else goes graphql-core's way."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from graphql import (
+    GraphQLField,
+    GraphQLLeafType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    Undefined,
+    is_leaf_type,
+    is_list_type,
+    is_non_null_type,
+    is_object_type,
+    is_scalar_type,
+)
+from graphql.execution.executor import to_nodes
+from graphql.pyutils import Path
+from graphql.type.scalars import serialize_id, serialize_string
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
+
+#: A source object may carry the values of some of its resolver fields, already loaded for a whole page (a
+#: dict by Python field name under this attribute). The executor below then completes them without calling
+#: the resolver, which must answer the same from the same dict when called.
+PRELOADED = "_preloaded"
+
+
+class _FieldPlan(NamedTuple):
+    """How the executor answers one schema field without strawberry's resolver chain: an attribute of the
+    source (a field without resolver), or a preloaded value (a resolver field); neither may have a field
+    extension (permissions) or an argument."""
+
+    field_def: GraphQLField
+    python_name: str
+    basic: bool  # no resolver: the value is the source's attribute
+    read: Callable[[Any, str], Any]
+    leaf: GraphQLLeafType | None  # the scalar or enum (of the list)
+    text: bool  # a String or ID: graphql-core's coercion returns a str as it is
+    enum_names: dict[Any, str] | None  # an enum of Python members: each member's name, as its type coerces it
+    object_type: GraphQLObjectType | None  # or the object type (of the list), if it needs no is_type_of check
+    non_null: bool
+    is_list: bool
+    items_non_null: bool
+
+
+def _field_plan(field_def: GraphQLField) -> _FieldPlan | None:
+    definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if not isinstance(definition, StrawberryField) or definition.extensions or field_def.args:
+        return None
+    basic = definition.is_basic_field
+    if basic and getattr(field_def.resolve, "__name__", "") != "_get_basic_result":
+        return None  # strawberry wrapped it in something else (an exception handler, ...)
+    if not basic and (definition.base_resolver is None or definition.is_async):
+        return None
+    field_type: Any = field_def.type
+    non_null = is_non_null_type(field_type)
+    field_type = field_type.of_type if non_null else field_type
+    is_list = items_non_null = False
+    if is_list_type(field_type):
+        is_list = True
+        field_type = field_type.of_type
+        items_non_null = is_non_null_type(field_type)
+        field_type = field_type.of_type if items_non_null else field_type
+    leaf = field_type if is_leaf_type(field_type) else None
+    object_type = field_type if is_object_type(field_type) and field_type.is_type_of is None else None
+    text = is_scalar_type(leaf) and leaf.coerce_output_value in (serialize_string, serialize_id)
+    enum_names = None
+    if isinstance(leaf, CustomGraphQLEnumType):
+        members: list[Any] = list(leaf.wrapped_cls)
+        enum_names = {member: leaf.coerce_output_value(member) for member in members}
+    return _FieldPlan(
+        field_def,
+        definition.python_name,
+        basic,
+        definition.default_resolver,
+        leaf,
+        text,
+        enum_names,
+        object_type,
+        non_null,
+        is_list,
+        items_non_null,
+    )
+
+
+_NO_PLAN: Any = object()
+# Plans per schema field (by id, with the field kept alive), for as long as the schema lives.
+_PLANS: weakref.WeakKeyDictionary[GraphQLSchema, dict[int, tuple[GraphQLField, _FieldPlan | None]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's executor, except for fields that only read an attribute of their source or whose value
+    the source carries preloaded (see PRELOADED): those are answered without strawberry's resolver chain
+    (info objects, argument conversion, extension wrappers), and scalars and enums are coerced by their type
+    directly. A catalog page has 50 x 7 such fields. Anything unusual (null in a non-null field, a coercion
+    error, an awaitable, a directive on the field, middleware) goes graphql-core's generic way, which
+    reports it as usual."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        manager = self.middleware_manager
+        self._fast = manager is None or not manager.middlewares
+        self._by_nodes: dict[int, tuple[Any, _FieldPlan | None]] = {}
+        self._plans = _PLANS.setdefault(self.schema, {})
+        self._selections: dict[tuple[str, int], tuple[Any, list[tuple[str, _FieldPlan, Any]] | None]] = {}
+
+    def _plan(self, parent_type: GraphQLObjectType, field_details_list: Any) -> _FieldPlan | None:
+        found = self._by_nodes.get(id(field_details_list))
+        if found is not None:
+            return found[1]
+        plan = None
+        node = field_details_list[0].node
+        field_def = self.schema.get_field(parent_type, node.name.value)
+        if field_def is not None and not any(d.node.directives for d in field_details_list):
+            known = self._plans.get(id(field_def))
+            if known is None:
+                known = self._plans[id(field_def)] = (field_def, _field_plan(field_def))
+            plan = known[1]
+        self._by_nodes[id(field_details_list)] = (field_details_list, plan)  # keeps the list (and its id) alive
+        return plan
+
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        plan = self._plan(parent_type, field_details_list) if self._fast else None
+        if plan is not None:
+            value = _value(plan, source)
+            if value is not _NO_PLAN and not self.is_awaitable(value):
+                if plan.leaf is not None:
+                    completed = _plain_value(plan, value, self.is_awaitable)
+                    if completed is not _NO_PLAN:
+                        return completed
+                elif plan.object_type is not None:
+                    completed = self._objects(plan, field_details_list, value)
+                    if completed is not _NO_PLAN:
+                        return completed
+                if plan.leaf is None or not plan.basic:
+                    return self._complete(plan, parent_type, value, field_details_list, path, position_context)
+        return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
+    def _objects(self, plan: _FieldPlan, field_details_list: Any, value: Any) -> Any:
+        """An object (or a list of objects) whose selected fields all have plans, completed in one pass; or
+        _NO_PLAN to let graphql-core complete it from the start (nothing is read twice but plain values)."""
+        assert plan.object_type is not None
+        if value is None:
+            return _NO_PLAN if plan.non_null else None
+        selection = self._selection(plan.object_type, field_details_list)
+        if selection is None:
+            return _NO_PLAN
+        if not plan.is_list:
+            return self._object(selection, value)
+        return _each(plan, value, lambda item: self._object(selection, item))
+
+    def _object(self, selection: list[tuple[str, _FieldPlan, Any]], source: Any) -> Any:
+        is_awaitable = self.is_awaitable
+        if is_awaitable(source):
+            return _NO_PLAN
+        result: dict[str, Any] = {}
+        for name, plan, sub_fields in selection:
+            value = _value(plan, source)
+            if plan.text and type(value) is str:
+                result[name] = value
+                continue
+            if value is _NO_PLAN or is_awaitable(value):
+                return _NO_PLAN
+            if plan.leaf is not None:
+                completed = _plain_value(plan, value, is_awaitable)
+            else:
+                completed = self._objects(plan, sub_fields, value)
+            if completed is _NO_PLAN:
+                return _NO_PLAN
+            result[name] = completed
+        return result
+
+    def _selection(
+        self, object_type: GraphQLObjectType, field_details_list: Any
+    ) -> list[tuple[str, _FieldPlan, Any]] | None:
+        """The fields selected on an object type with their plans, or None if one has no plan (or a
+        fragment is deferred)."""
+        key = (object_type.name, id(field_details_list))
+        found = self._selections.get(key)
+        if found is not None:
+            return found[1]
+        grouped_field_set, new_defer_usages, *_ = self.collect_subfields(object_type, field_details_list)
+        selection: list[tuple[str, _FieldPlan, Any]] | None = []
+        for name, sub_fields in grouped_field_set.items():
+            plan = self._plan(object_type, sub_fields)
+            if new_defer_usages or plan is None or (plan.leaf is None and plan.object_type is None):
+                selection = None
+                break
+            selection.append((name, plan, sub_fields))  # type: ignore[union-attr]
+        self._selections[key] = (field_details_list, selection)  # keeps the list (and its id) alive
+        return selection
+
+    def _complete(
+        self,
+        plan: _FieldPlan,
+        parent_type: GraphQLObjectType,
+        value: Any,
+        field_details_list: Any,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's execute_field after its resolver returned ``value`` synchronously."""
+        return_type = plan.field_def.type
+        info = self.build_resolve_info(plan.field_def, to_nodes(field_details_list), parent_type, path)
+        try:
+            completed = self.complete_value(return_type, field_details_list, info, path, value, position_context)
+        except Exception as raw_error:  # handled as graphql-core handles it
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+        if not self.is_awaitable(completed):
+            return completed
+
+        async def await_completed() -> Any:
+            try:
+                return await completed
+            except Exception as raw_error:  # handled as graphql-core handles it
+                self.handle_field_error(raw_error, return_type, field_details_list, path)
+                return None
+
+        return await_completed()
+
+
+def _value(plan: _FieldPlan, source: Any) -> Any:
+    if plan.basic:
+        try:
+            return plan.read(source, plan.python_name)
+        except Exception:  # graphql-core's path raises it again, located and coded
+            return _NO_PLAN
+    preloaded = getattr(source, PRELOADED, None)
+    return preloaded.get(plan.python_name, _NO_PLAN) if preloaded else _NO_PLAN
+
+
+def _plain_value(plan: _FieldPlan, value: Any, is_awaitable: Callable[[Any], bool]) -> Any:
+    """A scalar or enum value (or a list of them) coerced by its type, or _NO_PLAN to let graphql-core
+    complete it (and report any error)."""
+    assert plan.leaf is not None
+    try:
+        if value is None:
+            return _NO_PLAN if plan.non_null else None
+        if not plan.is_list:
+            if plan.enum_names is not None and type(value) is plan.leaf.wrapped_cls:  # type: ignore[union-attr]
+                return plan.enum_names[value]
+            return _leaf(plan.leaf, value)
+        leaf = plan.leaf
+        return _each(plan, value, lambda item: _NO_PLAN if is_awaitable(item) else _leaf(leaf, item))
+    except Exception:  # graphql-core's path raises it again, located and coded
+        return _NO_PLAN
+
+
+def _each(plan: _FieldPlan, value: Any, complete: Callable[[Any], Any]) -> Any:
+    """A list value completed item by item (null items as the list type allows), or _NO_PLAN as soon as one
+    item cannot be completed here."""
+    if not isinstance(value, list | tuple):
+        return _NO_PLAN
+    items: list[Any] = []
+    for item in value:
+        if item is None:
+            if plan.items_non_null:
+                return _NO_PLAN
+            items.append(None)
+            continue
+        completed = complete(item)
+        if completed is _NO_PLAN:
+            return _NO_PLAN
+        items.append(completed)
+    return items
+
+
+def _leaf(leaf: GraphQLLeafType, value: Any) -> Any:
+    coerced = leaf.coerce_output_value(value)
+    return _NO_PLAN if coerced is None or coerced is Undefined else coerced
