@@ -185,7 +185,7 @@ async def test_a_release_in_parts_lists_every_key_in_order_and_audits_their_dige
     import hashlib
 
     from crypto.kcv import KeyAlgorithm, key_check_value
-    from resolvers import keys as use_cases
+    from resolvers.keys import release as use_cases
 
     monkeypatch.setattr(use_cases, "PART_SIZE", 2)
     platform = await as_user("platform_admin")
