@@ -1,0 +1,42 @@
+"""GraphQL of devices: the catalog, device types, import and claim (types, inputs and operations)."""
+
+from __future__ import annotations
+
+from schema.devices.inputs import DeviceFilter, DeviceImportRow, KeyValueInput
+from schema.devices.operations import Mutation, Query
+from schema.devices.types import (
+    ClaimResult,
+    ClaimStatus,
+    DeviceFacets,
+    DeviceIdentifier,
+    DeviceKey,
+    DeviceObject,
+    DeviceTypeType,
+    FacetValue,
+    KeyAlgorithmEnum,
+    KeySlot,
+    RadioEnum,
+    RefusedDevice,
+    preload_page,
+)
+
+__all__ = [
+    "ClaimResult",
+    "ClaimStatus",
+    "DeviceFacets",
+    "DeviceFilter",
+    "DeviceIdentifier",
+    "DeviceImportRow",
+    "DeviceKey",
+    "DeviceObject",
+    "DeviceTypeType",
+    "FacetValue",
+    "KeyAlgorithmEnum",
+    "KeySlot",
+    "KeyValueInput",
+    "Mutation",
+    "Query",
+    "RadioEnum",
+    "RefusedDevice",
+    "preload_page",
+]
