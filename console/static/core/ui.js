@@ -123,18 +123,22 @@ export function pagedList({ name, totalText, fetch, render, message }) {
   const next = button(t("common.next"), { disabled: true });
   let cursors = [null];
   let endCursor = null;
+  let latest = 0; // answers to overlapping loads (filters changed quickly) may arrive in any order: keep the last
   const load = async () => {
     message.clear();
     previous.disabled = true;
     next.disabled = true;
+    const request = ++latest;
     try {
       const page = await fetch(cursors[cursors.length - 1]);
+      if (request !== latest) return;
       replace(total, totalText(formatNumber(page.totalCount)));
       replace(rows, render(page.nodes));
       endCursor = page.pageInfo.endCursor;
       next.disabled = !page.pageInfo.hasNextPage;
       replace(pageLabel, t("common.page", { page: formatNumber(cursors.length) }));
     } catch (error) {
+      if (request !== latest) return;
       message.showError(error);
     }
     previous.disabled = cursors.length === 1;

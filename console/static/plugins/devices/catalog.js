@@ -318,11 +318,18 @@ export async function renderCatalog(main, ctx) {
     { label: h("span", { class: "sr-only" }, t("devices.col.actions")), className: "menu", cell: menuFor },
   ];
 
+  // Filters changed in quick succession send overlapping requests whose answers may arrive in any order:
+  // only the latest request's answer is shown (an older one would put back the previous filter's list).
+  let loadRequest = 0;
+  let facetsRequest = 0;
+
   const load = async () => {
     message.clear();
+    const request = ++loadRequest;
     try {
       const variables = { filter: filter(), first: pageSize, after: cursors[cursors.length - 1] };
       const { devices } = await ctx.gql(DEVICES, variables);
+      if (request !== loadRequest) return;
       nodes = devices.nodes;
       nodes.forEach((d) => serials.set(d.id, d.serialNumber));
       replace(total, t("devices.total", { count: formatNumber(devices.totalCount) }));
@@ -333,6 +340,7 @@ export async function renderCatalog(main, ctx) {
       replace(pageLabel, t("common.page", { page: formatNumber(cursors.length) }));
       updateSelection();
     } catch (error) {
+      if (request !== loadRequest) return;
       previous.disabled = cursors.length === 1;
       message.showError(error);
     }
@@ -352,8 +360,10 @@ export async function renderCatalog(main, ctx) {
   };
 
   const loadFacets = async () => {
+    const request = ++facetsRequest;
     try {
       const { deviceFacets } = await ctx.gql(FACETS, { filter: filter() });
+      if (request !== facetsRequest) return;
       const counts = Object.fromEntries(deviceFacets.claimStatuses.map((f) => [f.value, f.count]));
       for (const option of status.options) {
         if (!option.value) continue;
@@ -364,7 +374,7 @@ export async function renderCatalog(main, ctx) {
       fill(labelSelect, deviceFacets.labels, (v) => v, labelSelect.value || chosen.label);
       fill(batchSelect, deviceFacets.batchReferences, (v) => v, batchSelect.value || chosen.batch);
     } catch (error) {
-      message.showError(error);
+      if (request === facetsRequest) message.showError(error);
     }
   };
 
