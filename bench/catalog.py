@@ -49,6 +49,7 @@ from urllib.parse import urlencode, urlsplit
 
 import asyncpg
 import httpx
+from keys import DEVICE_COLUMNS as KEYS_DEVICE_COLUMNS
 from keys import (
     LOOPBACK,
     PASSWORD,
@@ -147,18 +148,8 @@ def _device_types() -> list[tuple[str, str]]:
     ]
 
 
-DEVICE_COLUMNS = [
-    "id",
-    "created_at",
-    "serial_number",
-    "device_type",
-    "owner_id",
-    "owner_path",
-    "claim_status",
-    "claimed_at",
-    "attributes",
-    "batch_id",
-]
+# keys.py seeds claimed devices with these columns; the catalog's devices also carry their batch
+DEVICE_COLUMNS = [*KEYS_DEVICE_COLUMNS, "batch_id"]
 
 
 async def seed(url: str, world: World, count: int, chunk: int = 100_000) -> dict[str, Any]:
