@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -126,6 +127,13 @@ class KmsGraphQL(GraphQL[Context, None]):
                 await response(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
+
+    def encode_json(self, data: object) -> bytes:
+        # orjson: a catalog page's answer in a tenth of the standard library's time (issue 5's bench)
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)  # its JSONDecodeError is the standard library's: the view answers 400
 
     async def authenticate(self, request: Request) -> Actor | None:
         client = request.client.host if request.client else None
