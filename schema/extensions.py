@@ -7,13 +7,15 @@ import contextlib
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
 
-from graphql import (
-    GraphQLError,
-)
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, parse
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import ParserCache, SchemaExtension
+from strawberry.extensions import SchemaExtension
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.schema import validate_document
 
 from resolvers.errors import KmsError
@@ -54,65 +56,12 @@ def public_error(error: GraphQLError, request_id: str) -> GraphQLError:
     return GraphQLError(message, nodes=error.nodes, path=error.path, extensions=extensions)
 
 
-class ErrorPolicy(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        errors = getattr(result, "errors", None)
-        if result is not None and errors:
-            request_id = getattr(self.execution_context.context, "request_id", "-")
-            result.errors = [public_error(e, request_id) for e in errors]
-
-
-class IntrospectionPolicy(SchemaExtension):
-    """Introspection (and so GraphiQL's documentation) only for PLATFORM_ADMIN and OTC_ADMIN."""
-
-    def on_operation(self) -> Iterator[None]:
-        actor = getattr(self.execution_context.context, "actor", None)
-        if actor is None or actor.must_change_password or not actor.has(Permission.INTROSPECT):
-            self.execution_context.validation_rules = (
-                *self.execution_context.validation_rules,
-                NoSchemaIntrospectionCustomRule,
-            )
-        yield
-
-
 def _longest_list(value: object) -> int:
     if isinstance(value, list):
         return max([len(value), *(_longest_list(v) for v in value[:1000])])
     if isinstance(value, dict):
         return max((_longest_list(v) for v in value.values()), default=0)
     return 0
-
-
-class ListArgumentCap(SchemaExtension):
-    """Caps every list in the variables (a query's own text is capped by the token limit). Bulk operations
-    take up to 100,000 items; more is refused before anything runs."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-
-    def on_validate(self) -> Iterator[None]:
-        longest = _longest_list(self.execution_context.variables or {})
-        if longest > self.limit:
-            self.execution_context.pre_execution_errors = [
-                GraphQLError(
-                    f"A list holds {longest} items; at most {self.limit} are accepted in one request.",
-                    extensions={"code": "QUERY_TOO_COMPLEX"},
-                )
-            ]
-        yield
-
-
-class QueryCache(ParserCache):
-    """Strawberry's parser cache, except that a document that does not parse is left to strawberry's own
-    parse step, so its error is reported (and coded) like any other."""
-
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
-        with contextlib.suppress(GraphQLError):
-            context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
-        yield
 
 
 class ValidationResults:
@@ -139,22 +88,86 @@ class ValidationResults:
             self._results.popitem(last=False)
 
 
-class ValidationCache(SchemaExtension):
-    """Validates a query text once per set of rules instead of on every request (it was a third of the CPU
-    of a catalog page). Must come after the extensions that add rules in ``on_operation`` and before
-    :class:`ListArgumentCap`, whose check depends on the variables and is never cached."""
+@dataclass(frozen=True)
+class Limits:
+    """What one schema allows a request: built once per schema (the depth and alias rules are classes that
+    strawberry's limiter extensions would build again for every request)."""
 
-    def __init__(self, results: ValidationResults) -> None:
-        self.results = results
+    max_tokens: int
+    max_list_argument: int
+    rules: tuple[type[ASTValidationRule], ...]  # depth and aliases
+    validation_results: ValidationResults
+    parse: Callable[..., DocumentNode]  # graphql-core's parse behind an LRU cache
+
+    @classmethod
+    def of(
+        cls, *, max_depth: int, max_aliases: int, max_tokens: int, max_list_argument: int, cache_size: int = 512
+    ) -> Limits:
+        return cls(
+            max_tokens=max_tokens,
+            max_list_argument=max_list_argument,
+            rules=(depth_rule(max_depth, None, None), aliases_rule(max_aliases)),
+            validation_results=ValidationResults(maxsize=cache_size),
+            parse=lru_cache(maxsize=cache_size)(parse),
+        )
+
+
+class RequestPolicy(SchemaExtension):
+    """Every request's policies in one extension (one instance, three hooks, instead of eight extensions):
+
+    - operation: the token limit, the depth and alias rules, introspection only for PLATFORM_ADMIN and
+      OTC_ADMIN (and so GraphiQL's documentation); afterwards every error gets a code from errors.md and
+      anything unexpected is hidden behind INTERNAL (logged with the request id);
+    - parse: the same few queries arrive again and again, so documents are parsed once (a document that does
+      not parse is left to strawberry's own parse step, so its error is reported and coded like any other);
+    - validate: once per query text and set of rules (it was a third of a catalog page's CPU), then every
+      list in the variables is capped (a query's own text is capped by the token limit): bulk operations
+      take up to 100,000 items, more is refused before anything runs. This check depends on the variables
+      and is never cached.
+    """
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        context.parse_options["max_tokens"] = self.limits.max_tokens
+        actor = getattr(context.context, "actor", None)
+        rules = self.limits.rules
+        if actor is None or actor.must_change_password or not actor.has(Permission.INTROSPECT):
+            rules = (*rules, NoSchemaIntrospectionCustomRule)
+        context.validation_rules = (*context.validation_rules, *rules)
+        yield
+        result = context.result
+        errors = getattr(result, "errors", None)
+        if result is not None and errors:
+            request_id = getattr(context.context, "request_id", "-")
+            result.errors = [public_error(e, request_id) for e in errors]
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.limits.parse(context.query, **context.parse_options)
+        yield
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
         if document is not None and context.pre_execution_errors is None and context.query is not None:
             key = (context.query, tuple(sorted(rule.__name__ for rule in context.validation_rules)))
-            errors = self.results.get(key)
+            results = self.limits.validation_results
+            errors = results.get(key)
             if errors is None:
                 errors = validate_document(context.schema._schema, document, context.validation_rules)
-                self.results.put(key, errors)
+                results.put(key, errors)
             context.pre_execution_errors = list(errors)
+        longest = _longest_list(context.variables or {})
+        if longest > self.limits.max_list_argument:
+            context.pre_execution_errors = [
+                GraphQLError(
+                    f"A list holds {longest} items; at most {self.limits.max_list_argument} are accepted in one "
+                    "request.",
+                    extensions={"code": "QUERY_TOO_COMPLEX"},
+                )
+            ]
         yield
