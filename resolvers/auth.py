@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from tortoise import connections
 from tortoise.expressions import Q
@@ -88,32 +89,51 @@ def _column(model: type[Model], field: str, value: Any) -> Any:
     return model._meta.fields_map[field].to_python_value(value)
 
 
+async def _session_row(digest: str) -> Mapping[str, Any] | None:
+    """The session's row with its user and organisation, values typed as the ORM types them."""
+    if db.dialect() == "postgres":  # asyncpg types every column already
+        found = await db.pg_fetch(_SESSION_STATEMENT["postgres"], digest)
+        return cast(Mapping[str, Any], found[0]) if found else None
+    rows = await connections.get("default").execute_query_dict(_SESSION_STATEMENT["sqlite"], [digest])
+    if not rows:
+        return None
+    row = dict(rows[0])
+    for model, fields in _SESSION_TYPED.items():
+        for column, field in fields:
+            row[column] = _column(model, field, row[column])
+    return row
+
+
+_SESSION_TYPED: dict[type[Model], tuple[tuple[str, str], ...]] = {
+    Session: (("last_seen_at", "last_seen_at"), ("expires_at", "expires_at")),
+    User: (("user_id", "id"), ("is_active", "is_active"), ("must_change_password", "must_change_password")),
+    Organisation: (("organisation_id", "id"), ("can_create_organisations", "can_create_organisations")),
+}
+
+
 async def actor_from_session(cookie: str, policy: SessionPolicy, client_address: str | None) -> Actor | None:
     """The actor of a session cookie, or None when it is unknown, idle for too long or too old."""
     digest = tokens.token_digest(cookie)
-    connection = connections.get("default")
-    rows = await connection.execute_query_dict(_SESSION_STATEMENT[db.dialect()], [digest])
-    if not rows:
+    row = await _session_row(digest)
+    if row is None:
         return None
-    row = rows[0]
-    last_seen_at: datetime = _column(Session, "last_seen_at", row["last_seen_at"])
-    expires_at: datetime = _column(Session, "expires_at", row["expires_at"])
+    last_seen_at: datetime = row["last_seen_at"]
     now = _now()
     idle_limit = last_seen_at + timedelta(seconds=policy.idle_seconds)
-    if now >= expires_at or now >= idle_limit or not _column(User, "is_active", row["is_active"]):
+    if now >= row["expires_at"] or now >= idle_limit or not row["is_active"]:
         await Session.filter(digest=digest).delete()
         return None
     if now - last_seen_at >= _TOUCH_EVERY:
         await Session.filter(digest=digest).update(last_seen_at=now)
     return Actor(
-        user_id=_column(User, "id", row["user_id"]),
+        user_id=row["user_id"],
         email=row["email"],
         name=row["name"],
-        organisation_id=_column(Organisation, "id", row["organisation_id"]),
+        organisation_id=row["organisation_id"],
         organisation_path=row["path"],
-        organisation_can_create=_column(Organisation, "can_create_organisations", row["can_create_organisations"]),
+        organisation_can_create=bool(row["can_create_organisations"]),
         roles=parse_roles(row["roles"].split(",")),
-        must_change_password=bool(_column(User, "must_change_password", row["must_change_password"])),
+        must_change_password=bool(row["must_change_password"]),
         via="session",
         session_digest=digest,
         client_address=client_address,
