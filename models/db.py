@@ -48,16 +48,23 @@ async def migrate(database_url: str) -> None:
 async def init(database_url: str) -> None:
     """Open the connections for serving (migrations are applied separately by `kms migrate`)."""
     # The lifespan task opens the connections; request tasks must see them too, hence the global fallback.
+    global _dialect
     await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+    _dialect = str(connections.get("default").capabilities.dialect)
 
 
 async def close() -> None:
+    global _dialect
+    _dialect = None
     await Tortoise.close_connections()
+
+
+_dialect: str | None = None  # of the database init() opened (every request asks, several times)
 
 
 def dialect() -> str:
     """'sqlite' or 'postgres', for the few statements written by hand."""
-    return str(connections.get("default").capabilities.dialect)
+    return _dialect or str(connections.get("default").capabilities.dialect)
 
 
 async def copy_rows(table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:

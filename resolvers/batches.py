@@ -20,7 +20,7 @@ from models.organisations import Organisation
 from models.users import User
 from resolvers import _scope, audit, outbox, ratelimit
 from resolvers.actor import Actor
-from resolvers.devices import BATCH_COLUMNS, LABEL, Fetch, _uuid
+from resolvers.devices import BATCH_COLUMNS, LABEL, BatchRow, Fetch, _uuid
 from resolvers.errors import BadInput, KmsError
 from resolvers.pagination import Page, paginate
 from settings import Settings
@@ -343,7 +343,7 @@ _BATCH_COLUMNS = ", ".join(f"b.{name}" for name in BATCH_COLUMNS)
 
 async def visible_batches(
     actor: Actor, batch_ids: list[UUID], *, fetch: Fetch | None = None
-) -> list[BatchReference | None]:
+) -> list[BatchReference | BatchRow | None]:
     """Batch load for DataLoaders: each id's batch if the caller may see it. On PostgreSQL one hand-written
     statement with an array parameter (scope from _scope.batches_sql)."""
     if not batch_ids:
@@ -352,7 +352,7 @@ async def visible_batches(
         scope, bounds = _scope.batches_sql(actor, 2, "b")
         sql = f"SELECT {_BATCH_COLUMNS} FROM batch_references b WHERE b.id = ANY($1::uuid[]) AND {scope}"  # noqa: S608
         rows = await (fetch or db.pg_fetch)(sql, batch_ids, *bounds)
-        found = {r[0]: BatchReference._init_from_db(**dict(r.items())) for r in rows}
+        found: dict[UUID, BatchReference | BatchRow] = {r[0]: BatchRow(*r) for r in rows}
     else:
         found = {b.id: b for b in await _scope.batches(actor).filter(id__in=batch_ids)}
     return [found.get(i) for i in batch_ids]
@@ -374,5 +374,7 @@ async def list_batches(
     return await paginate(query, ("-created_at", "id"), first=first, after=after)
 
 
-async def batch_devices(actor: Actor, batch: BatchReference, *, first: int | None, after: str | None) -> Page[Device]:
+async def batch_devices(
+    actor: Actor, batch: BatchReference | BatchRow, *, first: int | None, after: str | None
+) -> Page[Device]:
     return await paginate(_scope.devices(actor).filter(batch_id=batch.id), ("serial_number",), first=first, after=after)

@@ -14,6 +14,7 @@ from strawberry.types import Info
 
 from models.devices import BatchReference
 from resolvers import batches
+from resolvers.devices import BatchRow
 from resolvers.errors import NotFound
 from resolvers.roles import Permission
 from schema.common import Connection
@@ -37,10 +38,10 @@ class BatchReferenceType:
     state: BatchState
     device_count: int
     created_at: datetime
-    _model: strawberry.Private[BatchReference]
+    _model: strawberry.Private[BatchReference | BatchRow]
 
     @classmethod
-    def of(cls, b: BatchReference) -> BatchReferenceType:
+    def of(cls, b: BatchReference | BatchRow) -> BatchReferenceType:
         return cls(
             id=strawberry.ID(str(b.id)),
             reference=b.reference,
@@ -54,7 +55,7 @@ class BatchReferenceType:
 
     @strawberry.field
     async def organisation(self, info: Info) -> OrganisationType:
-        return await load_organisation(info, self._model.organisation_id)  # type: ignore[attr-defined]
+        return await load_organisation(info, self._model.organisation_id)  # type: ignore[union-attr]
 
     @strawberry.field
     async def devices(self, info: Info, first: int | None = 50, after: str | None = None) -> Connection[DeviceObject]:
@@ -68,7 +69,7 @@ async def load_batch(info: Info, batch_id: Any) -> BatchReferenceType | None:
     if "batch" not in loaders:
         actor = info.context.require_actor()
 
-        async def load(ids: list[Any]) -> list[BatchReference | None]:
+        async def load(ids: list[Any]) -> list[BatchReference | BatchRow | None]:
             return await batches.visible_batches(actor, ids)
 
         loaders["batch"] = DataLoader(load_fn=load)

@@ -3,7 +3,9 @@ strawberry's per-field resolver chain; anything else goes graphql-core's way."""
 
 from __future__ import annotations
 
+import keyword
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -97,13 +99,21 @@ def _field_plan(field_def: GraphQLField) -> _FieldPlan | None:
 
 
 class _Step(NamedTuple):
-    """One selected field of an object answered in one pass (see PlainFieldExecutor._object)."""
+    """One selected field of an object answered in one pass (see _compile)."""
 
     name: str  # the response key
     plan: _FieldPlan
     key: str  # the Python name: attribute or preloaded key
     how: object  # _ATTR, _READ or _PRELOADED_VALUE
-    below: list[_Step] | None  # an object field's own steps
+    below: _Selection | None  # an object field's own selection
+
+
+class _Selection(NamedTuple):
+    """The fields selected on an object type, and the function that answers them for one source object:
+    ``complete(source, executor)`` returns the response dict, or _NO_PLAN to let graphql-core answer."""
+
+    steps: list[_Step]
+    complete: Callable[[Any, PlainFieldExecutor], Any]
 
 
 _NO_PLAN: Any = object()
@@ -114,6 +124,11 @@ _PRELOADED_VALUE: Any = object()  # the source's PRELOADED dict
 _PLANS: weakref.WeakKeyDictionary[GraphQLSchema, dict[int, tuple[GraphQLField, _FieldPlan | None]]] = (
     weakref.WeakKeyDictionary()
 )
+# Compiled selections per schema, by shape (see _shape); a few hundred at most: the queries clients send.
+_COMPILED: weakref.WeakKeyDictionary[GraphQLSchema, OrderedDict[tuple[Any, ...], Callable[..., Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+_COMPILED_MAX = 512
 
 
 class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -130,7 +145,7 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         self._fast = manager is None or not manager.middlewares
         self._by_nodes: dict[int, tuple[Any, _FieldPlan | None]] = {}
         self._plans = _PLANS.setdefault(self.schema, {})
-        self._selections: dict[tuple[str, int], tuple[Any, list[_Step] | None]] = {}
+        self._selections: dict[tuple[str, int], tuple[Any, _Selection | None]] = {}
 
     def _plan(self, parent_type: GraphQLObjectType, field_details_list: Any) -> _FieldPlan | None:
         found = self._by_nodes.get(id(field_details_list))
@@ -177,17 +192,17 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         assert plan.object_type is not None
         if value is None:
             return _NO_PLAN if plan.non_null else None
-        steps = self._steps(plan.object_type, field_details_list)
-        if steps is None:
+        selection = self._selection(plan.object_type, field_details_list)
+        if selection is None:
             return _NO_PLAN
         if not plan.is_list:
-            return self._object(steps, value)
-        return self._object_list(plan, steps, value)
+            return _NO_PLAN if self.is_awaitable(value) else selection.complete(value, self)
+        return self._object_list(plan, selection, value)
 
-    def _object_list(self, plan: _FieldPlan, steps: list[_Step], value: Any) -> Any:
+    def _object_list(self, plan: _FieldPlan, selection: _Selection, value: Any) -> Any:
         if not isinstance(value, list | tuple):
             return _NO_PLAN
-        is_awaitable = self.is_awaitable
+        is_awaitable, complete = self.is_awaitable, selection.complete
         items: list[Any] = []
         for item in value:
             if item is None:
@@ -195,62 +210,31 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
                     return _NO_PLAN
                 items.append(None)
                 continue
-            completed = _NO_PLAN if is_awaitable(item) else self._object(steps, item)
+            completed = _NO_PLAN if is_awaitable(item) else complete(item, self)
             if completed is _NO_PLAN:
                 return _NO_PLAN
             items.append(completed)
         return items
 
-    def _object(self, steps: list[_Step], source: Any) -> Any:
-        """One object's selected fields, or _NO_PLAN as soon as one needs graphql-core. The common cases
-        (a string attribute, a preloaded value, an enum member, a list of strings) are answered inline: a
-        catalog page has 50 x 7 fields."""
-        result: dict[str, Any] = {}
-        for name, plan, key, how, steps_below in steps:
-            if how is _ATTR:
-                try:
-                    value = getattr(source, key)
-                except Exception:  # graphql-core's path raises it again, located and coded
-                    return _NO_PLAN
-            elif how is _PRELOADED_VALUE:
-                preloaded = getattr(source, PRELOADED, None)
-                value = preloaded.get(key, _NO_PLAN) if preloaded else _NO_PLAN
-                if value is _NO_PLAN:
-                    return _NO_PLAN
-            else:
-                value = _value(plan, source)
-                if value is _NO_PLAN:
-                    return _NO_PLAN
-            kind = type(value)
-            if kind is str and plan.text:
-                result[name] = value
-                continue
-            if value is None:
-                if plan.non_null:
-                    return _NO_PLAN
-                result[name] = None
-                continue
-            if steps_below is not None:
-                if plan.is_list:
-                    completed = self._object_list(plan, steps_below, value)
-                else:
-                    completed = _NO_PLAN if self.is_awaitable(value) else self._object(steps_below, value)
-            elif plan.enum_ids is not None and kind is plan.enum_class:
-                result[name] = plan.enum_ids[id(value)]
-                continue
-            elif plan.is_list and plan.text and kind is list and all(type(item) is str for item in value):
-                result[name] = list(value)
-                continue
-            else:
-                completed = _NO_PLAN if self.is_awaitable(value) else _plain_value(plan, value, self.is_awaitable)
-            if completed is _NO_PLAN:
-                return _NO_PLAN
-            result[name] = completed
-        return result
+    def _slow(self, step: _Step, value: Any) -> Any:
+        """A field's value that the compiled code does not answer inline: null, a list, an object, a value
+        of another type than the usual one; _NO_PLAN to let graphql-core answer (and report errors)."""
+        plan = step.plan
+        if value is None:
+            return _NO_PLAN if plan.non_null else None
+        if self.is_awaitable(value):
+            return _NO_PLAN
+        if step.below is not None:
+            if plan.is_list:
+                return self._object_list(plan, step.below, value)
+            return step.below.complete(value, self)
+        if plan.is_list and plan.text and type(value) is list and all(type(item) is str for item in value):
+            return list(value)
+        return _plain_value(plan, value, self.is_awaitable)
 
-    def _steps(self, object_type: GraphQLObjectType, field_details_list: Any) -> list[_Step] | None:
+    def _selection(self, object_type: GraphQLObjectType, field_details_list: Any) -> _Selection | None:
         """The fields selected on an object type, each with its plan and how its value is read (and the
-        steps of the object below it), or None if one has no plan (or a fragment is deferred)."""
+        selection of the object below it), compiled; None if one has no plan (or a fragment is deferred)."""
         key = (object_type.name, id(field_details_list))
         found = self._selections.get(key)
         if found is not None:
@@ -264,14 +248,31 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
                 break
             below = None
             if plan.object_type is not None:
-                below = self._steps(plan.object_type, sub_fields)
+                below = self._selection(plan.object_type, sub_fields)
                 if below is None:
                     steps = None
                     break
-            how = (_ATTR if plan.read is getattr else _READ) if plan.basic else _PRELOADED_VALUE
+            how = (
+                (_ATTR if plan.read is getattr and _attribute_name(plan.python_name) else _READ)
+                if plan.basic
+                else _PRELOADED_VALUE
+            )
             steps.append(_Step(name, plan, plan.python_name, how, below))  # type: ignore[union-attr]
-        self._selections[key] = (field_details_list, steps)  # keeps the list (and its id) alive
-        return steps
+        selection = None if steps is None else _Selection(steps, self._compiled(steps))
+        self._selections[key] = (field_details_list, selection)  # keeps the list (and its id) alive
+        return selection
+
+    def _compiled(self, steps: list[_Step]) -> Callable[[Any, PlainFieldExecutor], Any]:
+        compiled = _COMPILED.setdefault(self.schema, OrderedDict())
+        shape = _shape(steps)
+        found = compiled.get(shape)
+        if found is None:
+            found = compiled[shape] = _compile(steps)
+            if len(compiled) > _COMPILED_MAX:
+                compiled.popitem(last=False)
+        else:
+            compiled.move_to_end(shape)
+        return found
 
     def _complete(
         self,
@@ -301,6 +302,68 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
                 return None
 
         return await_completed()
+
+
+def _attribute_name(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def _shape(steps: list[_Step]) -> tuple[Any, ...]:
+    """What a compiled selection depends on: response keys, schema fields (by id: plans keep them alive),
+    how each is read and the shapes below."""
+    return tuple((s.name, id(s.plan.field_def), id(s.how), _shape(s.below.steps) if s.below else None) for s in steps)
+
+
+def _compile(steps: list[_Step]) -> Callable[[Any, PlainFieldExecutor], Any]:
+    """A function that answers one object's selection the way PlainFieldExecutor does field by field, as
+    straight-line Python: a catalog page has 50 x 7 fields, and a loop that asks each field's plan how to
+    read and coerce it cost more than everything else the page does in Python. Each field is read (an
+    attribute, a preloaded value or the field's own default resolver); a string in a String/ID field, an
+    enum member of its type and an object below are answered inline, anything else by ``_slow``. Names and
+    values reach the code only as constants of its namespace, never as source text."""
+    namespace: dict[str, Any] = {"NO": _NO_PLAN, "EMPTY": {}, "PRELOADED": PRELOADED, "VALUE": _value}
+    lines = ["def complete(source, ex):", "    r = {}"]
+    if any(step.how is _PRELOADED_VALUE for step in steps):
+        lines.append("    p = getattr(source, PRELOADED, None) or EMPTY")
+    for i, step in enumerate(steps):
+        plan = step.plan
+        namespace |= {f"K{i}": step.name, f"A{i}": step.key, f"S{i}": step}
+        if step.how is _ATTR:
+            lines += ["    try:", f"        v = source.{step.key}", "    except Exception:", "        return NO"]
+        elif step.how is _PRELOADED_VALUE:
+            lines += [f"    v = p.get(A{i}, NO)", "    if v is NO:", "        return NO"]
+        else:
+            lines += [f"    v = VALUE(S{i}.plan, source)", "    if v is NO:", "        return NO"]
+        slow = [
+            f"        v = ex._slow(S{i}, v)",
+            "        if v is NO:",
+            "            return NO",
+            f"        r[K{i}] = v",
+        ]
+        if plan.is_list:
+            lines += [f"    v = ex._slow(S{i}, v)", "    if v is NO:", "        return NO", f"    r[K{i}] = v"]
+        elif plan.text:
+            lines += ["    if type(v) is str:", f"        r[K{i}] = v", "    else:", *slow]
+        elif plan.enum_ids is not None:
+            namespace |= {f"C{i}": plan.enum_class, f"E{i}": plan.enum_ids}
+            lines += [f"    if type(v) is C{i}:", f"        r[K{i}] = E{i}[id(v)]", "    else:", *slow]
+        elif step.below is not None:
+            namespace[f"B{i}"] = step.below.complete
+            lines += [
+                "    if v is not None and not ex.is_awaitable(v):",
+                f"        v = B{i}(v, ex)",
+                "        if v is NO:",
+                "            return NO",
+                f"        r[K{i}] = v",
+                "    else:",
+                *slow,
+            ]
+        else:
+            lines += [f"    v = ex._slow(S{i}, v)", "    if v is NO:", "        return NO", f"    r[K{i}] = v"]
+    lines.append("    return r")
+    exec(compile("\n".join(lines), "<compiled selection>", "exec"), namespace)  # noqa: S102
+    complete: Callable[[Any, PlainFieldExecutor], Any] = namespace["complete"]
+    return complete
 
 
 def _value(plan: _FieldPlan, source: Any) -> Any:

@@ -121,3 +121,21 @@ async def test_preloaded_values_are_used_and_resolvers_answer_the_same_without_t
     result = await fast.execute("{ items { label } }")
     assert result.data == {"items": [{"label": "preloaded one"}, {"label": "resolved two"}]}
     assert PRELOADED == "_preloaded"
+
+
+async def test_compiled_selections_follow_aliases_and_nesting_across_requests():
+    # given one schema, so compiled selections are shared between its requests
+    _, fast = _schemas(None)
+    first = "{ items { a: name b: id part { name } } }"
+    swapped = "{ items { b: name a: id part { size } } }"
+    # when the same shape comes twice and a similar one with other keys and another field below
+    answers = [await fast.execute(q) for q in (first, swapped, first)]
+    # then each is answered by its own selection
+    assert (
+        answers[0].data
+        == answers[2].data
+        == {"items": [{"a": "one", "b": "1", "part": {"name": "p1"}}, {"a": "two", "b": "2", "part": None}]}
+    )
+    assert answers[1].data == {
+        "items": [{"b": "one", "a": "1", "part": {"size": 3}}, {"b": "two", "a": "2", "part": None}]
+    }

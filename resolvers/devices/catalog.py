@@ -28,6 +28,7 @@ from resolvers.devices.common import (
     MAX_FILTER_SERIALS,
     MAX_IMPORT_ROWS,
     MAX_LABELS,
+    BatchRow,
     DeviceFilter,
     DeviceRow,
     Fetch,
@@ -88,7 +89,7 @@ class CatalogPage:
 
     page: Page[Device] | Page[DeviceRow]
     labels: dict[UUID, list[str]] | None = None
-    batches: dict[UUID, BatchReference] | None = None
+    batches: dict[UUID, BatchReference | BatchRow] | None = None
 
 
 async def catalog_page(

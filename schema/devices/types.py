@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 from uuid import UUID
 
 import strawberry
+from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
@@ -33,6 +34,9 @@ KeyAlgorithmEnum = strawberry.enum(KeyAlgorithm, name="KeyAlgorithm")
 class ClaimStatus(enum.Enum):
     CLAIMED = "CLAIMED"
     UNCLAIMED = "UNCLAIMED"
+
+
+_CLAIM_STATUSES = {status.value: status for status in ClaimStatus}  # a dict lookup costs less than the call
 
 
 @strawberry.type
@@ -134,14 +138,15 @@ class DeviceObject:
     _preloaded: strawberry.Private[dict[str, Any] | None] = None
 
     @classmethod
-    def of(cls, d: Device | devices.DeviceRow) -> DeviceObject:
+    def of(cls, d: Device | devices.DeviceRow, preloaded: dict[str, Any] | None = None) -> DeviceObject:
         return cls(
             id=strawberry.ID(str(d.id)),
             serial_number=d.serial_number,
-            claim_status=ClaimStatus(d.claim_status),
+            claim_status=_CLAIM_STATUSES.get(d.claim_status) or ClaimStatus(d.claim_status),
             claimed_at=d.claimed_at,
             created_at=d.created_at,
             _model=d,
+            _preloaded=preloaded,
         )
 
     @strawberry.field
@@ -188,22 +193,31 @@ class DeviceObject:
 
 def _selected_under(info: Info, container: str | None) -> set[str]:
     """The field names the query selects inside ``container`` (e.g. "nodes") of the current field, or
-    directly in it (None), fragments included."""
+    directly in it (None), fragments included. Read from graphql-core's syntax tree: strawberry's
+    ``selected_fields`` builds a tree of objects for the whole selection on every call."""
+    raw = info._raw_info
+    fragments = raw.fragments
 
-    def names(selections: list[Any], inside: bool) -> set[str]:
+    def names(selections: Any, inside: bool) -> set[str]:
         found: set[str] = set()
         for selection in selections:
-            name = getattr(selection, "name", None)
-            children = getattr(selection, "selections", None) or []
-            if name is None or not hasattr(selection, "alias"):  # a fragment: look inside at the same level
-                found |= names(children, inside)
-            elif inside:
-                found.add(name)
-            elif name == container:
-                found |= names(children, True)
+            if isinstance(selection, FieldNode):
+                if inside:
+                    found.add(selection.name.value)
+                elif selection.name.value == container and selection.selection_set:
+                    found |= names(selection.selection_set.selections, True)
+            elif isinstance(selection, FragmentSpreadNode):  # look inside at the same level
+                fragment = fragments.get(selection.name.value)
+                if fragment is not None:
+                    found |= names(fragment.selection_set.selections, inside)
+            elif isinstance(selection, InlineFragmentNode):
+                found |= names(selection.selection_set.selections, inside)
         return found
 
-    return names([child for field in info.selected_fields for child in field.selections], container is None)
+    return names(
+        [child for node in raw.field_nodes if node.selection_set for child in node.selection_set.selections],
+        container is None,
+    )
 
 
 def _preload(
@@ -220,10 +234,11 @@ def _preload(
 
     plugins = info.context.settings.plugins
     by_id = {i: BatchReferenceType.of(b) for i, b in found_batches.items()} if found_batches is not None else None
+    types = "deviceType" in wanted
     for o in objects:
         model = o._model
         preloaded: dict[str, Any] = {}
-        if "deviceType" in wanted:
+        if types:
             preloaded["device_type"] = _device_type(plugins, model.device_type)
         if labels is not None:
             preloaded["labels"] = labels[model.id]
