@@ -31,8 +31,11 @@ class Page(Generic[T]):
     end_cursor: str | None
     query: QuerySet[Any] | None  # the filtered query, for totalCount on demand (None: counter is set)
     counter: Callable[[], Awaitable[int]] | None = None  # a cheaper exact count, where one exists
+    known_total: int | None = None  # counted with the page already
 
     async def total_count(self) -> int:
+        if self.known_total is not None:
+            return self.known_total
         if self.counter is not None:
             return await self.counter()
         assert self.query is not None, "a page needs a query or a counter"

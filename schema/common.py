@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import strawberry
 
@@ -24,10 +24,16 @@ class Connection(Generic[T]):
     nodes: list[T]
     page_info: PageInfo
     _page: strawberry.Private[Page[Any]]
+    # The total when the page was counted with it (see schema.executor.PRELOADED)
+    _preloaded: strawberry.Private[dict[str, Any] | None] = None
 
     @strawberry.field
-    async def total_count(self) -> int:
-        return await self._page.total_count()
+    def total_count(self) -> int:
+        if self._preloaded is not None:
+            return cast(int, self._preloaded["total_count"])
+        # Counted on demand: a coroutine, which graphql-core awaits. The field itself stays synchronous, so
+        # a known total is answered without a task.
+        return cast(int, self._page.total_count())
 
     @classmethod
     def of(cls, page: Page[Any], nodes: list[T]) -> Connection[T]:
@@ -35,4 +41,5 @@ class Connection(Generic[T]):
             nodes=nodes,
             page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
             _page=page,
+            _preloaded=None if page.known_total is None else {"total_count": page.known_total},
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -112,12 +111,8 @@ async def catalog_page(
         found = await _catalog_page(actor, flt, first, after, labels, batches, connection.fetch, count_fetch)
         if total:
             count = await found.page.total_count()
-            found.page.counter = functools.partial(_known, count)
+            found.page.known_total = count
     return found
-
-
-async def _known(count: int) -> int:
-    return count
 
 
 async def _catalog_page(
