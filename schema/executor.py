@@ -228,8 +228,8 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             if plan.is_list:
                 return self._object_list(plan, step.below, value)
             return step.below.complete(value, self)
-        if plan.is_list and plan.text and type(value) is list and all(type(item) is str for item in value):
-            return list(value)
+        if plan.is_list and plan.text and type(value) is list and _all_text(value):
+            return value.copy()
         return _plain_value(plan, value, self.is_awaitable)
 
     def _selection(self, object_type: GraphQLObjectType, field_details_list: Any) -> _Selection | None:
@@ -318,10 +318,17 @@ def _compile(steps: list[_Step]) -> Callable[[Any, PlainFieldExecutor], Any]:
     """A function that answers one object's selection the way PlainFieldExecutor does field by field, as
     straight-line Python: a catalog page has 50 x 7 fields, and a loop that asks each field's plan how to
     read and coerce it cost more than everything else the page does in Python. Each field is read (an
-    attribute, a preloaded value or the field's own default resolver); a string in a String/ID field, an
-    enum member of its type and an object below are answered inline, anything else by ``_slow``. Names and
+    attribute, a preloaded value or the field's own default resolver); a string in a String/ID field, a
+    list of strings, an enum member of its type and an object below are answered inline, anything else by
+    ``_slow``. Names and
     values reach the code only as constants of its namespace, never as source text."""
-    namespace: dict[str, Any] = {"NO": _NO_PLAN, "EMPTY": {}, "PRELOADED": PRELOADED, "VALUE": _value}
+    namespace: dict[str, Any] = {
+        "NO": _NO_PLAN,
+        "EMPTY": {},
+        "PRELOADED": PRELOADED,
+        "VALUE": _value,
+        "TEXTS": _all_text,
+    }
     lines = ["def complete(source, ex):", "    r = {}"]
     if any(step.how is _PRELOADED_VALUE for step in steps):
         lines.append("    p = getattr(source, PRELOADED, None) or EMPTY")
@@ -340,7 +347,9 @@ def _compile(steps: list[_Step]) -> Callable[[Any, PlainFieldExecutor], Any]:
             "            return NO",
             f"        r[K{i}] = v",
         ]
-        if plan.is_list:
+        if plan.is_list and plan.text:
+            lines += ["    if type(v) is list and TEXTS(v):", f"        r[K{i}] = v.copy()", "    else:", *slow]
+        elif plan.is_list:
             lines += [f"    v = ex._slow(S{i}, v)", "    if v is NO:", "        return NO", f"    r[K{i}] = v"]
         elif plan.text:
             lines += ["    if type(v) is str:", f"        r[K{i}] = v", "    else:", *slow]
@@ -364,6 +373,13 @@ def _compile(steps: list[_Step]) -> Callable[[Any, PlainFieldExecutor], Any]:
     exec(compile("\n".join(lines), "<compiled selection>", "exec"), namespace)  # noqa: S102
     complete: Callable[[Any, PlainFieldExecutor], Any] = namespace["complete"]
     return complete
+
+
+def _all_text(values: list[Any]) -> bool:
+    for value in values:
+        if type(value) is not str:
+            return False
+    return True
 
 
 def _value(plan: _FieldPlan, source: Any) -> Any:
