@@ -129,6 +129,12 @@ _COMPILED: weakref.WeakKeyDictionary[GraphQLSchema, OrderedDict[tuple[Any, ...],
     weakref.WeakKeyDictionary()
 )
 _COMPILED_MAX = 512
+# Selections by the syntax tree nodes they were collected from (kept alive here, so their ids stay theirs).
+_SHARED: weakref.WeakKeyDictionary[GraphQLSchema, OrderedDict[tuple[Any, ...], tuple[list[Any], _Selection | None]]] = (
+    weakref.WeakKeyDictionary()
+)
+_SHARED_MAX = 2048
+_STATIC: OrderedDict[int, tuple[Any, bool]] = OrderedDict()  # by id(operation), with the operation kept
 
 
 class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -146,6 +152,11 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         self._by_nodes: dict[int, tuple[Any, _FieldPlan | None]] = {}
         self._plans = _PLANS.setdefault(self.schema, {})
         self._selections: dict[tuple[str, int], tuple[Any, _Selection | None]] = {}
+        # Selections of an operation without directives depend only on its syntax tree, which the parse
+        # cache shares between requests: they are kept per schema by the tree's nodes.
+        self._shared = (
+            _SHARED.setdefault(self.schema, OrderedDict()) if _static(self.operation, self.fragments) else None
+        )
 
     def _plan(self, parent_type: GraphQLObjectType, field_details_list: Any) -> _FieldPlan | None:
         found = self._by_nodes.get(id(field_details_list))
@@ -239,6 +250,14 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         found = self._selections.get(key)
         if found is not None:
             return found[1]
+        shared_key = None
+        if self._shared is not None:
+            shared_key = (object_type.name, *(id(details.node) for details in field_details_list))
+            shared = self._shared.get(shared_key)
+            if shared is not None:
+                self._shared.move_to_end(shared_key)
+                self._selections[key] = (field_details_list, shared[1])
+                return shared[1]
         grouped_field_set, new_defer_usages, *_ = self.collect_subfields(object_type, field_details_list)
         steps: list[_Step] | None = []
         for name, sub_fields in grouped_field_set.items():
@@ -260,6 +279,10 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             steps.append(_Step(name, plan, plan.python_name, how, below))  # type: ignore[union-attr]
         selection = None if steps is None else _Selection(steps, self._compiled(steps))
         self._selections[key] = (field_details_list, selection)  # keeps the list (and its id) alive
+        if self._shared is not None and shared_key is not None:
+            self._shared[shared_key] = ([details.node for details in field_details_list], selection)
+            if len(self._shared) > _SHARED_MAX:
+                self._shared.popitem(last=False)
         return selection
 
     def _compiled(self, steps: list[_Step]) -> Callable[[Any, PlainFieldExecutor], Any]:
@@ -302,6 +325,27 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
                 return None
 
         return await_completed()
+
+
+def _static(operation: Any, fragments: dict[str, Any]) -> bool:
+    """Whether an operation and its fragments use no directive (@skip, @include, @defer...), so that which
+    fields it selects does not depend on its variables. Known per operation node (shared by the parse
+    cache)."""
+    found = _STATIC.get(id(operation))
+    if found is not None and found[0] is operation:
+        return found[1]
+
+    def plain(node: Any) -> bool:
+        if getattr(node, "directives", None):
+            return False
+        selection_set = getattr(node, "selection_set", None)
+        return selection_set is None or all(plain(child) for child in selection_set.selections)
+
+    static = plain(operation) and all(plain(fragment) for fragment in fragments.values())
+    _STATIC[id(operation)] = (operation, static)
+    if len(_STATIC) > _SHARED_MAX:
+        _STATIC.popitem(last=False)
+    return static
 
 
 def _attribute_name(name: str) -> bool:

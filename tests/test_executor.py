@@ -139,3 +139,15 @@ async def test_compiled_selections_follow_aliases_and_nesting_across_requests():
     assert answers[1].data == {
         "items": [{"b": "one", "a": "1", "part": {"size": 3}}, {"b": "two", "a": "2", "part": None}]
     }
+
+
+async def test_selections_that_depend_on_variables_are_not_shared_between_requests():
+    # given a query whose fields depend on its variables, sent twice with other values
+    generic, fast = _schemas(None)
+    query = "query($s: Boolean!) { items { name @skip(if: $s) part { name @include(if: $s) } } }"
+    for s in (True, False, True):
+        # when
+        expected = await generic.execute(query, variable_values={"s": s})
+        answered = await fast.execute(query, variable_values={"s": s})
+        # then
+        assert answered.data == expected.data
