@@ -138,8 +138,10 @@ async def test_admin_with_the_right_adds_an_organisation_below_its_own(page, wor
     await page.goto("/console#/organisations")
     await expect(page.locator("[data-total=organisations]")).to_have_text("Total organisations: 2")
     await page.get_by_role("link", name="+ Add organisation").click()
-    await page.get_by_label("Name", exact=True).fill("A Field Office")
-    await page.get_by_role("button", name="Save").click()
+    # the list's own "Name" filter stays on screen until the form replaces it: fill the form's field
+    form = page.locator("form[data-form=add-organisation]")
+    await form.get_by_label("Name", exact=True).fill("A Field Office")
+    await form.get_by_role("button", name="Save").click()
     await expect(page.get_by_text("The organisation A Field Office has been added.")).to_be_visible()
     created = await Organisation.get(name="A Field Office")
     assert created.parent_id == world.orgs["customer_a"].id and not created.can_create_organisations

@@ -86,8 +86,11 @@ export function openDialog(container, { title, content, actions = [], className,
     actions.length ? h("div", { class: "form-actions dialog-actions" }, actions) : null,
   );
   dialog.addEventListener("close", () => {
+    // The close event comes a moment after close(): if the user has moved on to another control by then
+    // (the browser already gave the focus back to the opener), it is not taken away again.
+    const moved = document.activeElement && document.activeElement !== document.body && !dialog.contains(document.activeElement);
     dialog.remove();
-    if (returnFocus?.isConnected) returnFocus.focus();
+    if (returnFocus?.isConnected && !moved) returnFocus.focus();
   });
   container.append(dialog);
   dialog.showModal();
