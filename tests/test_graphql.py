@@ -15,6 +15,7 @@ from models.tokens import ApiToken
 from resolvers.errors import NotFound
 from schema import build_schema
 from schema.extensions import public_error
+from tests.conftest import PASSWORD
 from tests.test_audit import audit_inserts_fail
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -220,6 +221,51 @@ async def test_queries_via_get_but_no_mutations(as_user):
     refused = await api.http.get("/graphql", params={"query": CREATE_TOKEN})
     assert refused.status_code == 400 and "not allowed" in refused.text
     assert await ApiToken.all().count() == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "answer"),
+    [
+        (b"{not json", "Unable to parse request body as JSON"),
+        (b'{"query": 42}', "must be a string"),
+        (b'{"query": "{ me { email } }", "variables": [1]}', "must be an object"),
+        (b'[{"query": "{ me { email } }"}]', "Batching is not enabled"),
+        (b'{"variables": {}}', "No GraphQL query found in the request"),
+    ],
+)
+async def test_json_bodies_that_are_not_one_operation_get_400(as_user, body, answer):
+    # given a logged-in caller (the JSON path answers POSTs of one operation itself, the rest strawberry)
+    api = await as_user("keys_a")
+    # when
+    response = await api.http.post("/graphql", content=body, headers={"content-type": "application/json"})
+    # then
+    assert response.status_code == 400 and answer in response.text
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_a_json_post_answers_data_errors_and_cookies(client, world):
+    api = client()
+    # a query and a coded error in one answer
+    response = await api.http.post("/graphql", json={"query": "{ me { email } users { totalCount } }"})
+    assert response.status_code == 200
+
+    assert response.json()["data"] is None or response.json()["data"]["me"] is None
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    # two operations: the name picks one
+    two = "query A { __typename } query B { me { email } }"
+    for name, data in (("A", {"__typename": "Query"}), ("B", {"me": None})):
+        assert (await api.http.post("/graphql", json={"query": two, "operationName": name})).json() == {"data": data}
+    # a mutation sets the session cookie of its context's response
+    login = await api.http.post(
+        "/graphql",
+        json={
+            "query": "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { user { email } } }",
+            "variables": {"e": "keys_a@example.com", "p": PASSWORD},
+        },
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
+    assert login.json()["data"]["login"]["user"]["email"] == "keys_a@example.com"
+    assert "kms_session=" in login.headers["set-cookie"]
 
 
 # --- GraphiQL -------------------------------------------------------------------------------------
