@@ -23,8 +23,8 @@ from schema.devices.types import (
     DeviceTypeType,
     RefusedDevice,
     _facet,
-    _preload,
     _selected_under,
+    page_objects,
 )
 
 
@@ -60,8 +60,7 @@ class Query:
             batches="batchReference" in wanted,
             total="totalCount" in _selected_under(info, None),
         )
-        objects = [DeviceObject.of(d) for d in found.page.nodes]
-        return Connection.of(found.page, _preload(info, objects, wanted, found.labels, found.batches))
+        return Connection.of(found.page, page_objects(info, found.page.nodes, wanted, found.labels, found.batches))
 
     @strawberry.field(extensions=requires(Permission.READ_CATALOG))
     def device_types(self, info: Info) -> list[DeviceTypeType]:
