@@ -163,6 +163,24 @@ class KmsGraphQL(GraphQL[Context, None]):
 
             await super().__call__(request.scope, replay, send)
             return
+        # On PostgreSQL the session lookup's connection may serve the operation too (models.db.Lease).
+        lease = db.Lease() if db.dialect() == "postgres" else None
+        request.state.kms_lease = lease
+        try:
+            await self._execute_json(request, send, query, variables, operation_name, extensions)
+        finally:
+            if lease is not None:
+                await lease.release()
+
+    async def _execute_json(
+        self,
+        request: Request,
+        send: Send,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        extensions: dict[str, Any] | None,
+    ) -> None:
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, sub_response)
         try:
@@ -201,17 +219,23 @@ class KmsGraphQL(GraphQL[Context, None]):
             return await auth.actor_from_token(authorization[7:].strip(), client)
         cookie = request.cookies.get(auth.SESSION_COOKIE)
         if cookie:
-            return await auth.actor_from_session(cookie, auth.policy_from(self.settings), client)
+            lease = getattr(request.state, "kms_lease", None)
+            actor = await auth.actor_from_session(cookie, auth.policy_from(self.settings), client, lease)
+            if actor is None and lease is not None:
+                await lease.release()
+            return actor
         return None
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         actor = await self.authenticate(request)
+        lease = getattr(request.state, "kms_lease", None)
         return Context(
             request=request,
             response=response,
             settings=self.settings,
             actor=actor,
             request_id=request.state.request_id,
+            lease=lease if lease is not None and lease.connection is not None else None,
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]

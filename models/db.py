@@ -96,6 +96,32 @@ async def analyze(*tables: str) -> None:
         await connections.get("default").execute_script(f"ANALYZE {', '.join(tables)}")
 
 
+class Lease:
+    """One pooled PostgreSQL connection a request takes for its session lookup and may keep for one later
+    statement group of the same request (a catalog page) instead of acquiring a second one: each
+    acquisition costs a reset round trip when the connection goes back to the pool.
+
+    A lease is kept only while its request does nothing that waits for another pooled connection (the
+    request policy releases it before any operation other than a catalog page runs), so requests holding
+    leases can never starve each other of connections. Whoever takes the connection releases the lease; the
+    request releases it at its end in any case."""
+
+    def __init__(self) -> None:
+        self._held: Any = None
+        self.connection: Any = None
+
+    async def acquire(self) -> Any:
+        if self.connection is None:
+            self._held = connections.get("default").acquire_connection()
+            self.connection = await self._held.__aenter__()
+        return self.connection
+
+    async def release(self) -> None:
+        held, self._held, self.connection = self._held, None, None
+        if held is not None:
+            await held.__aexit__(None, None, None)
+
+
 async def pg_fetch(sql: str, *values: Any) -> list[Any]:
     """Run one PostgreSQL statement with asyncpg's own parameters (arrays included) on the current
     connection or transaction; returns asyncpg records (tuples by position). Bulk statements only."""

@@ -89,9 +89,12 @@ def _column(model: type[Model], field: str, value: Any) -> Any:
     return model._meta.fields_map[field].to_python_value(value)
 
 
-async def _session_row(digest: str) -> Mapping[str, Any] | None:
+async def _session_row(digest: str, lease: db.Lease | None) -> Mapping[str, Any] | None:
     """The session's row with its user and organisation, values typed as the ORM types them."""
-    if db.dialect() == "postgres":  # asyncpg types every column already
+    if lease is not None:  # PostgreSQL: asyncpg types every column already
+        found = await (await lease.acquire()).fetch(_SESSION_STATEMENT["postgres"], digest)
+        return cast(Mapping[str, Any], found[0]) if found else None
+    if db.dialect() == "postgres":
         found = await db.pg_fetch(_SESSION_STATEMENT["postgres"], digest)
         return cast(Mapping[str, Any], found[0]) if found else None
     rows = await connections.get("default").execute_query_dict(_SESSION_STATEMENT["sqlite"], [digest])
@@ -111,20 +114,31 @@ _SESSION_TYPED: dict[type[Model], tuple[tuple[str, str], ...]] = {
 }
 
 
-async def actor_from_session(cookie: str, policy: SessionPolicy, client_address: str | None) -> Actor | None:
-    """The actor of a session cookie, or None when it is unknown, idle for too long or too old."""
+async def actor_from_session(
+    cookie: str, policy: SessionPolicy, client_address: str | None, lease: db.Lease | None = None
+) -> Actor | None:
+    """The actor of a session cookie, or None when it is unknown, idle for too long or too old. With a lease
+    (PostgreSQL), every statement runs on the lease's connection."""
     digest = tokens.token_digest(cookie)
-    row = await _session_row(digest)
+    row = await _session_row(digest, lease)
     if row is None:
         return None
     last_seen_at: datetime = row["last_seen_at"]
     now = _now()
     idle_limit = last_seen_at + timedelta(seconds=policy.idle_seconds)
     if now >= row["expires_at"] or now >= idle_limit or not row["is_active"]:
-        await Session.filter(digest=digest).delete()
+        if lease is not None:
+            await (await lease.acquire()).execute("DELETE FROM sessions WHERE digest = $1", digest)
+        else:
+            await Session.filter(digest=digest).delete()
         return None
     if now - last_seen_at >= _TOUCH_EVERY:
-        await Session.filter(digest=digest).update(last_seen_at=now)
+        if lease is not None:
+            await (await lease.acquire()).execute(
+                "UPDATE sessions SET last_seen_at = $1 WHERE digest = $2", now, digest
+            )
+        else:
+            await Session.filter(digest=digest).update(last_seen_at=now)
     return Actor(
         user_id=row["user_id"],
         email=row["email"],

@@ -60,5 +60,5 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=mutation,
         config=StrawberryConfig(disable_field_suggestions=True),
         execution_context_class=PlainFieldExecutor,
-        extensions=[lambda: RequestPolicy(limits)],
+        extensions=[lambda: RequestPolicy(limits, devices.LEASED_ROOT_FIELDS)],
     )

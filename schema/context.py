@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.dataloader import DataLoader
 
+from models.db import Lease
 from resolvers import organisations
 from resolvers.actor import Actor
 from resolvers.auth import SessionPolicy, policy_from
@@ -24,6 +25,14 @@ class Context:
     actor: Actor | None
     request_id: str
     loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
+    # The session lookup's connection, kept for a catalog page (models.db.Lease); None when released.
+    lease: Lease | None = None
+
+    def take_lease(self) -> Lease | None:
+        """The request's leased connection for the one statement group that may use it (its taker releases
+        it), or None."""
+        lease, self.lease = self.lease, None
+        return lease if lease is not None and lease.connection is not None else None
 
     @property
     def client_address(self) -> str | None:

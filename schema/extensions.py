@@ -7,11 +7,19 @@ import contextlib
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, parse
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    OperationType,
+    get_operation_ast,
+    parse,
+)
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
@@ -126,8 +134,9 @@ class RequestPolicy(SchemaExtension):
       and is never cached.
     """
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, leased_root_fields: frozenset[str] = frozenset()) -> None:
         self.limits = limits
+        self.leased_root_fields = leased_root_fields
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
@@ -143,6 +152,31 @@ class RequestPolicy(SchemaExtension):
         if result is not None and errors:
             request_id = getattr(context.context, "request_id", "-")
             result.errors = [public_error(e, request_id) for e in errors]
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        """The session lookup's connection (models.db.Lease) stays with the request only for an operation
+        that is one root field allowed to use it; any other operation may wait for pooled connections, so
+        the lease goes back to the pool before it runs."""
+        context = self.execution_context.context
+        lease = getattr(context, "lease", None)
+        if lease is not None and not self._may_keep_lease():
+            context.lease = None
+            await lease.release()
+        yield
+
+    def _may_keep_lease(self) -> bool:
+        context = self.execution_context
+        document = context.graphql_document
+        operation = get_operation_ast(document, context.operation_name) if document is not None else None
+        if operation is None or operation.operation != OperationType.QUERY:
+            return False
+        (field, *others) = operation.selection_set.selections or [None]
+        return (
+            not others
+            and isinstance(field, FieldNode)
+            and not field.directives
+            and field.name.value in self.leased_root_fields
+        )
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context

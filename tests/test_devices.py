@@ -6,12 +6,15 @@ import asyncio
 import itertools
 import json
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from tortoise import connections
 
 from models import db
 from models.audit import AuditEvent
+from models.auth import Session
 from models.devices import BatchReference, Device, DeviceLabel
 from models.keys import DeviceKey
 from resolvers import batches as batch_use_cases
@@ -374,6 +377,56 @@ async def test_the_catalog_answers_the_same_through_graphql_page_by_page(as_user
         assert node["id"] == str(device.id) and node["claimStatus"] == "UNCLAIMED"
         assert node["deviceType"]["id"] == device.device_type and node["labels"] == labels
         assert node["batchReference"] == ({"reference": batch.reference} if batch else None)
+
+
+def _count_acquisitions(monkeypatch) -> list[int]:
+    """How many pooled connections are acquired (PostgreSQL's pool; SQLite has one connection)."""
+    acquired = [0]
+    client_class = type(connections.get("default"))
+    original = client_class.acquire_connection
+
+    def acquire(self):
+        acquired[0] += 1
+        return original(self)
+
+    monkeypatch.setattr(client_class, "acquire_connection", acquire)
+    return acquired
+
+
+async def test_a_catalog_page_takes_one_pooled_connection_with_the_session(as_user, world, monkeypatch):
+    # given a logged-in admin and a catalog
+    await _catalog(world)
+    admin_a = await as_user("admin_a")
+    flt = {"organisationIds": [str(world.orgs["customer_a"].id)]}
+    acquired = _count_acquisitions(monkeypatch)
+    # when a page with its total, labels and batches is asked for alone, and then beside another field
+    page = (await admin_a.ok(PAGE, {"f": flt, "first": 2, "after": None}))["devices"]
+    alone = acquired[0]
+    both = await admin_a.ok("query($f: DeviceFilter) { me { email } devices(filter: $f) { totalCount } }", {"f": flt})
+    # then the session lookup's connection served the page alone (PostgreSQL), and both answers are whole
+    assert page["totalCount"] == both["devices"]["totalCount"] > 0 and both["me"]["email"]
+    if db.dialect() == "postgres":  # SQLite's one connection is "acquired" by every ORM query
+        assert alone == 1
+        assert acquired[0] - alone == 3  # session, me, page: beside another field the lease went back first
+
+
+async def test_requests_never_starve_the_pool_while_sessions_hold_connections(as_user, world):
+    # given more concurrent clients than the pool has connections, with catalog pages, other queries beside
+    # them and sessions due for their "last seen" touch
+    await _catalog(world)
+    apis = [await as_user(key) for key in ("admin_a", "keys_a", "viewer_a", "admin_b")]
+    await Session.all().update(last_seen_at=datetime.now(UTC) - timedelta(minutes=5))
+    queries = [
+        (PAGE, {"f": None, "first": 2, "after": None}),
+        ("{ me { email } devices { totalCount } }", {}),
+        ("{ me { email organisation { name } } }", {}),
+        ("query($f: DeviceFilter) { devices(filter: $f, first: 1) { nodes { serialNumber } } }", {"f": None}),
+    ]
+    # when 48 requests run at once
+    calls = [apis[i % len(apis)].ok(*queries[i % len(queries)]) for i in range(48)]
+    answers = await asyncio.wait_for(asyncio.gather(*calls), timeout=60)
+    # then all of them are answered
+    assert len(answers) == 48 and all("devices" in a or "me" in a for a in answers)
 
 
 async def test_other_organisations_devices_and_batches_stay_hidden(as_user, world):

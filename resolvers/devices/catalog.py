@@ -100,18 +100,37 @@ async def catalog_page(
     labels: bool = False,
     batches: bool = False,
     total: bool = False,
+    lease: db.Lease | None = None,
 ) -> CatalogPage:
     """list_devices with the page's labels, batch references and total as asked. On PostgreSQL its statements
-    run on one pooled connection: each acquisition costs the server a reset round trip when released."""
+    run on one pooled connection: the request's leased one if given (released here), else one acquired for
+    the page (each acquisition costs the server a reset round trip when released)."""
     if db.dialect() != "postgres":
         return await _catalog_page(actor, flt, first, after, labels, batches, None)
+    if lease is not None:
+        try:
+            return await _catalog_page_on(lease.connection, actor, flt, first, after, labels, batches, total)
+        finally:
+            await lease.release()
     async with connections.get("default").acquire_connection() as connection:
-        # Without total, a count asked for later runs after the connection went back to the pool.
-        count_fetch = None if total else db.pg_fetch
-        found = await _catalog_page(actor, flt, first, after, labels, batches, connection.fetch, count_fetch)
-        if total:
-            count = await found.page.total_count()
-            found.page.known_total = count
+        return await _catalog_page_on(connection, actor, flt, first, after, labels, batches, total)
+
+
+async def _catalog_page_on(
+    connection: Any,
+    actor: Actor,
+    flt: DeviceFilter,
+    first: int | None,
+    after: str | None,
+    labels: bool,
+    batches: bool,
+    total: bool,
+) -> CatalogPage:
+    # Without total, a count asked for later runs after the connection went back to the pool.
+    count_fetch = None if total else db.pg_fetch
+    found = await _catalog_page(actor, flt, first, after, labels, batches, connection.fetch, count_fetch)
+    if total:
+        found.page.known_total = await found.page.total_count()
     return found
 
 

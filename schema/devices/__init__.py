@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from schema.devices.inputs import DeviceFilter, DeviceImportRow, KeyValueInput
-from schema.devices.operations import Mutation, Query
+from schema.devices.operations import LEASED_ROOT_FIELDS, Mutation, Query
 from schema.devices.types import (
     ClaimResult,
     ClaimStatus,
@@ -21,6 +21,7 @@ from schema.devices.types import (
 )
 
 __all__ = [
+    "LEASED_ROOT_FIELDS",
     "ClaimResult",
     "ClaimStatus",
     "DeviceFacets",

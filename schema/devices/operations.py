@@ -27,6 +27,10 @@ from schema.devices.types import (
     page_objects,
 )
 
+#: Root fields that may run on the connection the request's session lookup took (models.db.Lease) when one
+#: of them is the whole operation: they use nothing else of the pool while they hold it.
+LEASED_ROOT_FIELDS = frozenset({"devices"})
+
 
 @strawberry.type
 class Query:
@@ -59,6 +63,7 @@ class Query:
             labels="labels" in wanted,
             batches="batchReference" in wanted,
             total="totalCount" in _selected_under(info, None),
+            lease=info.context.take_lease(),
         )
         return Connection.of(found.page, page_objects(info, found.page.nodes, wanted, found.labels, found.batches))
 
