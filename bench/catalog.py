@@ -296,6 +296,26 @@ class Run:
         return self.pg_cpu / self.requests * 1000
 
 
+def combined(runs: list[Run]) -> Run:
+    """Rounds of one setting as one run: requests, times and CPU summed, latencies pooled."""
+    first = runs[0]
+    statuses: Counter[int] = Counter()
+    for run in runs:
+        statuses.update(run.statuses)
+    return Run(
+        first.name,
+        sum(r.requests for r in runs),
+        first.concurrency,
+        sum(r.seconds for r in runs),
+        [latency for r in runs for latency in r.latencies],
+        sum(r.server_cpu for r in runs),
+        sum(r.pg_cpu for r in runs),
+        sum(r.client_cpu for r in runs),
+        sum(r.other_cpu for r in runs),
+        statuses,
+    )
+
+
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
@@ -610,24 +630,29 @@ def phase_catalog(ctx: Ctx, server: Server, plain: Server) -> None:
         for total in (False, True):
             settings.append((concurrency, total))
     database = args.database
-    samples: dict[tuple[str, bool], bytes] = {}
     for concurrency, total in settings:
         body = json.dumps(gql_body(world.orgs[0], cursor, total)).encode()
-        request = http_request(server.port, "POST", "/graphql", cookie, body)
-        label = f"GraphQL devices{' + totalCount' if total else ''}"
-        run, sample = measure(
-            label, server.port, request, args.requests, concurrency, server.worker_pids(), args.pg_url, database
-        )
-        ctx.runs.append(run)
-        samples[("graphql", total)] = sample
+        graphql_request = http_request(server.port, "POST", "/graphql", cookie, body)
         query = plain_params(world.orgs[0], cursor, total)
-        request = http_request(plain.port, "GET", f"/catalog?{urlencode(query)}", cookie)
-        name = f"plain{' + count' if total else ''}"
-        run, sample = measure(
-            name, plain.port, request, args.requests, concurrency, plain.worker_pids(), args.pg_url, database
-        )
-        ctx.runs.append(run)
-        check_same_page(samples[("graphql", total)], sample, total)
+        plain_request = http_request(plain.port, "GET", f"/catalog?{urlencode(query)}", cookie)
+        sides = [
+            (f"GraphQL devices{' + totalCount' if total else ''}", server, graphql_request),
+            (f"plain{' + count' if total else ''}", plain, plain_request),
+        ]
+        # The two sides take turns, round by round: a machine whose speed drifts (a shared virtual machine)
+        # then slows both alike, and each side's figure is the sum of its rounds.
+        rounds: dict[str, list[Run]] = {name: [] for name, _, _ in sides}
+        samples: dict[str, bytes] = {}
+        per_round = max(1, args.requests // args.rounds)
+        for _ in range(args.rounds):
+            for name, target, request in sides:
+                run, samples[name] = measure(
+                    name, target.port, request, per_round, concurrency, target.worker_pids(), args.pg_url, database
+                )
+                rounds[name].append(run)
+        for name, _, _ in sides:
+            ctx.runs.append(combined(rounds[name]))
+        check_same_page(samples[sides[0][0]], samples[sides[1][0]], total)
     if args.profile:
         profile(ctx, server, cookie, cursor)
 
@@ -901,7 +926,8 @@ def print_table(info: dict[str, str], report: Report, runs: list[Run]) -> None:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--devices", type=int, default=1_000_000, help="devices seeded over 20 organisations")
-    parser.add_argument("--requests", type=int, default=400, help="measured catalog requests per setting")
+    parser.add_argument("--requests", type=int, default=2000, help="measured catalog requests per setting and side")
+    parser.add_argument("--rounds", type=int, default=5, help="the sides take turns, requests/rounds at a time")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16], help="concurrent clients")
     parser.add_argument("--facet-runs", type=int, default=15, help="sequential deviceFacets calls per caller")
     parser.add_argument("--batch", type=int, default=100_000, help="serials of the batch, then claimed")
@@ -926,8 +952,8 @@ def parse_args() -> argparse.Namespace:
         parser.error("--pg-url must be a loopback address")
     if args.devices < 2 * ORGANISATIONS * 50 or not 0 < args.batch <= 100_000:
         parser.error("--devices must be at least 2,000 and --batch between 1 and 100,000")
-    if not 0 < args.requests <= 100_000 or not all(0 < c <= 64 for c in args.concurrency):
-        parser.error("--requests must be 1-100,000 and --concurrency 1-64")
+    if not 0 < args.rounds <= args.requests <= 100_000 or not all(0 < c <= 64 for c in args.concurrency):
+        parser.error("--requests must be 1-100,000 (at least --rounds) and --concurrency 1-64")
     return args
 
 

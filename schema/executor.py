@@ -6,7 +6,7 @@ from __future__ import annotations
 import keyword
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any, NamedTuple
 
 from graphql import (
@@ -129,6 +129,8 @@ _COMPILED: weakref.WeakKeyDictionary[GraphQLSchema, OrderedDict[tuple[Any, ...],
     weakref.WeakKeyDictionary()
 )
 _COMPILED_MAX = 512
+# Classes of values seen not to be awaitable (see _learn_sync): an object below is answered inline then.
+_SYNC_TYPES: set[type] = set()
 # Selections by the syntax tree nodes they were collected from (kept alive here, so their ids stay theirs).
 _SHARED: weakref.WeakKeyDictionary[GraphQLSchema, OrderedDict[tuple[Any, ...], tuple[list[Any], _Selection | None]]] = (
     weakref.WeakKeyDictionary()
@@ -238,6 +240,7 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         if step.below is not None:
             if plan.is_list:
                 return self._object_list(plan, step.below, value)
+            _learn_sync(value)
             return step.below.complete(value, self)
         if plan.is_list and plan.text and type(value) is list and _all_text(value):
             return value.copy()
@@ -363,60 +366,84 @@ def _compile(steps: list[_Step]) -> Callable[[Any, PlainFieldExecutor], Any]:
     straight-line Python: a catalog page has 50 x 7 fields, and a loop that asks each field's plan how to
     read and coerce it cost more than everything else the page does in Python. Each field is read (an
     attribute, a preloaded value or the field's own default resolver); a string in a String/ID field, a
-    list of strings, an enum member of its type and an object below are answered inline, anything else by
-    ``_slow``. Names and
-    values reach the code only as constants of its namespace, never as source text."""
+    list of strings, an enum member of its type and an object below (of a type already seen not to be
+    awaitable) are answered inline, anything else by ``_slow``. Names and values reach the code only as
+    constants of its namespace, never as source text."""
     namespace: dict[str, Any] = {
         "NO": _NO_PLAN,
         "EMPTY": {},
         "PRELOADED": PRELOADED,
         "VALUE": _value,
         "TEXTS": _all_text,
+        "SYNC": _SYNC_TYPES,
     }
-    lines = ["def complete(source, ex):", "    r = {}"]
-    if any(step.how is _PRELOADED_VALUE for step in steps):
-        lines.append("    p = getattr(source, PRELOADED, None) or EMPTY")
-    for i, step in enumerate(steps):
-        plan = step.plan
-        namespace |= {f"K{i}": step.name, f"A{i}": step.key, f"S{i}": step}
-        if step.how is _ATTR:
-            lines += ["    try:", f"        v = source.{step.key}", "    except Exception:", "        return NO"]
-        elif step.how is _PRELOADED_VALUE:
-            lines += [f"    v = p.get(A{i}, NO)", "    if v is NO:", "        return NO"]
-        else:
-            lines += [f"    v = VALUE(S{i}.plan, source)", "    if v is NO:", "        return NO"]
-        slow = [
-            f"        v = ex._slow(S{i}, v)",
-            "        if v is NO:",
-            "            return NO",
-            f"        r[K{i}] = v",
-        ]
-        if plan.is_list and plan.text:
-            lines += ["    if type(v) is list and TEXTS(v):", f"        r[K{i}] = v.copy()", "    else:", *slow]
-        elif plan.is_list:
-            lines += [f"    v = ex._slow(S{i}, v)", "    if v is NO:", "        return NO", f"    r[K{i}] = v"]
-        elif plan.text:
-            lines += ["    if type(v) is str:", f"        r[K{i}] = v", "    else:", *slow]
-        elif plan.enum_ids is not None:
-            namespace |= {f"C{i}": plan.enum_class, f"E{i}": plan.enum_ids}
-            lines += [f"    if type(v) is C{i}:", f"        r[K{i}] = E{i}[id(v)]", "    else:", *slow]
-        elif step.below is not None:
-            namespace[f"B{i}"] = step.below.complete
-            lines += [
-                "    if v is not None and not ex.is_awaitable(v):",
-                f"        v = B{i}(v, ex)",
-                "        if v is NO:",
-                "            return NO",
-                f"        r[K{i}] = v",
-                "    else:",
-                *slow,
-            ]
-        else:
-            lines += [f"    v = ex._slow(S{i}, v)", "    if v is NO:", "        return NO", f"    r[K{i}] = v"]
+    lines = ["def complete(source, ex):"]
+    _emit(steps, "source", "r", 1, lines, namespace)
     lines.append("    return r")
     exec(compile("\n".join(lines), "<compiled selection>", "exec"), namespace)  # noqa: S102
     complete: Callable[[Any, PlainFieldExecutor], Any] = namespace["complete"]
     return complete
+
+
+def _emit(
+    steps: list[_Step], source: str, result: str, depth: int, lines: list[str], namespace: dict[str, Any]
+) -> None:
+    """The code that fills the dict ``result`` from the object ``source`` (variables of the generated
+    function); objects below are written out in place. Any field it cannot answer returns NO from the whole
+    function, so graphql-core answers the object from the start."""
+    pad = "    " * depth
+    lines.append(f"{pad}{result} = {{}}")
+    preloaded = f"p_{result}"
+    if any(step.how is _PRELOADED_VALUE for step in steps):
+        lines.append(f"{pad}{preloaded} = getattr({source}, PRELOADED, None) or EMPTY")
+    for step in steps:
+        i = len(namespace)  # a fresh number for this step's constants and variable
+        plan, v, key = step.plan, f"v{i}", f"{result}[K{i}]"
+        namespace |= {f"K{i}": step.name, f"A{i}": step.key, f"S{i}": step}
+        if step.how is _ATTR:
+            lines += [
+                f"{pad}try:",
+                f"{pad}    {v} = {source}.{step.key}",
+                f"{pad}except Exception:",
+                f"{pad}    return NO",
+            ]
+        elif step.how is _PRELOADED_VALUE:
+            lines += [f"{pad}{v} = {preloaded}.get(A{i}, NO)", f"{pad}if {v} is NO:", f"{pad}    return NO"]
+        else:
+            lines += [f"{pad}{v} = VALUE(S{i}.plan, {source})", f"{pad}if {v} is NO:", f"{pad}    return NO"]
+        slow = [
+            f"{pad}    {v} = ex._slow(S{i}, {v})",
+            f"{pad}    if {v} is NO:",
+            f"{pad}        return NO",
+            f"{pad}    {key} = {v}",
+        ]
+        if plan.is_list and plan.text:
+            lines += [
+                f"{pad}if type({v}) is list and TEXTS({v}):",
+                f"{pad}    {key} = {v}.copy()",
+                f"{pad}else:",
+                *slow,
+            ]
+        elif plan.text and not plan.is_list:
+            lines += [f"{pad}if type({v}) is str:", f"{pad}    {key} = {v}", f"{pad}else:", *slow]
+        elif plan.enum_ids is not None and not plan.is_list:
+            namespace |= {f"C{i}": plan.enum_class, f"E{i}": plan.enum_ids}
+            lines += [f"{pad}if type({v}) is C{i}:", f"{pad}    {key} = E{i}[id({v})]", f"{pad}else:", *slow]
+        elif step.below is not None and not plan.is_list:
+            lines.append(f"{pad}if type({v}) in SYNC:")
+            _emit(step.below.steps, v, f"o{i}", depth + 1, lines, namespace)
+            lines += [f"{pad}    {key} = o{i}", f"{pad}else:", *slow]
+        else:
+            lines += [f"{pad}if True:", *slow]
+
+
+def _learn_sync(value: Any) -> None:
+    """Remember the class of an object that is not awaitable: whether an instance is awaitable depends on its
+    class only (``__await__``), except for generators and coroutines, which are never remembered."""
+    kind = type(value)
+    if kind not in _SYNC_TYPES and not isinstance(value, Generator | Coroutine) and not hasattr(kind, "__await__"):
+        if len(_SYNC_TYPES) < 4096:
+            _SYNC_TYPES.add(kind)
 
 
 def _all_text(values: list[Any]) -> bool:
