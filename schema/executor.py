@@ -367,8 +367,8 @@ def _compile(steps: list[_Step]) -> Callable[[Any, PlainFieldExecutor], Any]:
     read and coerce it cost more than everything else the page does in Python. Each field is read (an
     attribute, a preloaded value or the field's own default resolver); a string in a String/ID field, a
     list of strings, an enum member of its type and an object below (of a type already seen not to be
-    awaitable) are answered inline, anything else by ``_slow``. Names and values reach the code only as
-    constants of its namespace, never as source text."""
+    awaitable) are answered inline, anything else by ``_slow``; the answer is one dict display. Values and
+    Python names reach the code as constants of its namespace; response keys (GraphQL names) as literals."""
     namespace: dict[str, Any] = {
         "NO": _NO_PLAN,
         "EMPTY": {},
@@ -378,28 +378,27 @@ def _compile(steps: list[_Step]) -> Callable[[Any, PlainFieldExecutor], Any]:
         "SYNC": _SYNC_TYPES,
     }
     lines = ["def complete(source, ex):"]
-    _emit(steps, "source", "r", 1, lines, namespace)
-    lines.append("    return r")
+    result = _emit(steps, "source", 1, lines, namespace)
+    lines.append(f"    return {result}")
     exec(compile("\n".join(lines), "<compiled selection>", "exec"), namespace)  # noqa: S102
     complete: Callable[[Any, PlainFieldExecutor], Any] = namespace["complete"]
     return complete
 
 
-def _emit(
-    steps: list[_Step], source: str, result: str, depth: int, lines: list[str], namespace: dict[str, Any]
-) -> None:
-    """The code that fills the dict ``result`` from the object ``source`` (variables of the generated
-    function); objects below are written out in place. Any field it cannot answer returns NO from the whole
-    function, so graphql-core answers the object from the start."""
+def _emit(steps: list[_Step], source: str, depth: int, lines: list[str], namespace: dict[str, Any]) -> str:
+    """The code that reads and completes each field of the object ``source`` (a variable of the generated
+    function) into a variable of its own, and the dict display of the answer; objects below are written out
+    in place. Any field it cannot answer returns NO from the whole function, so graphql-core answers the
+    object from the start. Response keys are GraphQL names, written as Python literals (repr)."""
     pad = "    " * depth
-    lines.append(f"{pad}{result} = {{}}")
-    preloaded = f"p_{result}"
+    preloaded = f"p{len(namespace)}"
     if any(step.how is _PRELOADED_VALUE for step in steps):
         lines.append(f"{pad}{preloaded} = getattr({source}, PRELOADED, None) or EMPTY")
+    items: list[str] = []
     for step in steps:
         i = len(namespace)  # a fresh number for this step's constants and variable
-        plan, v, key = step.plan, f"v{i}", f"{result}[K{i}]"
-        namespace |= {f"K{i}": step.name, f"A{i}": step.key, f"S{i}": step}
+        plan, v = step.plan, f"v{i}"
+        namespace |= {f"A{i}": step.key, f"S{i}": step}
         if step.how is _ATTR:
             lines += [
                 f"{pad}try:",
@@ -411,30 +410,22 @@ def _emit(
             lines += [f"{pad}{v} = {preloaded}.get(A{i}, NO)", f"{pad}if {v} is NO:", f"{pad}    return NO"]
         else:
             lines += [f"{pad}{v} = VALUE(S{i}.plan, {source})", f"{pad}if {v} is NO:", f"{pad}    return NO"]
-        slow = [
-            f"{pad}    {v} = ex._slow(S{i}, {v})",
-            f"{pad}    if {v} is NO:",
-            f"{pad}        return NO",
-            f"{pad}    {key} = {v}",
-        ]
+        slow = [f"{pad}    {v} = ex._slow(S{i}, {v})", f"{pad}    if {v} is NO:", f"{pad}        return NO"]
         if plan.is_list and plan.text:
-            lines += [
-                f"{pad}if type({v}) is list and TEXTS({v}):",
-                f"{pad}    {key} = {v}.copy()",
-                f"{pad}else:",
-                *slow,
-            ]
+            lines += [f"{pad}if type({v}) is list and TEXTS({v}):", f"{pad}    {v} = {v}.copy()", f"{pad}else:", *slow]
         elif plan.text and not plan.is_list:
-            lines += [f"{pad}if type({v}) is str:", f"{pad}    {key} = {v}", f"{pad}else:", *slow]
+            lines += [f"{pad}if type({v}) is not str:", *slow]
         elif plan.enum_ids is not None and not plan.is_list:
             namespace |= {f"C{i}": plan.enum_class, f"E{i}": plan.enum_ids}
-            lines += [f"{pad}if type({v}) is C{i}:", f"{pad}    {key} = E{i}[id({v})]", f"{pad}else:", *slow]
+            lines += [f"{pad}if type({v}) is C{i}:", f"{pad}    {v} = E{i}[id({v})]", f"{pad}else:", *slow]
         elif step.below is not None and not plan.is_list:
             lines.append(f"{pad}if type({v}) in SYNC:")
-            _emit(step.below.steps, v, f"o{i}", depth + 1, lines, namespace)
-            lines += [f"{pad}    {key} = o{i}", f"{pad}else:", *slow]
+            below = _emit(step.below.steps, v, depth + 1, lines, namespace)
+            lines += [f"{pad}    {v} = {below}", f"{pad}else:", *slow]
         else:
             lines += [f"{pad}if True:", *slow]
+        items.append(f"{step.name!r}: {v}")
+    return "{" + ", ".join(items) + "}"
 
 
 def _learn_sync(value: Any) -> None:
