@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -28,7 +29,7 @@ class Actor:
 
     @property
     def permissions(self) -> frozenset[Permission]:
-        return permissions_of(self.roles)
+        return _permissions(self.roles)
 
     def has(self, permission: Permission) -> bool:
         return permission in self.permissions
@@ -47,3 +48,9 @@ class Actor:
         if self.via == "token":
             return f"token:{self.token_prefix} ({self.email})"
         return f"user:{self.email}"
+
+
+@functools.cache
+def _permissions(roles: frozenset[Role]) -> frozenset[Permission]:
+    """Permissions of a set of roles (a handful of sets exist; every permission check asks)."""
+    return permissions_of(roles)

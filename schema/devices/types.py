@@ -233,6 +233,18 @@ def _preloader(
     by_id = {i: BatchReferenceType.of(b) for i, b in found_batches.items()} if found_batches is not None else None
     types = "deviceType" in wanted
 
+    if types and labels is not None and by_id is not None:  # the console's catalog page: one dict display
+
+        def everything(model: Device | devices.DeviceRow) -> dict[str, Any]:
+            batch_id = model.batch_id  # type: ignore[union-attr]
+            return {
+                "device_type": _device_type(plugins, model.device_type),
+                "labels": labels[model.id],
+                "batch_reference": by_id.get(batch_id) if batch_id is not None else None,
+            }
+
+        return everything
+
     def preloaded(model: Device | devices.DeviceRow) -> dict[str, Any]:
         values: dict[str, Any] = {}
         if types:
