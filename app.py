@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import secrets
 import uuid
@@ -300,6 +301,11 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if manage_database:
             await db.init(settings.database_url)
+        # Everything built so far (schema, plugins, modules) lives as long as the process: the garbage
+        # collector's full passes need not walk it again and again (they did so more often the more requests
+        # were in flight at once).
+        gc.collect()
+        gc.freeze()
         # The mail worker runs in every server process unless KMS_MAIL_WORKER=off (then `kms worker` sends).
         stop = asyncio.Event()
         worker = None
