@@ -213,21 +213,8 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         return self._object_list(plan, selection, value)
 
     def _object_list(self, plan: _FieldPlan, selection: _Selection, value: Any) -> Any:
-        if not isinstance(value, list | tuple):
-            return _NO_PLAN
         is_awaitable, complete = self.is_awaitable, selection.complete
-        items: list[Any] = []
-        for item in value:
-            if item is None:
-                if plan.items_non_null:
-                    return _NO_PLAN
-                items.append(None)
-                continue
-            completed = _NO_PLAN if is_awaitable(item) else complete(item, self)
-            if completed is _NO_PLAN:
-                return _NO_PLAN
-            items.append(completed)
-        return items
+        return _each(plan, value, lambda item: _NO_PLAN if is_awaitable(item) else complete(item, self))
 
     def _slow(self, step: _Step, value: Any) -> Any:
         """A field's value that the compiled code does not answer inline: null, a list, an object, a value

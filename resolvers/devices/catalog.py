@@ -107,31 +107,17 @@ async def catalog_page(
     the page (each acquisition costs the server a reset round trip when released)."""
     if db.dialect() != "postgres":
         return await _catalog_page(actor, flt, first, after, labels, batches, None)
+    # Without total, a count asked for later runs after the connection went back to the pool.
+    count_fetch = None if total else db.pg_fetch
     if lease is not None:
         try:
-            return await _catalog_page_on(lease.connection, actor, flt, first, after, labels, batches, total)
+            return await _catalog_page(
+                actor, flt, first, after, labels, batches, lease.connection.fetch, count_fetch, total
+            )
         finally:
             await lease.release()
     async with connections.get("default").acquire_connection() as connection:
-        return await _catalog_page_on(connection, actor, flt, first, after, labels, batches, total)
-
-
-async def _catalog_page_on(
-    connection: Any,
-    actor: Actor,
-    flt: DeviceFilter,
-    first: int | None,
-    after: str | None,
-    labels: bool,
-    batches: bool,
-    total: bool,
-) -> CatalogPage:
-    # Without total, a count asked for later runs after the connection went back to the pool.
-    count_fetch = None if total else db.pg_fetch
-    found = await _catalog_page(actor, flt, first, after, labels, batches, connection.fetch, count_fetch)
-    if total:
-        found.page.known_total = await found.page.total_count()
-    return found
+        return await _catalog_page(actor, flt, first, after, labels, batches, connection.fetch, count_fetch, total)
 
 
 async def _catalog_page(
@@ -143,10 +129,13 @@ async def _catalog_page(
     batches: bool,
     fetch: Fetch | None,
     count_fetch: Fetch | None = None,
+    total: bool = False,
 ) -> CatalogPage:
     from resolvers.batches import visible_batches  # resolvers.batches imports this module
 
     page = await list_devices(actor, flt, first=first, after=after, fetch=fetch, count_fetch=count_fetch)
+    if total:  # counted now, on the same connection
+        page.known_total = await page.total_count()
     found = CatalogPage(page)
     ids = [d.id for d in page.nodes]
     if labels:
