@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
+from cross_web import HTTPException  # what strawberry's HTTP views raise for a 400
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -19,9 +20,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import MissingQueryError
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.types.graphql import OperationType
+from strawberry.http import GraphQLRequestData
 from tortoise import connections
 
 from console.graphiql import assets_app, graphiql_html
@@ -184,24 +183,17 @@ class KmsGraphQL(GraphQL[Context, None]):
     ) -> None:
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, sub_response)
-        try:
-            result = await self.schema.execute(
-                query,
-                variable_values=variables,
-                context_value=context,
-                operation_name=operation_name,
-                allowed_operation_types=OperationType.from_http("POST"),
-                operation_extensions=extensions,
+        try:  # strawberry's own step: allowed operation types and its 400 answers
+            result = await self.execute_single(
+                request=request,
+                request_adapter=self.request_adapter_class(request),
+                sub_response=sub_response,
+                context=context,
+                root_value=None,
+                request_data=GraphQLRequestData(query, variables, operation_name, extensions),
             )
-        except (CannotGetOperationTypeError, InvalidOperationTypeError, MissingQueryError) as exc:
-            reason = (
-                exc.as_http_error_reason("POST")
-                if isinstance(exc, InvalidOperationTypeError)
-                else exc.as_http_error_reason()
-                if isinstance(exc, CannotGetOperationTypeError)
-                else "No GraphQL query found in the request"
-            )
-            await PlainTextResponse(reason, status_code=400)(request.scope, request.receive, send)
+        except HTTPException as exc:
+            await PlainTextResponse(exc.reason, status_code=exc.status_code)(request.scope, request.receive, send)
             return
         response = self.create_response(await self.process_result(request, result), sub_response)
         await response(request.scope, request.receive, send)
