@@ -7,7 +7,7 @@ import keyword
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Generator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from graphql import (
     GraphQLField,
@@ -116,6 +116,7 @@ class _Selection(NamedTuple):
     complete: Callable[[Any, PlainFieldExecutor], Any]
 
 
+C = TypeVar("C")
 _NO_PLAN: Any = object()
 _ATTR: Any = object()  # getattr(source, key): strawberry's default resolver
 _READ: Any = object()  # the field's own default resolver (a schema configured with another one)
@@ -152,12 +153,12 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         manager = self.middleware_manager
         self._fast = manager is None or not manager.middlewares
         self._by_nodes: dict[int, tuple[Any, _FieldPlan | None]] = {}
-        self._plans = _PLANS.setdefault(self.schema, {})
+        self._plans = _per_schema(_PLANS, self.schema, dict)
         self._selections: dict[tuple[str, int], tuple[Any, _Selection | None]] = {}
         # Selections of an operation without directives depend only on its syntax tree, which the parse
         # cache shares between requests: they are kept per schema by the tree's nodes.
         self._shared = (
-            _SHARED.setdefault(self.schema, OrderedDict()) if _static(self.operation, self.fragments) else None
+            _per_schema(_SHARED, self.schema, OrderedDict) if _static(self.operation, self.fragments) else None
         )
 
     def _plan(self, parent_type: GraphQLObjectType, field_details_list: Any) -> _FieldPlan | None:
@@ -276,7 +277,7 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         return selection
 
     def _compiled(self, steps: list[_Step]) -> Callable[[Any, PlainFieldExecutor], Any]:
-        compiled = _COMPILED.setdefault(self.schema, OrderedDict())
+        compiled = _per_schema(_COMPILED, self.schema, OrderedDict)
         shape = _shape(steps)
         found = compiled.get(shape)
         if found is None:
@@ -315,6 +316,14 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
                 return None
 
         return await_completed()
+
+
+def _per_schema(caches: weakref.WeakKeyDictionary[GraphQLSchema, C], schema: GraphQLSchema, new: Callable[[], C]) -> C:
+    """A schema's cache, made the first time (``setdefault`` would build an empty one on every request)."""
+    found = caches.get(schema)
+    if found is None:
+        found = caches[schema] = new()
+    return found
 
 
 def _static(operation: Any, fragments: dict[str, Any]) -> bool:
