@@ -31,8 +31,8 @@ class Context:
     def take_lease(self) -> Lease | None:
         """The request's leased connection for the one statement group that may use it (its taker releases
         it), or None."""
-        lease, self.lease = self.lease, None
-        return lease if lease is not None and lease.connection is not None else None
+        lease, self.lease = self.lease, None  # get_context sets it only with a connection
+        return lease
 
     @property
     def client_address(self) -> str | None:
