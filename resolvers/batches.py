@@ -127,28 +127,35 @@ def _refuse_unknown(serials: Sequence[str], found: Container[str]) -> None:
         )
 
 
+# What putting devices in a batch changes: a pending batch only records them, an accepted one also moves
+# them to its organisation ($2, $3 its id and path), UNCLAIMED for their new owner.
+PENDING_SETS = "batch_id = $2"
+TRANSFER_SETS = "owner_id = $2, owner_path = $3, claim_status = 'UNCLAIMED', claimed_at = NULL, batch_id = $4"
+
+
+def assignment_sql(pending: bool, scope: str) -> str:
+    """The statement that finds the devices with the serial numbers $1 within ``scope`` (a condition from
+    _scope.devices_sql, its parameters after the SETS') as it assigns them; bench/batch_anatomy.py runs it too."""
+    sets = PENDING_SETS if pending else TRANSFER_SETS
+    return (
+        f"UPDATE devices SET {sets} WHERE serial_number = ANY($1::text[]) AND {scope} "  # noqa: S608 - our columns
+        "RETURNING id, serial_number"
+    )
+
+
 async def _assign_pg(
     actor: Actor, serials: list[str], batch: BatchReference, target: Organisation, label: str | None
 ) -> None:
     """PostgreSQL: put the caller's devices with these serial numbers in the batch (and, without
     confirmation, move them to the target) with one statement that finds them by serial number as it
     updates them; any serial it did not find refuses the whole batch (the caller's transaction rolls back)."""
-    values: list[Any]
-    if batch.requires_confirmation:  # the devices wait in the batch for the target to take ownership
-        scope, bounds = _scope.devices_sql(actor, 3)
-        sets, values = "batch_id = $2", [batch.id]
-    else:
-        scope, bounds = _scope.devices_sql(actor, 5)
-        sets = "owner_id = $2, owner_path = $3, claim_status = 'UNCLAIMED', claimed_at = NULL, batch_id = $4"
-        values = [target.id, target.path, batch.id]
-    sql = (
-        f"UPDATE devices SET {sets} WHERE serial_number = ANY($1::text[]) AND {scope} "  # noqa: S608 - our columns
-        "RETURNING id, serial_number"
-    )
-    rows = await db.pg_fetch(sql, serials, *values, *bounds)
+    pending = batch.requires_confirmation  # the devices then wait in the batch for the target to take ownership
+    values: list[Any] = [batch.id] if pending else [target.id, target.path, batch.id]
+    scope, bounds = _scope.devices_sql(actor, 2 + len(values))
+    rows = await db.pg_fetch(assignment_sql(pending, scope), serials, *values, *bounds)
     if len(rows) != len(serials):
         _refuse_unknown(serials, {r[1] for r in rows})
-    if label and not batch.requires_confirmation:
+    if label and not pending:
         await _label_pg([r[0] for r in rows], label)
 
 

@@ -1,0 +1,189 @@
+"""Where a batch of 100,000 devices spends its time in PostgreSQL: the service's assignment statement under
+variations of the schema, each in a transaction that is rolled back.
+
+Prints figures; it is not a test. Run it from the repository root::
+
+    .venv/bin/python bench/batch_anatomy.py [--devices 1000000] [--batch 100000] [--runs 3]
+
+It seeds a fresh database (``kms_bench_anatomy``, dropped at the end) as bench/catalog.py does (1,000,000
+devices over 20 organisations, interleaved in serial order), takes the same 100,000 serial numbers as
+catalog.py's createBatchReference (devices of 18 organisations, in serial order) and runs
+``resolvers.batches.assignment_sql`` - the statement createBatchReference runs on PostgreSQL - as the platform
+administrator: the transfer to another organisation, the pending batch (with confirmation), and a heap-only
+change of the claim status for comparison. Each variant first changes the schema inside the transaction (drops a
+foreign key, the counting trigger or indexes), so nothing of it stays; between runs VACUUM and CHECKPOINT make
+every run start from the same table. Figures: the statement's wall-clock time and the CPU time of the database
+backend that ran it (from /proc), the median of ``--runs``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import asyncpg
+from catalog import ORGANISATIONS, World, _batch_serials, cpu_ticks, create_world, seed
+from keys import LOOPBACK, ROOT, database_url, drop_database, kms_command, machine, recreate_database
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+# the schema objects the variants remove, found by what they are (their names are tortoise's)
+FOREIGN_KEYS = (
+    "SELECT conname FROM pg_constraint WHERE conrelid = 'devices'::regclass AND contype = 'f' "
+    "AND confrelid IN ('organisations'::regclass, 'batch_references'::regclass)"
+)
+INDEXES = (
+    "SELECT indexname FROM pg_indexes WHERE tablename = 'devices' "
+    "AND (indexdef LIKE '%(device_type)' OR indexdef LIKE '%(owner_id, serial_number)')"
+)
+CLAIM_STATUS_ONLY = (  # what a claim changes: no indexed column, so PostgreSQL can update in place (HOT)
+    "UPDATE devices SET claim_status = 'UNCLAIMED', claimed_at = NULL "
+    "WHERE serial_number = ANY($1::text[]) RETURNING id, serial_number"
+)
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    statement: str  # "transfer", "pending" or "claim status"
+    drop_foreign_keys: bool = False
+    drop_counting: bool = False
+    drop_indexes: bool = False
+    trigger_work_mem: str | None = None
+
+
+VARIANTS = [
+    Variant("transfer, as deployed", "transfer"),
+    Variant("transfer, without the 2 foreign-key checks", "transfer", drop_foreign_keys=True),
+    Variant("transfer, without the counting trigger", "transfer", drop_counting=True),
+    Variant("transfer, counting trigger with work_mem 64MB", "transfer", trigger_work_mem="64MB"),
+    Variant("transfer, without 2 of the 6 indexes", "transfer", drop_indexes=True),
+    Variant("transfer, without all three", "transfer", True, True, True),
+    Variant("pending batch (batch_id only), as deployed", "pending"),
+    Variant("pending batch, without its foreign key and the batch index", "pending", drop_foreign_keys=True),
+    Variant("claim status only (heap-only update), as deployed", "claim status"),
+]
+
+
+async def run_variant(
+    conn: asyncpg.Connection, variant: Variant, serials: list[str], world: World
+) -> tuple[float, float]:
+    """One run in a transaction that is rolled back: (wall-clock seconds, backend CPU seconds) of the statement."""
+    from resolvers.batches import assignment_sql
+
+    target = world.orgs[1]
+    pid = await conn.fetchval("SELECT pg_backend_pid()")
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        if variant.drop_foreign_keys:
+            for (name,) in await conn.fetch(FOREIGN_KEYS):
+                if variant.statement == "transfer" or "batch" in name:
+                    await conn.execute(f'ALTER TABLE devices DROP CONSTRAINT "{name}"')
+            if variant.statement == "pending":
+                await conn.execute("DROP INDEX devices_batch_id")
+        if variant.drop_counting:
+            await conn.execute("DROP TRIGGER device_counts_on_update ON devices")
+        if variant.trigger_work_mem:
+            await conn.execute(f"ALTER FUNCTION device_counts_on_update() SET work_mem = '{variant.trigger_work_mem}'")
+        if variant.drop_indexes:
+            for (name,) in await conn.fetch(INDEXES):
+                await conn.execute(f'DROP INDEX "{name}"')
+        batch_id = uuid.uuid4()
+        await conn.execute(
+            "INSERT INTO batch_references (id, created_at, reference, requires_confirmation, state, device_count, "
+            "organisation_id, sender_id) VALUES ($1, now(), 'ANATOMY', false, 'ACCEPTED', $2, $3, $4)",
+            batch_id,
+            len(serials),
+            target.id,
+            world.platform.id,
+        )
+        values: list[object]
+        if variant.statement == "transfer":  # as the platform administrator: the scope is TRUE
+            sql, values = assignment_sql(False, "TRUE"), [target.id, target.path, batch_id]
+        elif variant.statement == "pending":
+            sql, values = assignment_sql(True, "TRUE"), [batch_id]
+        else:
+            sql, values = CLAIM_STATUS_ONLY, []
+        ticks, started = cpu_ticks(pid), time.perf_counter()
+        rows = await conn.fetch(sql, serials, *values)
+        seconds, cpu = time.perf_counter() - started, (cpu_ticks(pid) - ticks) / CLK_TCK
+    finally:
+        await transaction.rollback()
+    if len(rows) != len(serials):
+        raise RuntimeError(f"{variant.name}: {len(rows)} rows for {len(serials)} serials")
+    return seconds, cpu
+
+
+async def measure(url: str, world: World, count: int, runs: int) -> list[tuple[Variant, float, float]]:
+    """Each variant's median wall-clock and backend CPU seconds over ``runs``."""
+    serials = await _batch_serials(url, world, count)
+    conn = await asyncpg.connect(url)
+    results = []
+    try:
+        for variant in VARIANTS:
+            figures = []
+            for _ in range(runs):
+                await conn.execute("VACUUM devices")  # the rolled-back run's row versions and index entries
+                await conn.execute("CHECKPOINT")  # each run writes its pages' first change in full, like the first
+                figures.append(await run_variant(conn, variant, serials, world))
+            wall = statistics.median(f[0] for f in figures)
+            cpu = statistics.median(f[1] for f in figures)
+            results.append((variant, wall, cpu))
+            print(f"  {variant.name}: {wall:.2f} s ({', '.join(f'{f[0]:.2f}' for f in figures)})", flush=True)
+    finally:
+        await conn.close()
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--devices", type=int, default=1_000_000, help="devices seeded over 20 organisations")
+    parser.add_argument("--batch", type=int, default=100_000, help="serial numbers in the batch")
+    parser.add_argument("--runs", type=int, default=3, help="runs per variant (the median is shown)")
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("KMS_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
+        help="an administrative connection (loopback only)",
+    )
+    args = parser.parse_args()
+    if urlsplit(args.pg_url).hostname not in LOOPBACK:
+        parser.error("--pg-url must be a loopback address")
+    if args.devices < 2 * ORGANISATIONS * 50 or not 0 < args.batch <= args.devices // 2 or not 0 < args.runs <= 20:
+        parser.error("--devices must be at least 2,000, --batch at most half of them and --runs 1-20")
+    name = "kms_bench_anatomy"
+    url = database_url(args.pg_url, name)
+    with tempfile.TemporaryDirectory(prefix="kms-bench-anatomy-") as tmp:
+        env = {**os.environ, "KMS_DATABASE_URL": url, "KMS_DATA_DIR": str(Path(tmp) / "data")}
+        env |= {"KMS_MAIL_WORKER": "off", "KMS_KEK_PROVIDER": "file", "KMS_KEK_FILE": ""}
+        os.environ.update(env)
+        try:
+            info = machine(asyncio.run(recreate_database(args.pg_url, name)))
+            subprocess.run([*kms_command(), "migrate"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+            world = asyncio.run(create_world(url))
+            print(f"seeding {args.devices:,} devices with COPY ...", flush=True)
+            seeded = asyncio.run(seed(url, world, args.devices))
+            print(f"devices table {seeded['size']} with indexes; {args.batch:,} serials, {args.runs} runs each")
+            results = asyncio.run(measure(url, world, args.batch, args.runs))
+        finally:
+            asyncio.run(drop_database(args.pg_url, name))
+    print("\n== assignment statement of createBatchReference, PostgreSQL only ==")
+    for key, value in info.items():
+        print(f"{key:<12} {value}")
+    print(f"\n{'variant':<62} {'wall s':>7} {'PG CPU s':>9}")
+    for variant, wall, cpu in results:
+        print(f"{variant.name:<62} {wall:>7.2f} {cpu:>9.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
