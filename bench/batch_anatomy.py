@@ -71,6 +71,7 @@ VARIANTS = [
     Variant("pending batch (batch_id only), as deployed", "pending"),
     Variant("pending batch, without its foreign key and the batch index", "pending", drop_foreign_keys=True),
     Variant("claim status only (heap-only update), as deployed", "claim status"),
+    Variant("claim status only, without the counting trigger", "claim status", drop_counting=True),
 ]
 
 
@@ -124,13 +125,15 @@ async def run_variant(
     return seconds, cpu
 
 
-async def measure(url: str, world: World, count: int, runs: int) -> list[tuple[Variant, float, float]]:
+async def measure(
+    url: str, world: World, count: int, runs: int, variants: list[Variant]
+) -> list[tuple[Variant, float, float]]:
     """Each variant's median wall-clock and backend CPU seconds over ``runs``."""
     serials = await _batch_serials(url, world, count)
     conn = await asyncpg.connect(url)
     results = []
     try:
-        for variant in VARIANTS:
+        for variant in variants:
             figures = []
             for _ in range(runs):
                 await conn.execute("VACUUM devices")  # the rolled-back run's row versions and index entries
@@ -155,7 +158,9 @@ def main() -> int:
         default=os.environ.get("KMS_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
         help="an administrative connection (loopback only)",
     )
+    parser.add_argument("--only", metavar="TEXT", help="only the variants whose name contains TEXT")
     args = parser.parse_args()
+    variants = [v for v in VARIANTS if not args.only or args.only in v.name]
     if urlsplit(args.pg_url).hostname not in LOOPBACK:
         parser.error("--pg-url must be a loopback address")
     if args.devices < 2 * ORGANISATIONS * 50 or not 0 < args.batch <= args.devices // 2 or not 0 < args.runs <= 20:
@@ -173,7 +178,7 @@ def main() -> int:
             print(f"seeding {args.devices:,} devices with COPY ...", flush=True)
             seeded = asyncio.run(seed(url, world, args.devices))
             print(f"devices table {seeded['size']} with indexes; {args.batch:,} serials, {args.runs} runs each")
-            results = asyncio.run(measure(url, world, args.batch, args.runs))
+            results = asyncio.run(measure(url, world, args.batch, args.runs, variants))
         finally:
             asyncio.run(drop_database(args.pg_url, name))
     print("\n== assignment statement of createBatchReference, PostgreSQL only ==")

@@ -149,6 +149,24 @@ async def test_claim_marks_own_devices_and_refuses_others(as_user, world):
     assert await viewer.code(CLAIM, {"ids": [ids["A1"]]}) == "FORBIDDEN"
 
 
+async def test_claim_takes_every_spelling_of_an_id_once_and_refuses_malformed_ones(as_user, world):
+    platform = await as_user("platform_admin")
+    await import_rows(
+        platform, world.orgs["customer_a"].id, [lora("U1", "70B3D5E75E0000D1"), lora("U2", "70B3D5E75E0000D2")]
+    )
+    one, two = (str(d.id) for d in await Device.filter(serial_number__in=["U1", "U2"]).order_by("serial_number"))
+    keys_a = await as_user("keys_a")
+    spelled = [one.upper(), "{" + one + "}", one.replace("-", ""), one, two]
+    result = (await keys_a.ok(CLAIM, {"ids": spelled}))["claimDevices"]
+    assert result["claimedCount"] == 2 and result["refused"] == []
+    assert [c["serialNumber"] for c in result["claimed"]] == ["U1", "U2"]
+    assert await Device.filter(claim_status="CLAIMED").count() == 2
+    error = await keys_a.error(CLAIM, {"ids": [two, "not-an-id"]})
+    assert error["extensions"]["code"] == "BAD_USER_INPUT" and error["extensions"]["field"] == "deviceIds"
+    again = (await keys_a.ok(CLAIM, {"ids": [two.upper()]}))["claimDevices"]
+    assert again["refused"] == [{"serialNumber": "U2", "reason": "CONFLICT"}]
+
+
 async def test_concurrent_claims_claim_each_device_once(as_user, world):
     platform = await as_user("platform_admin")
     await import_rows(

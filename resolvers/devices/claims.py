@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 from models import db
 from resolvers import _scope, audit
 from resolvers.actor import Actor
-from resolvers.devices.common import _CHUNK, MAX_IMPORT_ROWS, DeviceRow, Refused, _uuid
+from resolvers.devices.common import _CHUNK, MAX_IMPORT_ROWS, DeviceRow, Refused, uuid_texts
 from resolvers.errors import BadInput
 
 
@@ -29,7 +29,7 @@ class ClaimResult:
 async def claim_devices(actor: Actor, device_ids: Sequence[str]) -> ClaimResult:
     """Mark the caller's organisation's devices CLAIMED. One guarded UPDATE per chunk claims each device
     once, however many claims race; the devices it did not claim are then explained one by one."""
-    ids = list(dict.fromkeys(_uuid(i, "deviceIds") for i in device_ids))
+    ids = uuid_texts(device_ids, "deviceIds")
     if len(ids) > MAX_IMPORT_ROWS:
         raise BadInput("deviceIds", f"At most {MAX_IMPORT_ROWS} devices at once.")
     claimed: list[tuple[str, UUID]] = []
@@ -42,8 +42,9 @@ async def claim_devices(actor: Actor, device_ids: Sequence[str]) -> ClaimResult:
             chunk = ids[start : start + step]
             won = await _claim_chunk(chunk, actor.organisation_id, now)
             claimed += won
-            won_ids = {device_id for _, device_id in won}
-            refused += await _why_not(actor, [i for i in chunk if i not in won_ids])
+            if len(won) < len(chunk):  # the ids are distinct: a claim that won them all refused none
+                won_ids = {str(device_id) for _, device_id in won}
+                refused += await _why_not(actor, [UUID(i) for i in chunk if i not in won_ids])
         claimed.sort()
         if claimed:
             await audit.record(
@@ -95,7 +96,7 @@ async def _why_not(actor: Actor, ids: list[UUID]) -> list[Refused]:
     return refused + [Refused(str(i), "DEVICE_NOT_FOUND") for i in ids if i not in seen]
 
 
-async def _claim_chunk(ids: list[UUID], owner_id: UUID, now: datetime) -> list[tuple[str, UUID]]:
+async def _claim_chunk(ids: list[str], owner_id: UUID, now: datetime) -> list[tuple[str, UUID]]:
     """Claim the still-UNCLAIMED devices of ``ids`` that ``owner_id`` owns; returns the (serial number, id)
     of those this statement claimed."""
     if not ids:
@@ -113,6 +114,6 @@ async def _claim_chunk(ids: list[UUID], owner_id: UUID, now: datetime) -> list[t
         f"UPDATE devices SET claim_status = 'CLAIMED', claimed_at = ? WHERE id IN ({marks}) AND "  # noqa: S608
         f"{guard.format(owner='?')} {returning}"
     )
-    values = [now, *[str(i) for i in ids], str(owner_id)]
+    values = [now, *ids, str(owner_id)]
     rows = await connections.get("default").execute_query_dict(sql, values)
     return [(r["serial_number"], UUID(str(r["id"]))) for r in rows]

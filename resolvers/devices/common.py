@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -78,6 +78,21 @@ def _uuid(value: str, field: str) -> UUID:
         return UUID(str(value))
     except ValueError:
         raise BadInput(field, "Not a valid ID.") from None
+
+
+_UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def uuid_texts(values: Iterable[str], field: str) -> list[str]:
+    """The distinct ids of a long list in their canonical text (lower case, hyphenated), in first-seen order;
+    another spelling UUID() accepts is converted, anything else refused. A claim of 100,000 ids spent more on
+    UUID objects than PostgreSQL spends parsing the same texts (asyncpg sends a text to a uuid parameter as
+    the UUID it reads), and the texts compare with SQLite's stored ids as they are."""
+    canonical = _UUID_TEXT.fullmatch
+    texts: dict[str, None] = {}
+    for value in values:
+        texts[value if canonical(value) else str(_uuid(value, field))] = None
+    return list(texts)
 
 
 # A hand-written PostgreSQL statement's runner: db.pg_fetch, or the fetch of a connection held for a page.

@@ -103,7 +103,7 @@ class Mutation:
 
     @strawberry.mutation(extensions=requires(Permission.CLAIM_DEVICES))
     async def claim_devices(self, info: Info, device_ids: list[strawberry.ID]) -> ClaimResult:
-        result = await devices.claim_devices(info.context.require_actor(), [str(i) for i in device_ids])
+        result = await devices.claim_devices(info.context.require_actor(), device_ids)
         return ClaimResult(
             claimed_count=len(result.claimed_ids),
             refused=[RefusedDevice(serial_number=r.serial_number, reason=r.reason) for r in result.refused],
