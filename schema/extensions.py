@@ -43,7 +43,7 @@ def public_error(error: GraphQLError, request_id: str) -> GraphQLError:
     original = error.original_error
     if isinstance(original, KmsError):
         extensions = dict(original.extensions)
-    elif original is None:
+    elif original is None or isinstance(original, GraphQLError):  # e.g. a variable's value fails its type
         if _TOO_COMPLEX.search(error.message):
             extensions = {"code": "QUERY_TOO_COMPLEX"}
         elif _INTROSPECTION.search(error.message):

@@ -134,6 +134,15 @@ async def test_errors_suggest_no_names(as_user, client, world, query):
 # --- error masking --------------------------------------------------------------------------------
 
 
+async def test_a_variable_of_the_wrong_type_is_bad_user_input_not_internal(as_user, caplog):
+    api = await as_user("admin_a")
+    with caplog.at_level(logging.ERROR, logger="kms.graphql"):
+        error = await api.error("query($n: Int) { devices(first: $n) { totalCount } }", {"n": "two"})
+    assert error["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert "Int cannot represent non-integer value" in error["message"]
+    assert [r for r in caplog.records if r.name == "kms.graphql"] == []
+
+
 def test_public_error_masks_unexpected_exceptions(caplog):
     # given
     try:
