@@ -101,13 +101,15 @@ class KmsGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view with our authentication, CSRF rule for uploads and local GraphiQL."""
 
     def __init__(self, settings: Settings) -> None:
+        schema = build_schema(settings)
         super().__init__(
-            build_schema(settings),
+            schema,
             graphql_ide="graphiql",
             allow_queries_via_get=True,
             multipart_uploads_enabled=True,
         )
         self.settings = settings
+        self.plans = schema.plans
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -183,18 +185,23 @@ class KmsGraphQL(GraphQL[Context, None]):
     ) -> None:
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, sub_response)
-        try:  # strawberry's own step: allowed operation types and its 400 answers
-            result = await self.execute_single(
-                request=request,
-                request_adapter=self.request_adapter_class(request),
-                sub_response=sub_response,
-                context=context,
-                root_value=None,
-                request_data=GraphQLRequestData(query, variables, operation_name, extensions),
-            )
-        except HTTPException as exc:
-            await PlainTextResponse(exc.reason, status_code=exc.status_code)(request.scope, request.receive, send)
-            return
+        # the console's catalog page, once answered, without strawberry's per-request lifecycle (schema/plans.py)
+        result = await self.plans.execute(query, variables, operation_name, context, extensions)
+        if result is None:
+            try:  # strawberry's own step: allowed operation types and its 400 answers
+                result = await self.execute_single(
+                    request=request,
+                    request_adapter=self.request_adapter_class(request),
+                    sub_response=sub_response,
+                    context=context,
+                    root_value=None,
+                    request_data=GraphQLRequestData(query, variables, operation_name, extensions),
+                )
+            except HTTPException as exc:
+                await PlainTextResponse(exc.reason, status_code=exc.status_code)(request.scope, request.receive, send)
+                return
+            if not result.errors:
+                self.plans.learn(query, operation_name)
         response = self.create_response(await self.process_result(request, result), sub_response)
         await response(request.scope, request.receive, send)
 

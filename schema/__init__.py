@@ -22,6 +22,7 @@ from schema import (
 )
 from schema.executor import PlainFieldExecutor
 from schema.extensions import Limits, RequestPolicy
+from schema.plans import RootFieldPlans
 from settings import Settings
 
 DOMAINS = (
@@ -41,12 +42,14 @@ DOMAINS = (
 
 
 class KmsSchema(strawberry.Schema):
+    plans: RootFieldPlans  # the console's catalog query without strawberry's per-request lifecycle (schema/plans.py)
+
     def process_errors(self, errors, execution_context=None):  # type: ignore[no-untyped-def]
         """Errors are logged by RequestPolicy (only unexpected ones, with the request id); strawberry's
         default would log every user error with its traceback."""
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
+def build_schema(settings: Settings) -> KmsSchema:
     query = merge_types("Query", tuple(d.Query for d in DOMAINS if hasattr(d, "Query")))
     mutation = merge_types("Mutation", tuple(d.Mutation for d in DOMAINS if hasattr(d, "Mutation")))
     limits = Limits.of(
@@ -55,10 +58,12 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         max_tokens=settings.max_tokens,
         max_list_argument=settings.max_list_argument,
     )
-    return KmsSchema(
+    schema = KmsSchema(
         query=query,
         mutation=mutation,
         config=StrawberryConfig(disable_field_suggestions=True),
         execution_context_class=PlainFieldExecutor,
         extensions=[lambda: RequestPolicy(limits, devices.LEASED_ROOT_FIELDS)],
     )
+    schema.plans = RootFieldPlans(schema._schema, PlainFieldExecutor, limits, devices.LEASED_ROOT_FIELDS)
+    return schema

@@ -16,6 +16,7 @@ from graphql import (
     DocumentNode,
     FieldNode,
     GraphQLError,
+    OperationDefinitionNode,
     OperationType,
     get_operation_ast,
     parse,
@@ -64,12 +65,21 @@ def public_error(error: GraphQLError, request_id: str) -> GraphQLError:
     return GraphQLError(message, nodes=error.nodes, path=error.path, extensions=extensions)
 
 
-def _longest_list(value: object) -> int:
+def longest_list(value: object) -> int:
+    """The length of the longest list in request variables (nested lists: the first 1,000 items looked at)."""
     if isinstance(value, list):
-        return max([len(value), *(_longest_list(v) for v in value[:1000])])
+        return max([len(value), *(longest_list(v) for v in value[:1000])])
     if isinstance(value, dict):
-        return max((_longest_list(v) for v in value.values()), default=0)
+        return max((longest_list(v) for v in value.values()), default=0)
     return 0
+
+
+def lone_root_field(operation: OperationDefinitionNode | None, names: frozenset[str]) -> bool:
+    """Whether ``operation`` is a query of exactly one root field of ``names``, without directives on it."""
+    if operation is None or operation.operation != OperationType.QUERY:
+        return False
+    (field, *others) = operation.selection_set.selections or [None]
+    return not others and isinstance(field, FieldNode) and not field.directives and field.name.value in names
 
 
 class ValidationResults:
@@ -168,15 +178,7 @@ class RequestPolicy(SchemaExtension):
         context = self.execution_context
         document = context.graphql_document
         operation = get_operation_ast(document, context.operation_name) if document is not None else None
-        if operation is None or operation.operation != OperationType.QUERY:
-            return False
-        (field, *others) = operation.selection_set.selections or [None]
-        return (
-            not others
-            and isinstance(field, FieldNode)
-            and not field.directives
-            and field.name.value in self.leased_root_fields
-        )
+        return lone_root_field(operation, self.leased_root_fields)
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
@@ -195,7 +197,7 @@ class RequestPolicy(SchemaExtension):
                 errors = validate_document(context.schema._schema, document, context.validation_rules)
                 results.put(key, errors)
             context.pre_execution_errors = list(errors)
-        longest = _longest_list(context.variables or {})
+        longest = longest_list(context.variables or {})
         if longest > self.limits.max_list_argument:
             context.pre_execution_errors = [
                 GraphQLError(

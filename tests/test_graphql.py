@@ -369,3 +369,114 @@ async def test_lists_in_variables_are_capped(as_user, settings):
         "query($s: [String!]) { devices(filter: {serialNumbers: $s}) { totalCount } }", {"s": too_many[:10_001]}
     )
     assert capped["extensions"] == {"code": "BAD_USER_INPUT", "field": "serialNumbers"}
+
+
+# --- plans of one-root-field queries (schema/plans.py) -------------------------------------------------
+
+PAGE = """query Page($f: DeviceFilter, $first: Int, $after: String) {
+  devices(filter: $f, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    nodes { id serialNumber claimStatus labels deviceType { name } batchReference { reference } }
+  }
+}"""
+
+
+def _plans(app):
+    (graphql,) = [route.endpoint for route in app.routes if getattr(route, "path", None) == "/graphql"]
+    return graphql.plans
+
+
+async def _seed_catalog(as_user, world):
+    from tests.test_devices import import_rows, lora
+
+    platform = await as_user("platform_admin")
+    rows = [lora(f"PL{i}", f"70B3D5E75E00A0{i:02}") for i in range(5)]
+    await import_rows(platform, world.orgs["customer_a"].id, rows)
+    await import_rows(platform, world.orgs["customer_b"].id, [lora("PLB", "70B3D5E75E00A0FF")])
+
+
+async def test_a_planned_query_answers_as_strawberry_does(app, as_user, world, monkeypatch):
+    # given: the catalog page answered once by strawberry's path, which plans it
+    await _seed_catalog(as_user, world)
+    plans, admin_a = _plans(app), await as_user("admin_a")
+    await admin_a.ok(PAGE, {"first": 2})
+    assert plans.planned(PAGE, None)
+    first = await admin_a.ok(PAGE, {"first": 2})
+    variables = [
+        {},
+        {"first": 2, "after": first["devices"]["pageInfo"]["endCursor"]},
+        {"f": {"claimStatus": "UNCLAIMED", "search": "pl"}, "first": 3},
+        {"f": {"serialNumbers": ["PL1", "PL3", "PLB"]}},
+    ]
+    for given in variables:
+        # when: once without plans, once with
+        with monkeypatch.context() as off:
+            off.setattr(plans, "execute", _no_plan)
+            expected = await admin_a.post(PAGE, given)
+        answered = plans.answered
+        planned = await admin_a.post(PAGE, given)
+        # then: the plan answered, and the same
+        assert plans.answered == answered + 1
+        assert planned == expected and not planned.get("errors")
+    # and another organisation's page from the same plan holds only its own devices
+    answered = plans.answered
+    theirs = await (await as_user("admin_b")).ok(PAGE, {})
+    assert plans.answered == answered + 1
+    assert [n["serialNumber"] for n in theirs["devices"]["nodes"]] == ["PLB"]
+
+
+async def _no_plan(*args, **kwargs):
+    return None
+
+
+def _without_request_ids(body):
+    for error in body.get("errors") or []:
+        error.get("extensions", {}).pop("requestId", None)
+    return body
+
+
+async def test_a_planned_query_leaves_every_error_to_strawberry(app, as_user, client, world, settings, monkeypatch):
+    # given
+    await _seed_catalog(as_user, world)
+    plans, admin_a = _plans(app), await as_user("admin_a")
+    await admin_a.ok(PAGE, {"first": 1})
+    failing = [
+        {"first": "two"},  # does not coerce
+        {"first": -1},  # refused by the resolver
+        {"after": "not a cursor"},
+        {"f": {"serialNumbers": ["x"] * (settings.max_list_argument + 1)}},  # over the list limit
+    ]
+    codes = []
+    for given in failing:
+        with monkeypatch.context() as off:
+            off.setattr(plans, "execute", _no_plan)
+            expected = await admin_a.post(PAGE, given)
+        answered = plans.answered
+        # when
+        got = await admin_a.post(PAGE, given)
+        # then: strawberry's answer, not the plan's
+        assert got["errors"] and _without_request_ids(got) == _without_request_ids(expected)
+        assert plans.answered == answered
+        codes.append(got["errors"][0]["extensions"]["code"])
+    assert codes == ["BAD_USER_INPUT", "BAD_USER_INPUT", "BAD_USER_INPUT", "QUERY_TOO_COMPLEX"]
+    # and nobody logged in gets the plan's data
+    anonymous = client()
+    answered = plans.answered
+    assert await anonymous.code(PAGE, {}) == "UNAUTHENTICATED"
+    assert plans.answered == answered
+
+
+async def test_only_successful_queries_of_one_leased_root_field_are_planned(app, as_user, client, world):
+    plans, admin_a = _plans(app), await as_user("admin_a")
+    two_fields = "query Two { devices(first: 1) { totalCount } deviceTypes { name } }"
+    other_field = "query Other { deviceTypes { name } }"
+    with_directive = "query D($x: Boolean!) { devices(first: 1) @include(if: $x) { totalCount } }"
+    never_answered = "query Never { devices(first: 1) { totalCount } }"
+    for query in (two_fields, other_field):
+        await admin_a.ok(query)
+    await admin_a.ok(with_directive, {"x": True})
+    mutation = 'mutation M { setDeviceLabels(deviceIds: [], labels: ["x"]) { id } }'
+    await admin_a.post(mutation)
+    assert await client().code(never_answered) == "UNAUTHENTICATED"
+    for query in (two_fields, other_field, with_directive, mutation, never_answered):
+        assert not plans.planned(query, None) and not plans.planned(query, query.split()[1].split("(")[0])
