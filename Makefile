@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps test-system-deps run test test-sqlite test-postgres lint schema bench bench-batch bench-catalog demo clean
+.PHONY: setup system-deps test-system-deps run test test-sqlite test-postgres lint schema bench bench-batch bench-instructions bench-catalog demo clean
 
 ## system-deps: Debian packages `make run` needs (python3-venv, npm), installed when missing
 system-deps:
@@ -56,6 +56,10 @@ bench: setup
 ## bench-batch: where a batch of 100,000 spends its time in PostgreSQL (bench/README.md)
 bench-batch: setup
 	$(BIN)/python bench/batch_anatomy.py
+
+## bench-instructions: instructions per catalog page, GraphQL and the plain endpoint, under callgrind (bench/README.md)
+bench-instructions: setup
+	$(BIN)/python bench/page_instructions.py
 
 ## bench-catalog: the catalog at 1,000,000 devices, facets, a batch of 100,000 and a claim (bench/README.md)
 bench-catalog: setup
