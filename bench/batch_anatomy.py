@@ -22,18 +22,16 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import asyncpg
-from catalog import ORGANISATIONS, World, _batch_serials, cpu_ticks, create_world, seed
-from keys import LOOPBACK, ROOT, database_url, drop_database, kms_command, machine, recreate_database
+from catalog import ORGANISATIONS, World, _batch_serials, cpu_ticks, seeded_database
+from keys import add_pg_url, database_url, drop_database
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # the schema objects the variants remove, found by what they are (their names are tortoise's)
@@ -153,16 +151,10 @@ def main() -> int:
     parser.add_argument("--devices", type=int, default=1_000_000, help="devices seeded over 20 organisations")
     parser.add_argument("--batch", type=int, default=100_000, help="serial numbers in the batch")
     parser.add_argument("--runs", type=int, default=3, help="runs per variant (the median is shown)")
-    parser.add_argument(
-        "--pg-url",
-        default=os.environ.get("KMS_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
-        help="an administrative connection (loopback only)",
-    )
+    add_pg_url(parser)
     parser.add_argument("--only", metavar="TEXT", help="only the variants whose name contains TEXT")
     args = parser.parse_args()
     variants = [v for v in VARIANTS if not args.only or args.only in v.name]
-    if urlsplit(args.pg_url).hostname not in LOOPBACK:
-        parser.error("--pg-url must be a loopback address")
     if args.devices < 2 * ORGANISATIONS * 50 or not 0 < args.batch <= args.devices // 2 or not 0 < args.runs <= 20:
         parser.error("--devices must be at least 2,000, --batch at most half of them and --runs 1-20")
     name = "kms_bench_anatomy"
@@ -172,11 +164,7 @@ def main() -> int:
         env |= {"KMS_MAIL_WORKER": "off", "KMS_KEK_PROVIDER": "file", "KMS_KEK_FILE": ""}
         os.environ.update(env)
         try:
-            info = machine(asyncio.run(recreate_database(args.pg_url, name)))
-            subprocess.run([*kms_command(), "migrate"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-            world = asyncio.run(create_world(url))
-            print(f"seeding {args.devices:,} devices with COPY ...", flush=True)
-            seeded = asyncio.run(seed(url, world, args.devices))
+            info, world, seeded = seeded_database(args.pg_url, name, args.devices, env)
             print(f"devices table {seeded['size']} with indexes; {args.batch:,} serials, {args.runs} runs each")
             results = asyncio.run(measure(url, world, args.batch, args.runs, variants))
         finally:

@@ -45,18 +45,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import asyncpg
 import httpx
 from keys import DEVICE_COLUMNS as KEYS_DEVICE_COLUMNS
 from keys import (
-    LOOPBACK,
     PASSWORD,
     ROOT,
     Api,
     Report,
     Server,
+    add_pg_url,
     database_url,
     drop_database,
     kms_command,
@@ -237,6 +237,20 @@ async def seed(url: str, world: World, count: int, chunk: int = 100_000) -> dict
         "matching": matching,
         "size": size,
     }
+
+
+def seeded_database(
+    admin_url: str, name: str, devices: int, env: dict[str, str]
+) -> tuple[dict[str, str], World, dict[str, Any]]:
+    """A new database ``name`` (dropped first if it exists; the caller drops it at the end), migrated by
+    ``kms migrate`` with ``env``, with the world and ``devices`` devices: the machine table, the world and
+    seed()'s figures."""
+    info = machine(asyncio.run(recreate_database(admin_url, name)))
+    subprocess.run([*kms_command(), "migrate"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    url = database_url(admin_url, name)
+    world = asyncio.run(create_world(url))
+    print(f"seeding {devices:,} devices over {ORGANISATIONS} organisations with COPY ...", flush=True)
+    return info, world, asyncio.run(seed(url, world, devices))
 
 
 # --- load generation and CPU accounting ----------------------------------------------------------------
@@ -937,19 +951,13 @@ def parse_args() -> argparse.Namespace:
         "--skip-catalog", action="store_true", help="only facets, batch and claim (no catalog pages, no plain endpoint)"
     )
     parser.add_argument("--profile", metavar="DIR", help="py-spy the GraphQL workers during an extra run")
-    parser.add_argument(
-        "--pg-url",
-        default=os.environ.get("KMS_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
-        help="an administrative connection (loopback only)",
-    )
+    add_pg_url(parser)
     parser.add_argument(
         "--database", default="kms_bench_catalog", help="created, then dropped (must start with kms_bench)"
     )
     args = parser.parse_args()
     if not re.fullmatch(r"kms_bench\w*", args.database):
         parser.error("--database must start with kms_bench: the bench drops it")
-    if urlsplit(args.pg_url).hostname not in LOOPBACK:
-        parser.error("--pg-url must be a loopback address")
     if args.devices < 2 * ORGANISATIONS * 50 or not 0 < args.batch <= 100_000:
         parser.error("--devices must be at least 2,000 and --batch between 1 and 100,000")
     if not 0 < args.rounds <= args.requests <= 100_000 or not all(0 < c <= 64 for c in args.concurrency):
@@ -970,11 +978,7 @@ def run(args: argparse.Namespace, tmp: Path, report: Report, runs: list[Run]) ->
         "KMS_KEK_FILE": "",
     }
     os.environ.update(env)
-    info = machine(asyncio.run(recreate_database(args.pg_url, args.database)))
-    subprocess.run([*kms_command(), "migrate"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-    world = asyncio.run(create_world(url))
-    print(f"seeding {args.devices:,} devices over {ORGANISATIONS} organisations with COPY ...", flush=True)
-    seeded = asyncio.run(seed(url, world, args.devices))
+    info, world, seeded = seeded_database(args.pg_url, args.database, args.devices, env)
     report.notes.append(
         f"seeded {args.devices:,} devices and {seeded['labels']:,} labels with COPY in {seeded['seconds']:.1f} s, "
         f"VACUUM ANALYZE {seeded['vacuum_seconds']:.1f} s; devices table {seeded['size']} with indexes; "

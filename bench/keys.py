@@ -110,6 +110,22 @@ def machine(pg_version: str) -> dict[str, str]:
 # --- database ------------------------------------------------------------------------------------------
 
 
+def loopback_url(value: str) -> str:
+    if urlsplit(value).hostname not in LOOPBACK:
+        raise argparse.ArgumentTypeError("must be a loopback address")
+    return value
+
+
+def add_pg_url(parser: argparse.ArgumentParser) -> None:
+    """The benches' --pg-url: an administrative connection to a PostgreSQL on this machine."""
+    parser.add_argument(
+        "--pg-url",
+        type=loopback_url,
+        default=os.environ.get("KMS_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
+        help="an administrative connection (loopback only)",
+    )
+
+
 def database_url(admin_url: str, name: str) -> str:
     parts = urlsplit(admin_url)
     return urlunsplit(parts._replace(path=f"/{name}"))
@@ -564,17 +580,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=100_000, help="devices imported, claimed and released")
     parser.add_argument("--small", type=int, default=10_000, help="keys of the small memory release")
     parser.add_argument("--large", type=int, default=1_000_000, help="keys of the large memory release")
-    parser.add_argument(
-        "--pg-url",
-        default=os.environ.get("KMS_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
-        help="an administrative connection (loopback only)",
-    )
+    add_pg_url(parser)
     parser.add_argument("--database", default="kms_bench", help="created, then dropped (must start with kms_bench)")
     args = parser.parse_args()
     if not re.fullmatch(r"kms_bench\w*", args.database):
         parser.error("--database must start with kms_bench: the bench drops it")
-    if urlsplit(args.pg_url).hostname not in LOOPBACK:
-        parser.error("--pg-url must be a loopback address")
     return args
 
 

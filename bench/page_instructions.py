@@ -31,7 +31,10 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
+
+from catalog import seeded_database
+from keys import ROOT, add_pg_url, database_url, drop_database
 
 SIDES = ("graphql", "unplanned", "plain")
 WARM_UP = 20
@@ -139,11 +142,7 @@ def main() -> int:
     parser.add_argument("--devices", type=int, default=100_000, help="devices seeded over 20 organisations")
     parser.add_argument("--requests", type=int, nargs=2, default=[50, 150], help="the two request counts")
     parser.add_argument("--no-total", action="store_true", help="pages without totalCount")
-    parser.add_argument(
-        "--pg-url",
-        default=os.environ.get("KMS_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
-        help="an administrative connection (loopback only)",
-    )
+    add_pg_url(parser)
     parser.add_argument("--child", nargs=3, metavar=("SIDE", "REQUESTS", "WORLD"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -155,11 +154,6 @@ def main() -> int:
         parser.error("--requests: two counts, 0 < first < second <= 2000; --devices at least 2,000")
     import pickle
 
-    from catalog import create_world, seed
-    from keys import LOOPBACK, ROOT, database_url, drop_database, kms_command, machine, recreate_database
-
-    if urlsplit(args.pg_url).hostname not in LOOPBACK:
-        parser.error("--pg-url must be a loopback address")
     name = "kms_bench_instructions"
     url = database_url(args.pg_url, name)
     figures: dict[str, float] = {}
@@ -169,11 +163,7 @@ def main() -> int:
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "bench"), str(ROOT)])
         os.environ.update(env)
         try:
-            info = machine(asyncio.run(recreate_database(args.pg_url, name)))
-            subprocess.run([*kms_command(), "migrate"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-            world = asyncio.run(create_world(url))
-            print(f"seeding {args.devices:,} devices with COPY ...", flush=True)
-            asyncio.run(seed(url, world, args.devices))
+            info, world, _seeded = seeded_database(args.pg_url, name, args.devices, env)
             world_file = str(Path(tmp) / "world.pickle")
             with open(world_file, "wb") as f:
                 pickle.dump(world, f)

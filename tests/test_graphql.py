@@ -410,13 +410,9 @@ async def test_a_planned_query_answers_as_strawberry_does(app, as_user, world, m
     ]
     for given in variables:
         # when: once without plans, once with
-        with monkeypatch.context() as off:
-            off.setattr(plans, "execute", _no_plan)
-            expected = await admin_a.post(PAGE, given)
-        answered = plans.answered
-        planned = await admin_a.post(PAGE, given)
+        expected, planned, by_plan = await _both_ways(plans, admin_a, given, monkeypatch)
         # then: the plan answered, and the same
-        assert plans.answered == answered + 1
+        assert by_plan == 1
         assert planned == expected and not planned.get("errors")
     # and another organisation's page from the same plan holds only its own devices
     answered = plans.answered
@@ -425,8 +421,18 @@ async def test_a_planned_query_answers_as_strawberry_does(app, as_user, world, m
     assert [n["serialNumber"] for n in theirs["devices"]["nodes"]] == ["PLB"]
 
 
-async def _no_plan(*args, **kwargs):
-    return None
+async def _both_ways(plans, api, variables, monkeypatch):
+    """PAGE's answer without plans, its answer with them, and how many requests a plan answered (0 or 1)."""
+
+    async def no_plan(*args, **kwargs):
+        return None
+
+    with monkeypatch.context() as off:
+        off.setattr(plans, "execute", no_plan)
+        expected = await api.post(PAGE, variables)
+    answered = plans.answered
+    got = await api.post(PAGE, variables)
+    return expected, got, plans.answered - answered
 
 
 def _without_request_ids(body):
@@ -448,15 +454,11 @@ async def test_a_planned_query_leaves_every_error_to_strawberry(app, as_user, cl
     ]
     codes = []
     for given in failing:
-        with monkeypatch.context() as off:
-            off.setattr(plans, "execute", _no_plan)
-            expected = await admin_a.post(PAGE, given)
-        answered = plans.answered
         # when
-        got = await admin_a.post(PAGE, given)
+        expected, got, by_plan = await _both_ways(plans, admin_a, given, monkeypatch)
         # then: strawberry's answer, not the plan's
         assert got["errors"] and _without_request_ids(got) == _without_request_ids(expected)
-        assert plans.answered == answered
+        assert by_plan == 0
         codes.append(got["errors"][0]["extensions"]["code"])
     assert codes == ["BAD_USER_INPUT", "BAD_USER_INPUT", "BAD_USER_INPUT", "QUERY_TOO_COMPLEX"]
     # and nobody logged in gets the plan's data
