@@ -77,6 +77,9 @@ async def test_a_third_party_plugin_adds_its_panel_to_the_device_page(
             for language in LANGUAGES:
                 await User.filter(id=world.users["keys_a"].id).update(language=language)
                 await page.locator("[data-menu=logout]").click()
+                # the logout has ended the session before the next login starts one (else its answer may
+                # arrive after the login's and end the new session)
+                await expect(page.locator("form.login")).to_be_visible()
                 await login(page, world.users["keys_a"].email)
                 await page.goto(f"/console#/devices/{device.id}")
                 await expect(page.locator("[data-panel=acme-heat] [data-acme=meterCode]")).to_have_text("HX-42")
