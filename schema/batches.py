@@ -60,7 +60,7 @@ class BatchReferenceType:
     @strawberry.field
     async def devices(self, info: Info, first: int | None = 50, after: str | None = None) -> Connection[DeviceObject]:
         page = await batches.batch_devices(info.context.require_actor(), self._model, first=first, after=after)
-        return Connection.of(page, await preload_page(info, [DeviceObject.of(d) for d in page.nodes]))
+        return Connection.of(page, await preload_page(info, page.nodes))
 
 
 async def load_batch(info: Info, batch_id: Any) -> BatchReferenceType | None:

@@ -271,33 +271,22 @@ def page_objects(
     return [DeviceObject.of(row, preloaded(row)) for row in rows]
 
 
-def _preload(
-    info: Info,
-    objects: list[DeviceObject],
-    wanted: set[str],
-    labels: dict[Any, list[str]] | None,
-    found_batches: dict[Any, Any] | None,
+async def preload_page(
+    info: Info, rows: Sequence[Device | devices.DeviceRow], container: str = "nodes"
 ) -> list[DeviceObject]:
-    preloaded = _preloader(info, wanted, labels, found_batches)
-    for o in objects:
-        o._preloaded = preloaded(o._model)
-    return objects
-
-
-async def preload_page(info: Info, objects: list[DeviceObject], container: str = "nodes") -> list[DeviceObject]:
-    """Device types, labels and batch references of a page of devices (one query each for labels and
-    batches) before the fields resolve. Only what the query selects."""
+    """A page of devices as objects with their device types, labels and batch references (one query each for
+    labels and batches) loaded before the fields resolve. Only what the query selects."""
     wanted = _selected_under(info, container)
-    if not objects or not wanted & {"labels", "batchReference", "deviceType"}:
-        return objects
-    ids = [o._model.id for o in objects]
+    if not rows or not wanted & {"labels", "batchReference", "deviceType"}:
+        return [DeviceObject.of(row) for row in rows]
+    ids = [row.id for row in rows]
     labels = await devices.labels_of(ids) if "labels" in wanted else None
     found_batches = None
     if "batchReference" in wanted:
-        batch_ids = list(dict.fromkeys(b for o in objects if (b := o._model.batch_id) is not None))  # type: ignore[union-attr]
+        batch_ids = list(dict.fromkeys(b for row in rows if (b := row.batch_id) is not None))  # type: ignore[union-attr]
         visible = await batches.visible_batches(info.context.require_actor(), batch_ids)
         found_batches = {b.id: b for b in visible if b is not None}
-    return _preload(info, objects, wanted, labels, found_batches)
+    return page_objects(info, rows, wanted, labels, found_batches)
 
 
 @strawberry.type
