@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import keyword
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, NamedTuple, TypeVar
 
@@ -27,6 +26,8 @@ from graphql.type.scalars import serialize_id, serialize_string
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
+
+from schema.lru import Lru
 
 #: A source object may carry the values of some of its resolver fields, already loaded for a whole page (a
 #: dict by Python field name under this attribute). The executor below then completes them without calling
@@ -126,18 +127,18 @@ _PLANS: weakref.WeakKeyDictionary[GraphQLSchema, dict[int, tuple[GraphQLField, _
     weakref.WeakKeyDictionary()
 )
 # Compiled selections per schema, by shape (see _shape); a few hundred at most: the queries clients send.
-_COMPILED: weakref.WeakKeyDictionary[GraphQLSchema, OrderedDict[tuple[Any, ...], Callable[..., Any]]] = (
+_COMPILED: weakref.WeakKeyDictionary[GraphQLSchema, Lru[tuple[Any, ...], Callable[..., Any]]] = (
     weakref.WeakKeyDictionary()
 )
 _COMPILED_MAX = 512
 # Classes of values seen not to be awaitable (see _learn_sync): an object below is answered inline then.
 _SYNC_TYPES: set[type] = set()
 # Selections by the syntax tree nodes they were collected from (kept alive here, so their ids stay theirs).
-_SHARED: weakref.WeakKeyDictionary[GraphQLSchema, OrderedDict[tuple[Any, ...], tuple[list[Any], _Selection | None]]] = (
+_SHARED: weakref.WeakKeyDictionary[GraphQLSchema, Lru[tuple[Any, ...], tuple[list[Any], _Selection | None]]] = (
     weakref.WeakKeyDictionary()
 )
 _SHARED_MAX = 2048
-_STATIC: OrderedDict[int, tuple[Any, bool]] = OrderedDict()  # by id(operation), with the operation kept
+_STATIC: Lru[int, tuple[Any, bool]] = Lru(_SHARED_MAX)  # by id(operation), with the operation kept
 
 
 class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -158,7 +159,9 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         # Selections of an operation without directives depend only on its syntax tree, which the parse
         # cache shares between requests: they are kept per schema by the tree's nodes.
         self._shared = (
-            _per_schema(_SHARED, self.schema, OrderedDict) if _static(self.operation, self.fragments) else None
+            _per_schema(_SHARED, self.schema, lambda: Lru(_SHARED_MAX))
+            if _static(self.operation, self.fragments)
+            else None
         )
 
     def _plan(self, parent_type: GraphQLObjectType, field_details_list: Any) -> _FieldPlan | None:
@@ -246,7 +249,6 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             shared_key = (object_type.name, *(id(details.node) for details in field_details_list))
             shared = self._shared.get(shared_key)
             if shared is not None:
-                self._shared.move_to_end(shared_key)
                 self._selections[key] = (field_details_list, shared[1])
                 return shared[1]
         grouped_field_set, new_defer_usages, *_ = self.collect_subfields(object_type, field_details_list)
@@ -271,21 +273,16 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         selection = None if steps is None else _Selection(steps, self._compiled(steps))
         self._selections[key] = (field_details_list, selection)  # keeps the list (and its id) alive
         if self._shared is not None and shared_key is not None:
-            self._shared[shared_key] = ([details.node for details in field_details_list], selection)
-            if len(self._shared) > _SHARED_MAX:
-                self._shared.popitem(last=False)
+            self._shared.put(shared_key, ([details.node for details in field_details_list], selection))
         return selection
 
     def _compiled(self, steps: list[_Step]) -> Callable[[Any, PlainFieldExecutor], Any]:
-        compiled = _per_schema(_COMPILED, self.schema, OrderedDict)
+        compiled = _per_schema(_COMPILED, self.schema, lambda: Lru(_COMPILED_MAX))
         shape = _shape(steps)
         found = compiled.get(shape)
         if found is None:
-            found = compiled[shape] = _compile(steps)
-            if len(compiled) > _COMPILED_MAX:
-                compiled.popitem(last=False)
-        else:
-            compiled.move_to_end(shape)
+            found = _compile(steps)
+            compiled.put(shape, found)
         return found
 
     def _complete(
@@ -326,6 +323,10 @@ def _per_schema(caches: weakref.WeakKeyDictionary[GraphQLSchema, C], schema: Gra
     return found
 
 
+def _shared_cache() -> Lru[tuple[Any, ...], tuple[list[Any], _Selection | None]]:
+    return Lru(_SHARED_MAX)
+
+
 def _static(operation: Any, fragments: dict[str, Any]) -> bool:
     """Whether an operation and its fragments use no directive (@skip, @include, @defer...), so that which
     fields it selects does not depend on its variables. Known per operation node (shared by the parse
@@ -341,9 +342,7 @@ def _static(operation: Any, fragments: dict[str, Any]) -> bool:
         return selection_set is None or all(plain(child) for child in selection_set.selections)
 
     static = plain(operation) and all(plain(fragment) for fragment in fragments.values())
-    _STATIC[id(operation)] = (operation, static)
-    if len(_STATIC) > _SHARED_MAX:
-        _STATIC.popitem(last=False)
+    _STATIC.put(id(operation), (operation, static))
     return static
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,6 +28,7 @@ from strawberry.schema.schema import validate_document
 
 from resolvers.errors import KmsError
 from resolvers.roles import Permission
+from schema.lru import Lru
 
 log = logging.getLogger("kms.graphql")
 
@@ -82,30 +82,6 @@ def lone_root_field(operation: OperationDefinitionNode | None, names: frozenset[
     return not others and isinstance(field, FieldNode) and not field.directives and field.name.value in names
 
 
-class ValidationResults:
-    """A bounded LRU of validation results for one schema, shared by the requests of one process.
-
-    Validation depends only on the schema, the document and the set of rules. The rules of this schema are
-    fixed by its settings except for one that depends on who asks (introspection), so the key is the query
-    text with the names of the rules in force; a schema keeps its own cache (other limits, other results).
-    """
-
-    def __init__(self, maxsize: int) -> None:
-        self.maxsize = maxsize
-        self._results: OrderedDict[tuple[str, tuple[str, ...]], list[GraphQLError]] = OrderedDict()
-
-    def get(self, key: tuple[str, tuple[str, ...]]) -> list[GraphQLError] | None:
-        found = self._results.get(key)
-        if found is not None:
-            self._results.move_to_end(key)
-        return found
-
-    def put(self, key: tuple[str, tuple[str, ...]], errors: list[GraphQLError]) -> None:
-        self._results[key] = errors
-        if len(self._results) > self.maxsize:
-            self._results.popitem(last=False)
-
-
 @dataclass(frozen=True)
 class Limits:
     """What one schema allows a request: built once per schema (the depth and alias rules are classes that
@@ -114,7 +90,9 @@ class Limits:
     max_tokens: int
     max_list_argument: int
     rules: tuple[type[ASTValidationRule], ...]  # depth and aliases
-    validation_results: ValidationResults
+    # Validation depends only on the schema, the document and the rules: keyed by the query text and the names
+    # of the rules in force (one rule depends on who asks: introspection); a schema keeps its own.
+    validation_results: Lru[tuple[str, tuple[str, ...]], list[GraphQLError]]
     parse: Callable[..., DocumentNode]  # graphql-core's parse behind an LRU cache
 
     @classmethod
@@ -125,7 +103,7 @@ class Limits:
             max_tokens=max_tokens,
             max_list_argument=max_list_argument,
             rules=(depth_rule(max_depth, None, None), aliases_rule(max_aliases)),
-            validation_results=ValidationResults(maxsize=cache_size),
+            validation_results=Lru(cache_size),
             parse=lru_cache(maxsize=cache_size)(parse),
         )
 

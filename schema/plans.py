@@ -18,7 +18,6 @@ coded and masked by the one path that does that (``schema.extensions.RequestPoli
 from __future__ import annotations
 
 import inspect
-from collections import OrderedDict
 from typing import Any, cast
 
 from graphql import (
@@ -35,6 +34,7 @@ from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.types import ExecutionResult as StrawberryExecutionResult
 
 from schema.extensions import Limits, lone_root_field, longest_list
+from schema.lru import Lru
 
 
 class RootFieldPlans:
@@ -55,9 +55,8 @@ class RootFieldPlans:
         self.executor_class = executor_class
         self.limits = limits
         self.root_fields = root_fields
-        self.maxsize = maxsize
         self.answered = 0  # requests a plan answered (tests and benches read it)
-        self._documents: OrderedDict[tuple[str, str | None], DocumentNode] = OrderedDict()
+        self._documents: Lru[tuple[str, str | None], DocumentNode] = Lru(maxsize)
 
     def planned(self, query: str, operation_name: str | None) -> bool:
         return (query, operation_name) in self._documents
@@ -72,9 +71,7 @@ class RootFieldPlans:
         except GraphQLError:
             return
         if lone_root_field(get_operation_ast(document, operation_name), self.root_fields):
-            self._documents[key] = document
-            if len(self._documents) > self.maxsize:
-                self._documents.popitem(last=False)
+            self._documents.put(key, document)
 
     async def execute(
         self,
@@ -88,7 +85,6 @@ class RootFieldPlans:
         document = self._documents.get((query, operation_name))
         if document is None or longest_list(variables or {}) > self.limits.max_list_argument:
             return None
-        self._documents.move_to_end((query, operation_name))
         result = execute(
             self.schema,
             document,
