@@ -12,7 +12,8 @@ from models.organisations import Organisation
 
 class Device(BaseModel):
     """A device owned by one organisation. "owner_path" copies the owner's materialised path so the
-    catalog of a subtree is one indexed prefix match."""
+    catalog of a subtree is one indexed prefix match. On PostgreSQL the owner and the batch are checked
+    through device_counts, once per group of devices instead of once per device (migration 0011)."""
 
     serial_number = fields.CharField(max_length=64, unique=True)
     device_type = fields.CharField(max_length=64, db_index=True)
@@ -80,10 +81,10 @@ class DeviceCount(Model):
     key = fields.CharField(max_length=200, primary_key=True)  # "owner_id|claim_status|device_type|batch_id"
     owner: fields.ForeignKeyRelation[Organisation] = fields.ForeignKeyField(
         "models.Organisation", related_name="device_counts", on_delete=fields.CASCADE, db_constraint=False
-    )
+    )  # PostgreSQL: a key without ON DELETE (migration 0011); the devices' owners are checked through it
     claim_status = fields.CharField(max_length=16)
     device_type = fields.CharField(max_length=64)
-    batch_id = fields.UUIDField(null=True)  # no constraint: the triggers write it as the devices have it
+    batch_id = fields.UUIDField(null=True)  # PostgreSQL: a key to batch_references (migration 0011)
     n = fields.BigIntField(default=0)
 
     class Meta:

@@ -5,23 +5,28 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from tortoise import connections
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from models import db
 from models.audit import AuditEvent
 from models.auth import Session
 from models.devices import BatchReference, Device, DeviceLabel
 from models.keys import DeviceKey
+from models.organisations import Organisation
 from resolvers import batches as batch_use_cases
 from resolvers import devices as use_cases
 from resolvers.auth import actor_for
 from resolvers.errors import BadInput
 from resolvers.pagination import encode_cursor
+from tests.conftest import make_org
 
 IMPORT = """mutation($org: ID!, $rows: [DeviceImportRow!]!) { importDevices(organisationId: $org, rows: $rows) {
   id serialNumber claimStatus deviceType { id radio } owner { name } keys { keyType algorithm checkValue } } }"""
@@ -210,6 +215,34 @@ async def test_catalog_totals_stay_exact_through_every_kind_of_change(as_user, w
         assert await use_cases.count_from_totals(admin, flt) == await use_cases.filtered(admin, flt).count(), flt
     totals = await (await as_user("admin_a")).ok("{ devices(filter: {claimStatus: UNCLAIMED}) { totalCount } }")
     assert totals["devices"]["totalCount"] == 3  # T4, T5 and T-OMS of the sub-organisation
+
+
+async def test_a_device_names_an_owner_and_a_batch_that_exist_and_keeps_them(world):
+    """The database refuses a device whose owner or batch does not exist, and the deletion of an organisation
+    or batch that holds devices (PostgreSQL checks both through device_counts, migration 0011)."""
+    org = await make_org("Owner O", world.orgs["platform"])
+    device = await Device.create(serial_number="REF-1", device_type="topas-sonic-wmbus", owner=org, owner_path=org.path)
+    batch = await BatchReference.create(reference="R-1", organisation=org, sender=world.orgs["platform"])
+    await Device.filter(id=device.id).update(batch_id=batch.id)
+    missing = uuid.uuid4()
+    for change in ({"owner_id": missing}, {"batch_id": missing}):
+        with pytest.raises(IntegrityError):
+            async with in_transaction():
+                await Device.filter(id=device.id).update(**change)
+    with pytest.raises(IntegrityError):
+        async with in_transaction():
+            await Device.create(
+                serial_number="REF-2", device_type="topas-sonic-wmbus", owner_id=missing, owner_path="/"
+            )
+    with pytest.raises(IntegrityError):
+        async with in_transaction():
+            await Organisation.filter(id=org.id).delete()
+    if db.dialect() == "postgres":  # SQLite's per-device key sets the devices' batch to none instead
+        with pytest.raises(IntegrityError):
+            async with in_transaction():
+                await BatchReference.filter(id=batch.id).delete()
+    assert await Device.filter(owner_id=org.id, batch_id=batch.id).count() == 1
+    assert not await Device.filter(serial_number="REF-2").exists()
 
 
 async def test_identifiers_are_listed_as_the_plugin_names_them_and_never_hold_keys(as_user, world):
