@@ -814,7 +814,7 @@ def phase_batch_and_claim(ctx: Ctx, server: Server) -> None:
             "s",
             2.0,
         )
-        report.notes.append(batch_cpu.note("createBatchReference of 100,000"))
+        report.notes.append(batch_cpu.note(f"createBatchReference of {len(serials):,}"))
     finally:
         admin.close()
     ids = asyncio.run(_batch_device_ids(ctx.env["KMS_DATABASE_URL"], batch["id"]))
@@ -825,7 +825,7 @@ def phase_batch_and_claim(ctx: Ctx, server: Server) -> None:
             started = time.perf_counter()
             claim = keys.gql(CLAIM, {"ids": ids})["claimDevices"]
             seconds = time.perf_counter() - started
-        report.notes.append(claim_cpu.note("claimDevices of 100,000"))
+        report.notes.append(claim_cpu.note(f"claimDevices of {len(ids):,}"))
     finally:
         keys.close()
     if claim["claimedCount"] != len(ids):
