@@ -17,6 +17,7 @@ class Device(BaseModel):
 
     serial_number = fields.CharField(max_length=64, unique=True)
     device_type = fields.CharField(max_length=64, db_index=True)
+    # owner's and batch's on_delete hold for SQLite's per-device keys; PostgreSQL refuses both deletes (0011)
     owner: fields.ForeignKeyRelation[Organisation] = fields.ForeignKeyField(
         "models.Organisation", related_name="devices", on_delete=fields.RESTRICT
     )
@@ -81,7 +82,8 @@ class DeviceCount(Model):
     key = fields.CharField(max_length=200, primary_key=True)  # "owner_id|claim_status|device_type|batch_id"
     owner: fields.ForeignKeyRelation[Organisation] = fields.ForeignKeyField(
         "models.Organisation", related_name="device_counts", on_delete=fields.CASCADE, db_constraint=False
-    )  # PostgreSQL: a key without ON DELETE (migration 0011); the devices' owners are checked through it
+    )  # the database has a key all the same (tortoise's migrations ignore db_constraint): ON DELETE CASCADE on
+    # SQLite; on PostgreSQL one without ON DELETE, through which the devices' owners are checked (migration 0011)
     claim_status = fields.CharField(max_length=16)
     device_type = fields.CharField(max_length=64)
     batch_id = fields.UUIDField(null=True)  # PostgreSQL: a key to batch_references (migration 0011)
