@@ -3,14 +3,18 @@ health checks, security headers, GraphiQL, and the schema against the public con
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
+import sys
+import uuid
 from pathlib import Path
 
 import pytest
 from graphql import GraphQLError, find_breaking_changes
 from graphql import build_schema as build_sdl
 
+import app as app_module
 from models.tokens import ApiToken
 from resolvers.errors import NotFound
 from schema import build_schema
@@ -482,3 +486,57 @@ async def test_only_successful_queries_of_one_leased_root_field_are_planned(app,
     assert await client().code(never_answered) == "UNAUTHENTICATED"
     for query in (two_fields, other_field, with_directive, mutation, never_answered):
         assert not plans.planned(query, None) and not plans.planned(query, query.split()[1].split("(")[0])
+
+
+# --- bulk requests and the cyclic garbage collector (app.cyclic_gc_paused) -----------------------------
+
+
+def test_overlapping_pauses_of_the_cyclic_collector_end_with_the_last():
+    assert gc.isenabled()
+    with app_module.cyclic_gc_paused():
+        with app_module.cyclic_gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the first bulk request still runs
+    assert gc.isenabled()
+    gc.disable()  # a collector disabled by someone else stays so
+    try:
+        with app_module.cyclic_gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+async def test_a_bulk_request_runs_without_cyclic_collections_and_a_small_one_with_them(as_user, monkeypatch):
+    """A claim of 12,000 unknown ids (a body of ~480 KB) creates tens of thousands of containers: with the
+    collector paused no collection starts while the app handles it; with the threshold above its size, some
+    do. (The collections the pause saved run once it ends.)"""
+    api = await as_user("keys_a")
+    ids = [str(uuid.uuid4()) for _ in range(12_000)]
+    query = "mutation($ids: [ID!]!) { claimDevices(deviceIds: $ids) { claimedCount refused { reason } } }"
+    collections: list[int] = []
+
+    handling = app_module.KmsGraphQL._handle.__code__
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code is not handling:
+            frame = frame.f_back
+        if phase == "start" and frame is not None:  # started inside the app's handling of the request
+            collections.append(info["generation"])
+
+    async def claim() -> int:
+        collections.clear()
+        gc.callbacks.append(count)
+        try:
+            result = await api.ok(query, {"ids": ids})
+        finally:
+            gc.callbacks.remove(count)
+        assert result["claimDevices"]["claimedCount"] == 0
+        assert {r["reason"] for r in result["claimDevices"]["refused"]} == {"DEVICE_NOT_FOUND"}
+        return len(collections)
+
+    assert await claim() == 0
+    assert gc.isenabled()
+    monkeypatch.setattr(app_module, "BULK_BODY_BYTES", 10 * 1024 * 1024)
+    assert await claim() > 0
