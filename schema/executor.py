@@ -323,10 +323,6 @@ def _per_schema(caches: weakref.WeakKeyDictionary[GraphQLSchema, C], schema: Gra
     return found
 
 
-def _shared_cache() -> Lru[tuple[Any, ...], tuple[list[Any], _Selection | None]]:
-    return Lru(_SHARED_MAX)
-
-
 def _static(operation: Any, fragments: dict[str, Any]) -> bool:
     """Whether an operation and its fragments use no directive (@skip, @include, @defer...), so that which
     fields it selects does not depend on its variables. Known per operation node (shared by the parse

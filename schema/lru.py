@@ -29,6 +29,3 @@ class Lru(Generic[K, V]):
 
     def __contains__(self, key: object) -> bool:
         return key in self._items
-
-    def __len__(self) -> int:
-        return len(self._items)
