@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Container, Sequence
+from collections.abc import Collection, Container, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -104,16 +104,32 @@ async def addressable(actor: Actor, organisation_id: str) -> Organisation:
 
 
 async def _devices_for(actor: Actor, serials: Sequence[str]) -> list[tuple[UUID, str]]:
-    """The caller's devices with these serial numbers; all must exist, or nothing happens."""
+    """The caller's devices with these serial numbers; all must exist and none may wait in a batch for
+    another organisation to take ownership, or nothing happens."""
     found: dict[str, UUID] = {}
+    waiting: list[str] = []
     for start in range(0, len(serials), _CHUNK):
         chunk = list(serials[start : start + _CHUNK])
-        for device_id, serial in (
-            await _scope.devices(actor).filter(serial_number__in=chunk).values_list("id", "serial_number")
+        for device_id, serial, batch_state in (
+            await _scope.devices(actor)
+            .filter(serial_number__in=chunk)
+            .values_list("id", "serial_number", "batch__state")
         ):
             found[str(serial)] = device_id
+            if batch_state == PENDING:
+                waiting.append(str(serial))
     _refuse_unknown(serials, found)
+    _refuse_waiting(serials, waiting)
     return [(found[s], s) for s in serials]
+
+
+async def _refuse(actor: Actor, serials: Sequence[str], assigned: Container[str]) -> None:
+    """Explain why the assignment statement left some serial numbers out: unknown to the caller, or
+    waiting in a batch for another organisation to take ownership."""
+    missing = [s for s in serials if s not in assigned]
+    await _devices_for(actor, missing)
+    # both checks passed: the devices changed between the statement and this look (a concurrent batch won)
+    raise KmsError("Some devices changed at the same time; nothing was changed. Please try again.", code="CONFLICT")
 
 
 def _refuse_unknown(serials: Sequence[str], found: Container[str]) -> None:
@@ -127,9 +143,29 @@ def _refuse_unknown(serials: Sequence[str], found: Container[str]) -> None:
         )
 
 
+def _refuse_waiting(serials: Sequence[str], waiting: Collection[str]) -> None:
+    """Devices of a batch that waits for confirmation stay put until its organisation takes ownership."""
+    if waiting:
+        listed = set(waiting)
+        raise KmsError(
+            f"{len(listed)} devices wait in a batch for another organisation to take ownership; nothing was changed.",
+            code=BadInput.code,
+            field="serialNumbers",
+            serialNumbers=[s for s in serials if s in listed][:1000],
+            refusedCount=len(listed),
+        )
+
+
 # What putting devices in a batch changes: a pending batch only records them, an accepted one also moves
 # them to its organisation ($2, $3 its id and path), UNCLAIMED for their new owner.
+PENDING = "PENDING_CONFIRMATION"
 PENDING_SETS = "batch_id = $2"
+# devices that wait in a batch for confirmation are not the sender's to put in another batch
+NOT_WAITING = (
+    "(batch_id IS NULL OR batch_id NOT IN (SELECT id FROM batch_references WHERE state = 'PENDING_CONFIRMATION'))"
+)
+# PostgreSQL: batch creations take turns, so each one's statements see the batches created before it
+_BATCH_LOCK = 7_240_002
 TRANSFER_SETS = "owner_id = $2, owner_path = $3, claim_status = 'UNCLAIMED', claimed_at = NULL, batch_id = $4"
 
 
@@ -138,7 +174,7 @@ def assignment_sql(pending: bool, scope: str) -> str:
     _scope.devices_sql, its parameters after the SETS') as it assigns them; bench/batch_anatomy.py runs it too."""
     sets = PENDING_SETS if pending else TRANSFER_SETS
     return (
-        f"UPDATE devices SET {sets} WHERE serial_number = ANY($1::text[]) AND {scope} "  # noqa: S608 - our columns
+        f"UPDATE devices SET {sets} WHERE serial_number = ANY($1::text[]) AND {NOT_WAITING} AND {scope} "  # noqa: S608
         "RETURNING id, serial_number"
     )
 
@@ -154,7 +190,7 @@ async def _assign_pg(
     scope, bounds = _scope.devices_sql(actor, 2 + len(values))
     rows = await db.pg_fetch(assignment_sql(pending, scope), serials, *values, *bounds)
     if len(rows) != len(serials):
-        _refuse_unknown(serials, {r[1] for r in rows})
+        await _refuse(actor, serials, {r[1] for r in rows})
     if label and not pending:
         await _label_pg([r[0] for r in rows], label)
 
@@ -215,7 +251,9 @@ async def create_batch(actor: Actor, new: NewBatch, settings: Settings) -> Batch
     ids = [] if postgres else [i for i, _ in await _devices_for(actor, serials)]
     pending = new.requires_confirmation
     try:
-        async with in_transaction():
+        async with in_transaction() as connection:
+            if postgres:
+                await connection.execute_query(f"SELECT pg_advisory_xact_lock({_BATCH_LOCK})")
             batch = await BatchReference.create(
                 reference=reference,
                 label=label,

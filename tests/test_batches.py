@@ -410,3 +410,35 @@ async def test_facet_counts_stay_exact_through_imports_labels_claims_transfers_a
     assert (
         await use_cases.facets(actor_for(world.users["admin_b"], world.orgs["customer_b"]), use_cases.DeviceFilter())
     ) == use_cases.Facets([], [], [], [])
+
+
+async def test_devices_waiting_in_a_batch_stay_there_until_taken(as_user, world):
+    # given: two devices wait for the partner to take ownership
+    await seed(as_user, world)
+    admin_a = await as_user("admin_a")
+    waiting = {
+        "reference": "WAIT-1",
+        "serialNumbers": ["21N001052", "21N001064"],
+        "requiresConfirmation": True,
+        "organisationId": str(world.orgs["partner"].id),
+    }
+    await admin_a.ok(CREATE, {"in": waiting})
+    # when: the sender puts one of them in another batch, with or without confirmation, or from the selection
+    sub = str(world.orgs["customer_a_sub"].id)
+    for confirm in (False, True):
+        new = {"reference": f"AGAIN-{confirm}", "serialNumbers": ["9999990", "21N001064"], "organisationId": sub}
+        error = await admin_a.error(CREATE, {"in": {**new, "requiresConfirmation": confirm}})
+        # then: refused, naming the waiting device, and nothing changed
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert error["extensions"]["serialNumbers"] == ["21N001064"]
+    device = await Device.get(serial_number="21N001064")
+    error = await admin_a.error(FROM_SELECTION, {"ref": "AGAIN-SEL", "ids": [str(device.id)], "org": sub})
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert await BatchReference.all().values_list("reference", flat=True) == ["WAIT-1"]
+    assert (await Device.get(serial_number="9999990")).batch_id is None
+    # and the partner still takes both
+    partner = await as_user("partner_admin")
+    assert (await partner.ok(TAKE, {"ref": "WAIT-1"}))["takeOwnership"]["deviceCount"] == 2
+    # once taken, the new owner may batch them on
+    onward = {"reference": "ONWARD", "serialNumbers": ["21N001064"], "organisationId": str(world.orgs["partner"].id)}
+    assert (await partner.ok(CREATE, {"in": onward}))["createBatchReference"]["batchReference"]["deviceCount"] == 1
