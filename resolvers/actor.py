@@ -34,6 +34,13 @@ class Actor:
     def has(self, permission: Permission) -> bool:
         return permission in self.permissions
 
+    def is_self(self, user_id: object) -> bool:
+        """Whether ``user_id`` (a UUID or an ID as the caller spelled it, in any case) names the caller."""
+        try:
+            return UUID(str(user_id)) == self.user_id
+        except ValueError:
+            return False
+
     @property
     def sees_everything(self) -> bool:
         return Permission.SEE_ALL_ORGANISATIONS in self.permissions

@@ -347,7 +347,7 @@ async def disable_otp(actor: Actor, password: str, code: str, server: SecretByte
 
 async def reset_user_otp(actor: Actor, user_id: str) -> User:
     """An administrator removes another user's second factor (a lost phone); the user sets it up again."""
-    if str(actor.user_id) == str(user_id):
+    if actor.is_self(user_id):
         raise BadInput("id", "Turn your own second factor off in your profile, with a current code.")
     user = await _scope.user(actor, user_id)
     if not parse_roles(user.role_list) <= actor.grantable:

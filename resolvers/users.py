@@ -107,7 +107,7 @@ async def list_users(actor: Actor, flt: UserFilter, *, first: int | None, after:
 
 
 async def get_user(actor: Actor, user_id: str) -> User:
-    if str(actor.user_id) == user_id:
+    if actor.is_self(user_id):
         return await User.get(id=actor.user_id)
     if not actor.has(Permission.MANAGE_USERS):
         raise Forbidden()
@@ -156,7 +156,7 @@ async def create_user(actor: Actor, profile: Profile, password: str) -> User:
 
 async def update_user(actor: Actor, user_id: str, profile: Profile) -> User:
     changed = profile.changed()
-    is_self = str(actor.user_id) == user_id
+    is_self = actor.is_self(user_id)
     if not (is_self and changed <= Profile.SELF_SERVICE) and not actor.has(Permission.MANAGE_USERS):
         raise Forbidden("You may change only your name, language and CSV settings.")
     if is_self and changed & {"roles", "organisation_id"}:
@@ -216,7 +216,7 @@ async def update_user(actor: Actor, user_id: str, profile: Profile) -> User:
 
 async def set_user_password(actor: Actor, user_id: str, new_password: str) -> User:
     """An admin sets another user's password; the user must change it at the next login."""
-    if str(actor.user_id) == user_id:
+    if actor.is_self(user_id):
         raise BadInput("id", "Change your own password with changePassword, which asks for the current one.")
     user = await _scope.user(actor, user_id)
     if not parse_roles(user.role_list) <= actor.grantable:

@@ -35,7 +35,7 @@ class Authenticated(BasePermission):
             raise Unauthenticated()
         if actor.must_change_password and not self.allow_pending:
             raise PasswordChangeRequired()
-        if self.self_arg and str(kwargs.get(self.self_arg)) == str(actor.user_id):
+        if self.self_arg and actor.is_self(kwargs.get(self.self_arg)):
             return True  # a user always reads and edits their own account
         if not all(actor.has(p) for p in self.permissions):
             raise Forbidden()

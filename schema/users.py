@@ -105,7 +105,7 @@ def _role_values(roles: list[Role] | None) -> list[str] | None:
 
 @strawberry.type
 class Query:
-    @strawberry.field(extensions=requires(self_arg="id"))
+    @strawberry.field(extensions=requires(Permission.MANAGE_USERS, self_arg="id"))
     async def user(self, info: Info, id: strawberry.ID) -> UserType | None:
         return UserType.of(await users.get_user(info.context.require_actor(), id))
 
@@ -139,7 +139,7 @@ class Mutation:
         )
         return UserType.of(await users.create_user(info.context.require_actor(), profile, input.password))
 
-    @strawberry.mutation(extensions=requires(self_arg="id"))
+    @strawberry.mutation(extensions=requires(Permission.MANAGE_USERS, self_arg="id"))
     async def update_user(self, info: Info, id: strawberry.ID, input: UpdateUserInput) -> UserType:
         profile = users.Profile(
             name=input.name,

@@ -426,14 +426,18 @@ async def test_set_user_password_applies_the_policy(as_user, world):
 
 async def test_admins_cannot_change_their_own_rights_or_set_their_own_password(as_user, world):
     admin = await as_user("admin_a")
-    me = str(world.users["admin_a"].id)
     update = "mutation($id: ID!, $in: UpdateUserInput!) { updateUser(id: $id, input: $in) { id } }"
-    assert await admin.code(update, {"id": me, "in": {"roles": ["VIEWER"]}}) == "FORBIDDEN"
-    assert await admin.code(update, {"id": me, "in": {"organisationId": str(world.orgs["customer_a_sub"].id)}}) == (
-        "FORBIDDEN"
-    )
     set_password = 'mutation($id: ID!) { setUserPassword(id: $id, newPassword: "Another-Secret-99!") { id } }'
-    assert await admin.code(set_password, {"id": me}) == "BAD_USER_INPUT"
+    own = str(world.users["admin_a"].id)
+    for me in (own, own.upper()):  # the ID however the caller spells it
+        assert await admin.code(update, {"id": me, "in": {"roles": ["VIEWER"]}}) == "FORBIDDEN"
+        assert await admin.code(update, {"id": me, "in": {"isActive": False}}) == "BAD_USER_INPUT"
+        moved = {"organisationId": str(world.orgs["customer_a_sub"].id)}
+        assert await admin.code(update, {"id": me, "in": moved}) == "FORBIDDEN"
+        assert await admin.code(set_password, {"id": me}) == "BAD_USER_INPUT"
+    user = await User.get(id=own)
+    assert user.is_active and user.role_list == world.users["admin_a"].role_list
+    assert user.password_hash == world.users["admin_a"].password_hash
 
 
 async def test_changes_to_a_user_are_audited_in_the_users_organisation(as_user, world):
