@@ -37,6 +37,22 @@ _INTROSPECTION = re.compile(r"GraphQL introspection has been disabled")
 # graphql-core suggests argument, type, enum value and input field names ("Did you mean 'first'?") even
 # with field suggestions disabled; that would let anybody map the schema that introspection hides.
 _SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
+# graphql-core's messages about values that fail their type quote the value, which may be key material: keep what
+# is wrong and where, drop the value ("found: {...}", "non-integer value: 'two'", "Value 'x' does not exist ...")
+_VARIABLE = re.compile(r"^(Variable '\$\w+' has invalid value[^:]*: )(.*)$", re.S)
+_QUOTED_VALUE = re.compile(r"(?:[,.;]? ?\b[Ff]ound: .*|(?<=value): .*|, but encountered error .*)$", re.S)
+_ENUM_VALUE = re.compile(r"^Value .* does not exist in ('\w+') enum\.", re.S)
+
+
+def without_values(message: str) -> str:
+    """A graphql-core error message without the input value it quotes."""
+    variable = _VARIABLE.match(message)
+    prefix, message = variable.groups() if variable else ("", message)
+    message = _ENUM_VALUE.sub(r"Not a value of the \1 enum.", message)
+    cut = _QUOTED_VALUE.search(message)
+    if cut:
+        message = message[: cut.start()].rstrip(" .,;") + "."
+    return prefix + message
 
 
 def public_error(error: GraphQLError, request_id: str) -> GraphQLError:
@@ -61,7 +77,7 @@ def public_error(error: GraphQLError, request_id: str) -> GraphQLError:
             path=error.path,
             extensions={"code": "INTERNAL", "requestId": request_id},
         )
-    message = original.message if isinstance(original, KmsError) else _SUGGESTION.sub("", error.message)
+    message = original.message if isinstance(original, KmsError) else without_values(_SUGGESTION.sub("", error.message))
     return GraphQLError(message, nodes=error.nodes, path=error.path, extensions=extensions)
 
 

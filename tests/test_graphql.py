@@ -4,6 +4,7 @@ health checks, security headers, GraphiQL, and the schema against the public con
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import re
 import sys
@@ -21,6 +22,10 @@ from schema import build_schema
 from schema.extensions import public_error
 from tests.conftest import PASSWORD
 from tests.test_audit import audit_inserts_fail
+
+IMPORT_ROWS = (
+    "mutation($org: ID!, $rows: [DeviceImportRow!]!) { importDevices(organisationId: $org, rows: $rows) { id } }"
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = ROOT.parent / "shared" / "api" / "contract.graphql"
@@ -145,6 +150,39 @@ async def test_a_variable_of_the_wrong_type_is_bad_user_input_not_internal(as_us
     assert error["extensions"] == {"code": "BAD_USER_INPUT"}
     assert "Int cannot represent non-integer value" in error["message"]
     assert [r for r in caplog.records if r.name == "kms.graphql"] == []
+
+
+async def test_errors_about_values_never_quote_the_value(as_user, world):
+    """A key sent in the wrong shape must not come back in the error (errors.md: no key material)."""
+    platform = await as_user("platform_admin")
+    secret = "00112233445566778899aabbccddeeff"
+    org = str(world.orgs["customer_a"].id)
+    row = {"serialNumber": "S-1", "deviceType": "topas-sonic-lora-w8", "attributes": "{}"}
+    wrong = [
+        (IMPORT_ROWS, {"org": org, "rows": [{**row, "keys": [{"keyType": "AppKey", "value": secret, "bogus": 1}]}]}),
+        (IMPORT_ROWS, {"org": org, "rows": [{**row, "keys": [{"value": secret}]}]}),
+        (IMPORT_ROWS, {"org": org, "rows": [{**row, "keys": [{"keyType": "AppKey", "value": {"hex": secret}}]}]}),
+        (IMPORT_ROWS, {"org": org, "rows": [{**row, "keys": secret}]}),
+        ("query($n: Int) { devices(first: $n) { totalCount } }", {"n": secret}),
+        ("query($s: [ClaimStatus!]) { devices(filter: {claimStatuses: $s}) { totalCount } }", {"s": [secret]}),
+        (
+            'mutation { importDevices(organisationId: "x", rows: [{serialNumber: "S", deviceType: "t", attributes: "{}",'
+            f' keys: [{{keyType: "AppKey", value: 0x{secret}}}]}}]) {{ id }} }}',
+            None,
+        ),
+        (
+            'mutation { importDevices(organisationId: "x", rows: [{serialNumber: "S", deviceType: "t", attributes: "{}",'
+            f' keys: [{{value: "{secret}"}}]}}]) {{ id }} }}',
+            None,
+        ),
+    ]
+    for query, variables in wrong:
+        body = await platform.post(query, variables)
+        assert body.get("errors"), (query, variables)
+        assert secret not in json.dumps(body), body
+        assert body["errors"][0]["extensions"]["code"] in {"BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED"}, body
+    error = (await platform.post(wrong[0][0], wrong[0][1]))["errors"][0]
+    assert "not to include unknown field 'bogus'" in error["message"]  # what is wrong is still said
 
 
 def test_public_error_masks_unexpected_exceptions(caplog):
