@@ -37,7 +37,7 @@ from models import db
 from resolvers import auth, keys, outbox
 from resolvers.actor import Actor
 from resolvers.errors import KmsError
-from resolvers.keystore import keystore, registry
+from resolvers.keystore import keystore, open_key_store, registry
 from resolvers.roles import Permission
 from schema import build_schema
 from schema.context import Context
@@ -312,13 +312,18 @@ def download_endpoint(settings: Settings) -> Any:
     """GET /downloads/<single-use token>: stream a key release once, within its lifetime."""
 
     async def download(request: Request) -> Response:
+        if request.method != "GET":  # a HEAD (a link checker, a prefetch) must not use up the single-use link
+            return Response(status_code=405, headers={"allow": "GET"})
+        try:
+            ring = keystore(settings).ring()  # a sealed key store refuses before the link is used up
+        except KmsError as exc:
+            return JSONResponse({"errors": [{"message": exc.message, "extensions": exc.extensions}]}, status_code=503)
         try:
             release = await keys.claim_download(request.path_params["token"])
         except KmsError as exc:
             return JSONResponse({"errors": [{"message": exc.message, "extensions": exc.extensions}]}, status_code=404)
         plugins = registry(settings.plugins)
         key_format = plugins.format(release.format)
-        ring = keystore(settings).ring()
         media_type = "application/pkcs7-mime" if release.recipient_certificate else key_format.media_type
         return StreamingResponse(
             keys.stream_file(release, key_format, plugins, ring),
@@ -338,6 +343,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if manage_database:
             await db.init(settings.database_url)
+        await open_key_store(settings)
         # Everything built so far (schema, plugins, modules) lives as long as the process: the garbage
         # collector's full passes need not walk it again and again (they did so more often the more requests
         # were in flight at once).

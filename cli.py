@@ -15,7 +15,7 @@ from crypto import passwords
 from models import db
 from models.users import User
 from resolvers import demo, keys, outbox
-from resolvers.keystore import keystore, registry
+from resolvers.keystore import keystore, open_key_store, registry
 from resolvers.smtp import Mailbox
 from settings import Settings, load
 
@@ -36,6 +36,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     async def run() -> list[tuple[str, str, str]]:
+        await open_key_store(settings)
         return await demo.seed(settings, kek=keystore(settings).current(), registry=registry(settings.plugins))
 
     rows = asyncio.run(_with_db(settings, run))

@@ -3,10 +3,15 @@
 The ring follows the key file: when `kms rotate-kek` adds a version, every server process picks it up on
 its next key operation (a stat per call, a reload when the file changed), so rotation needs no restart.
 With the PKCS#11 provider it is the same with a search of the token's KEK labels in place of the stat.
+
+The first KEK is made once, by ``open_key_store`` when a server or `kms demo` starts on a database that holds
+no key yet. A key file or token that goes missing later leaves the service sealed: a new KEK would open none of
+the stored keys, and keys imported under it would be lost with it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from functools import cache
@@ -17,9 +22,12 @@ from crypto import server_secret as server_secrets
 from crypto.errors import SealedError
 from crypto.kek import EnvKek, FileKek, Kek, KekRing
 from crypto.secret import SecretBytes
+from models.keys import DeviceKey
 from plugins.registry import PluginRegistry, load_plugins
 from resolvers.errors import KmsError
 from settings import Settings
+
+log = logging.getLogger("kms.keys")
 
 if TYPE_CHECKING:
     from crypto.kek_pkcs11 import Pkcs11KekSet
@@ -61,7 +69,9 @@ class KeyStore:
             if provider == "file":
                 stamp = self._file_stamp()
                 if self._ring is None or stamp != self._stamp:
-                    self._ring = FileKek(self._settings.kek_path).ring()
+                    if stamp is None:
+                        raise Sealed()  # the key file is gone: the stored keys need it, not a new one
+                    self._ring = FileKek(self._settings.kek_path, create=False).ring()
                     self._stamp = self._file_stamp()
             elif provider == "env" and self._ring is None:
                 try:
@@ -72,8 +82,7 @@ class KeyStore:
                 try:
                     versions = self._pkcs11().version_numbers()
                     if self._ring is None or versions != self._pkcs11_versions:
-                        # Like the key file on first start: version 1 is generated when the token has none.
-                        self._ring = self._pkcs11().ring(create=True)
+                        self._ring = self._pkcs11().ring()  # version 1 comes from create_first()
                         self._pkcs11_versions = self._pkcs11().version_numbers()
                 except SealedError:
                     raise Sealed() from None
@@ -81,6 +90,18 @@ class KeyStore:
                 raise Sealed()
             assert self._ring is not None
             return self._ring
+
+    def create_first(self) -> None:
+        """Make the first KEK (a new key file, or version 1 in the token) unless there is one already."""
+        with self._lock:
+            if self._settings.kek_provider == "file":
+                FileKek(self._settings.kek_path)  # created with mode 0600; another process may have won: fine
+            elif self._settings.kek_provider == "pkcs11":
+                try:
+                    self._pkcs11().ring(create=True)
+                except SealedError:
+                    raise Sealed() from None
+            self._ring = None
 
     def current(self) -> Kek:
         try:
@@ -109,7 +130,10 @@ class KeyStore:
         if self._settings.kek_provider != "file":
             raise KmsError("Only the key-file provider can rotate here; rotate the KEK in its own store.")
         with self._lock:
-            kek = FileKek(self._settings.kek_path).rotate()
+            try:
+                kek = FileKek(self._settings.kek_path, create=False).rotate()
+            except SealedError:
+                raise Sealed() from None
             self._ring = None
         return kek
 
@@ -117,6 +141,29 @@ class KeyStore:
 @cache
 def keystore(settings: Settings) -> KeyStore:
     return KeyStore(settings)
+
+
+async def open_key_store(settings: Settings) -> None:
+    """At start: a key store without a KEK gets its first one, but only while the database holds no key sealed
+    under an earlier one (a lost key file or a wrong token then leaves the service sealed, and says so)."""
+    store = keystore(settings)
+    if settings.kek_provider not in ("file", "pkcs11"):
+        return  # KMS_KEK comes from the environment or nowhere
+    try:
+        store.ring()
+        return
+    except Sealed:
+        pass
+    stored = await DeviceKey.all().count()
+    if stored:
+        log.error(
+            "The key store (%s) has no key-encryption key, but %d keys are stored under one: the service stays "
+            "sealed until the KEK that sealed them is back.",
+            settings.kek_provider,
+            stored,
+        )
+        return
+    store.create_first()
 
 
 @cache

@@ -22,6 +22,7 @@ from models.email_templates import EmailTemplate
 from models.organisations import Organisation, Partnership
 from models.users import User
 from resolvers.email_rendering import SYSTEM_TEMPLATES
+from resolvers.keystore import open_key_store
 from settings import Settings
 
 PASSWORD = "Correct-Horse-42!x"
@@ -75,6 +76,7 @@ async def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) 
     data_dir: Path = tmp_path_factory.mktemp("data")
     s = Settings(data_dir=data_dir, database_url=database_url)
     await db.init(database_url)
+    await open_key_store(s)  # as a server does when it starts: the first KEK
     yield s
     await db.close()
 

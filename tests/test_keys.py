@@ -9,6 +9,7 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from test_audit import audit_inserts_fail
 from test_devices import APP_KEY, IMPORT, OMS_KEY, lora, oms
 
@@ -81,6 +82,8 @@ async def test_download_streams_the_file_once(as_user, world):
     keys_a = await as_user("keys_a")
     release = (await keys_a.ok(RELEASE, {"in": {"deviceIds": [ids["A-LORA"], ids["A-OMS"]]}}))["releaseKeys"]
     path = release["downloadUrl"].split("://", 1)[1].split("/", 1)[1]
+    head = await keys_a.http.head("/" + path)  # a link checker looking first does not use the link up
+    assert head.status_code == 405 and head.headers["allow"] == "GET" and not head.content
     first = await keys_a.http.get("/" + path)
     assert first.status_code == 200 and first.headers["content-type"].startswith("text/csv")
     assert first.text == release["content"]
@@ -289,3 +292,42 @@ async def test_key_material_never_reaches_the_logs(as_user, world, caplog):
     for key in (APP_KEY, OMS_KEY):
         assert key not in logged
         assert bytes.fromhex(key).decode("latin-1").lower() not in logged
+
+
+async def test_a_sealed_key_store_does_not_use_up_a_download_link(as_user, world, settings):
+    ids = await setup_catalog(as_user, world)
+    keys_a = await as_user("keys_a")
+    release = (await keys_a.ok(RELEASE, {"in": {"deviceIds": [ids["A-LORA"]]}}))["releaseKeys"]
+    path = "/downloads/" + release["downloadUrl"].rsplit("/", 1)[1]
+    kek, aside = Path(settings.kek_path), Path(f"{settings.kek_path}.aside")
+    kek.rename(aside)  # no key-encryption key: the store is sealed
+    try:
+        sealed = await keys_a.http.get(path)
+    finally:
+        aside.rename(kek)
+    assert sealed.status_code == 503 and sealed.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    opened = await keys_a.http.get(path)
+    assert opened.status_code == 200 and opened.text == release["content"]
+
+
+async def test_a_lost_key_file_leaves_the_store_sealed_instead_of_making_a_new_kek(
+    as_user, world, settings, tmp_path, caplog
+):
+    from dataclasses import replace
+
+    from resolvers.keystore import Sealed, keystore, open_key_store
+
+    # given: a store that starts on an empty database makes its first KEK
+    fresh = replace(settings, data_dir=tmp_path / "fresh")
+    await open_key_store(fresh)
+    assert Path(fresh.kek_path).exists()
+    # when: keys are stored and a server starts with its key file missing
+    await setup_catalog(as_user, world)
+    lost = replace(settings, data_dir=tmp_path / "lost")
+    with caplog.at_level("ERROR", logger="kms.keys"):
+        await open_key_store(lost)
+    # then: no new KEK, sealed, and the log says why
+    assert not Path(lost.kek_path).exists()
+    with pytest.raises(Sealed):
+        keystore(lost).ring()
+    assert "stays sealed" in caplog.text

@@ -284,6 +284,9 @@ def test_keystore_pkcs11_provider(softhsm: str) -> None:
         pkcs11_key_label="store-kek",
     )
     store = KeyStore(settings)
+    with pytest.raises(Sealed):  # an empty token: sealed until the first start makes version 1
+        store.ring()
+    store.create_first()
     ring = store.ring()
     assert (store.current().kek_id, store.current().version) == ("pkcs11:store-kek", 1)
     sealed = seal(b"\x22" * 16, device_id="d", key_type="AppKey", kek=store.current())
