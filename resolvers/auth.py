@@ -211,37 +211,59 @@ async def login(
     email = email.strip().lower()
     address_key, account_key = f"login-address:{client_address}", _account_key(email)
     window = policy.login_window_seconds
-    by_address = await ratelimit.peek(address_key, window)
-    if by_address.count >= policy.login_address_limit:
+    # Every attempt is counted before the password is checked, so parallel attempts cannot all pass the limit;
+    # one that does not fail gives its count back.
+    by_address = await ratelimit.hit(address_key, window)
+    if by_address.count > policy.login_address_limit:
         raise KmsError(
             "Too many login attempts from your address.",
             code="RATE_LIMITED",
             retryAfter=by_address.retry_after,
         )
-    by_account = await ratelimit.peek(account_key, window)
-    if by_account.count >= policy.login_account_limit:
+    by_account = await ratelimit.hit(account_key, window)
+    if by_account.count > policy.login_account_limit:
         raise KmsError(
             "Too many failed logins. The account is locked for a while.",
             code="ACCOUNT_LOCKED",
             retryAfter=by_account.retry_after,
         )
+    failed = True  # an unexpected error keeps the counts too
+    try:
+        user = await _check_credentials(email, password, otp, server)
+        failed = False
+    except KmsError as error:
+        failed = error.code in ("INVALID_CREDENTIALS", "OTP_INVALID")
+        raise
+    finally:
+        if not failed:
+            await ratelimit.give_back(address_key)
+            await ratelimit.give_back(account_key)
+    return await _logged_in(user, password, policy, client_address, account_key)
 
+
+async def _check_credentials(email: str, password: str, otp: str | None, server: SecretBytes | None) -> User:
+    """The user whose credentials these are; a failure is audited and raised (its attempt is counted already)."""
     user = await User.get_or_none(email=email).select_related("organisation")
     if user is None:
         ok = await passwords.verify_dummy(password)  # same work as a wrong password: no enumeration
     else:
         ok = await passwords.verify_password(password, user.password_hash) and user.is_active
     if not ok or user is None:
-        await _failed_login(user, address_key, account_key, window)
+        await _failed_login(user)
         raise KmsError("Email or password is wrong.", code="INVALID_CREDENTIALS")
     if user.otp_enabled_at is not None:
         if not otp:
             raise KmsError("Enter the one-time code from your authenticator app.", code="OTP_REQUIRED")
         if server is None or not await _use_otp(user, otp, server):
             # A wrong code counts like a wrong password: the account locks before codes can be guessed.
-            await _failed_login(user, address_key, account_key, window, reason="otp")
+            await _failed_login(user, reason="otp")
             raise KmsError("The one-time code is wrong or was used already.", code="OTP_INVALID")
+    return user
 
+
+async def _logged_in(
+    user: User, password: str, policy: SessionPolicy, client_address: str | None, account_key: str
+) -> tuple[User, str]:
     async with in_transaction():
         await ratelimit.reset(account_key)
         cookie = await _new_session(user, policy, client_address)
@@ -255,12 +277,8 @@ async def login(
     return user, cookie
 
 
-async def _failed_login(
-    user: User | None, address_key: str, account_key: str, window: int, *, reason: str | None = None
-) -> None:
+async def _failed_login(user: User | None, *, reason: str | None = None) -> None:
     async with in_transaction():
-        await ratelimit.hit(address_key, window)
-        await ratelimit.hit(account_key, window)
         await audit.record(
             "login.failed",
             None,

@@ -340,23 +340,24 @@ async def create_batch_from_selection(
 
 async def take_ownership(actor: Actor, reference: str, label: str | None) -> BatchReference:
     """Accept a batch addressed to the caller's organisation by typing its reference."""
+    label = _label(label)
     user_key = f"take-ownership-user:{actor.user_id}"
     org_key = f"take-ownership-org:{actor.organisation_id}"
+    # Each attempt is counted before the reference is looked up, so parallel guesses cannot all pass the limit;
+    # an attempt that finds its batch gives its count back.
     for key, limit in ((user_key, TAKE_LIMIT_USER), (org_key, TAKE_LIMIT_ORGANISATION)):
-        window = await ratelimit.peek(key, TAKE_WINDOW)
-        if window.count >= limit:
+        window = await ratelimit.hit(key, TAKE_WINDOW)
+        if window.count > limit:
             raise KmsError(
                 "Too many batch references tried. Please wait.", code="RATE_LIMITED", retryAfter=window.retry_after
             )
-    label = _label(label)
     batch = await BatchReference.get_or_none(
         organisation_id=actor.organisation_id, reference=reference.strip(), state="PENDING_CONFIRMATION"
     )
-    if batch is None:
-        # The same answer whether the reference exists elsewhere or not.
-        await ratelimit.hit(user_key, TAKE_WINDOW)
-        await ratelimit.hit(org_key, TAKE_WINDOW)
+    if batch is None:  # the same answer whether the reference exists elsewhere or not
         raise KmsError("No batch with this reference is waiting for your organisation.", code="BATCH_NOT_FOUND")
+    await ratelimit.give_back(user_key)
+    await ratelimit.give_back(org_key)
     target = await Organisation.get(id=actor.organisation_id)
     async with in_transaction():
         # Only the first of two concurrent takes wins the state change.

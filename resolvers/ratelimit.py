@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 
 from tortoise import connections
+from tortoise.expressions import F
 
 from models import db
 from models.auth import RateLimit
@@ -15,14 +16,6 @@ from models.auth import RateLimit
 class Window:
     count: int
     retry_after: int  # seconds until the window resets
-
-
-async def peek(key: str, window_seconds: int) -> Window:
-    now = int(time.time())
-    row = await RateLimit.get_or_none(key=key)
-    if row is None or row.window_start + window_seconds <= now:
-        return Window(0, 0)
-    return Window(row.count, row.window_start + window_seconds - now)
 
 
 async def hit(key: str, window_seconds: int) -> Window:
@@ -47,6 +40,12 @@ async def hit(key: str, window_seconds: int) -> Window:
     # execute_query_dict: the asyncpg client would drop RETURNING rows of an INSERT in execute_query.
     row = (await connections.get("default").execute_query_dict(sql, values))[0]
     return Window(int(row["count"]), int(row["window_start"]) + window_seconds - now)
+
+
+async def give_back(key: str) -> None:
+    """Uncount one event of ``key``: an attempt counted before it ran (so parallel attempts cannot all pass
+    a check made before any of them was counted) that turned out not to be a failure."""
+    await RateLimit.filter(key=key, count__gt=0).update(count=F("count") - 1)
 
 
 async def reset(key: str) -> None:

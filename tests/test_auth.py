@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -79,6 +80,21 @@ async def test_account_locks_after_repeated_failures_even_for_unknown_emails(cli
             f'mutation {{ login(email: "admin_a@example.com", password: "{PASSWORD}") {{ user {{ id }} }} }}'
         )
     )["extensions"]["code"] == "ACCOUNT_LOCKED"
+
+
+async def test_parallel_logins_cannot_pass_the_lock_together(client, world, settings):
+    api = client()
+    query = 'mutation { login(email: "admin_a@example.com", password: "wrong") { user { id } } }'
+    codes = await asyncio.gather(*(api.code(query) for _ in range(settings.login_account_limit + 6)))
+    assert codes.count("INVALID_CREDENTIALS") == settings.login_account_limit
+    assert codes.count("ACCOUNT_LOCKED") == 6
+
+
+async def test_a_second_factor_asked_for_is_not_a_failed_login(as_user, client, world, settings):
+    await enable_otp(await as_user("keys_a"))
+    api = client()
+    for _ in range(settings.login_account_limit + 1):  # asking for the code is not a failure
+        assert await api.code(LOGIN_AS % ("keys_a@example.com", PASSWORD)) == "OTP_REQUIRED"
 
 
 async def test_client_address_is_throttled_across_accounts(client, world, settings):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from test_devices import IMPORT, lora
@@ -165,6 +166,25 @@ async def test_take_ownership_attempts_are_rate_limited(as_user, world):
         assert await admin_b.code(TAKE, {"ref": f"GUESS-{i}"}) == "BATCH_NOT_FOUND"
     error = await admin_b.error(TAKE, {"ref": "GUESS-X"})
     assert error["extensions"]["code"] == "RATE_LIMITED" and error["extensions"]["retryAfter"] > 0
+
+
+async def test_parallel_take_ownership_guesses_cannot_pass_the_limit_together(as_user, world):
+    admin_b = await as_user("admin_b")
+    codes = await asyncio.gather(*(admin_b.code(TAKE, {"ref": f"GUESS-{i}"}) for i in range(25)))
+    assert sorted(set(codes)) == ["BATCH_NOT_FOUND", "RATE_LIMITED"]
+    assert codes.count("BATCH_NOT_FOUND") == 10  # TAKE_LIMIT_USER, however many run at once
+
+
+async def test_a_batch_found_does_not_count_towards_the_limit(as_user, world):
+    await seed(as_user, world)
+    admin_a, partner = await as_user("admin_a"), await as_user("partner_admin")
+    target = {"requiresConfirmation": True, "organisationId": str(world.orgs["partner"].id)}
+    for i, serial in enumerate(("21N001052", "21N001064", "9999990")):
+        await admin_a.ok(CREATE, {"in": {"reference": f"OK-{i}", "serialNumbers": [serial], **target}})
+    for i in range(3):
+        assert (await partner.ok(TAKE, {"ref": f"OK-{i}"}))["takeOwnership"]["deviceCount"] == 1
+    for i in range(9):  # 9 failed guesses after 3 successes: still under the 10 allowed
+        assert await partner.code(TAKE, {"ref": f"NOPE-{i}"}) == "BATCH_NOT_FOUND"
 
 
 async def upload(api, filename: str, content: bytes, target: str, csrf: bool = True):
