@@ -213,6 +213,9 @@ class KeyFormat:
         file_extension: Extension without the dot.
         writer: Factory of a fresh ``FormatWriter`` per export.
         radios: Radios whose devices the format can hold.
+        required_attributes: Attributes a device needs for the format to hold it (its writer raises
+            ``FormatError`` without them); a release refuses such devices before anything is written.
+        key_algorithms: The only key algorithms the format can hold, or None for any.
     """
 
     id: str
@@ -221,6 +224,15 @@ class KeyFormat:
     file_extension: str
     writer: Callable[[], FormatWriter]
     radios: frozenset[Radio] = frozenset(Radio)
+    required_attributes: frozenset[str] = frozenset()
+    key_algorithms: frozenset[KeyAlgorithm] | None = None
+
+    def refuses(self, attributes: Mapping[str, Any], algorithms: Iterable[str]) -> bool:
+        """Whether a device with these attributes and key algorithms (their values) cannot be written."""
+        if any(not attributes.get(name) for name in self.required_attributes):
+            return True
+        allowed = self.key_algorithms
+        return allowed is not None and any(a not in {k.value for k in allowed} for a in algorithms)
 
 
 @dataclass(frozen=True, slots=True)

@@ -331,3 +331,31 @@ async def test_a_lost_key_file_leaves_the_store_sealed_instead_of_making_a_new_k
     with pytest.raises(Sealed):
         keystore(lost).ring()
     assert "stays sealed" in caplog.text
+
+
+async def test_devices_a_format_cannot_hold_are_refused_before_anything_is_released(as_user, world):
+    # given: a claimed OMS meter without its manufacturer code, which an OMS key list needs
+    ids = await setup_catalog(as_user, world)
+    bare = oms("A-BARE", "20096222")
+    bare["attributes"] = json.dumps({"mbusId": "20096222"})
+    platform = await as_user("platform_admin")
+    await platform.ok(IMPORT, {"org": str(world.orgs["customer_a"].id), "rows": [bare]})
+    await Device.filter(serial_number="A-BARE").update(claim_status="CLAIMED")
+    bare_id = str((await Device.get(serial_number="A-BARE")).id)
+    keys_a = await as_user("keys_a")
+    # when: listed alone, then beside a meter that has it, then by filter
+    alone = await keys_a.error(RELEASE, {"in": {"deviceIds": [bare_id], "format": "oms-key-list"}})
+    both = await keys_a.ok(RELEASE, {"in": {"deviceIds": [bare_id, ids["A-OMS"]], "format": "oms-key-list"}})
+    by_filter = {"filter": {"deviceTypes": ["topas-sonic-wmbus"]}, "format": "oms-key-list"}
+    filtered = (await keys_a.ok(RELEASE, {"in": by_filter}))["releaseKeys"]
+    # then: refused with a reason, and what is released is written whole
+    assert alone["extensions"]["code"] == "NOTHING_TO_RELEASE"
+    assert alone["extensions"]["refused"] == [{"serialNumber": "A-BARE", "reason": "BAD_USER_INPUT"}]
+    for release in (both["releaseKeys"], filtered):
+        assert release["deviceCount"] == 1 and release["refused"] == [
+            {"serialNumber": "A-BARE", "reason": "BAD_USER_INPUT"}
+        ]
+        assert release["content"] == f"MFR;SERIAL;KEY\r\nDME;20096221;{OMS_KEY.upper()}\r\n"
+        download = await keys_a.http.get("/downloads/" + release["downloadUrl"].rsplit("/", 1)[1])
+        assert download.status_code == 200 and download.text == release["content"]
+    assert await KeyRelease.all().count() == 2 == await AuditEvent.filter(action="keys.released").count()

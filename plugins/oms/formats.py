@@ -120,6 +120,8 @@ WMBUSMETERS_ZIP = KeyFormat(
     file_extension="zip",
     writer=WmbusmetersZipWriter,
     radios=OMS_RADIOS,
+    required_attributes=frozenset({"mbusId"}),
+    key_algorithms=frozenset({KeyAlgorithm.AES128}),
 )
 WMBUSMETERS_LINES = KeyFormat(
     id="wmbusmeters-lines",
@@ -128,6 +130,8 @@ WMBUSMETERS_LINES = KeyFormat(
     file_extension="txt",
     writer=WmbusmetersLinesWriter,
     radios=OMS_RADIOS,
+    required_attributes=frozenset({"mbusId"}),
+    key_algorithms=frozenset({KeyAlgorithm.AES128}),
 )
 OMS_KEY_LIST = KeyFormat(
     id="oms-key-list",
@@ -136,5 +140,6 @@ OMS_KEY_LIST = KeyFormat(
     file_extension="csv",
     writer=OmsKeyListWriter,
     radios=OMS_RADIOS,
+    required_attributes=frozenset({"manufacturer", "mbusId"}),
 )
 FORMATS = (WMBUSMETERS_ZIP, WMBUSMETERS_LINES, OMS_KEY_LIST)

@@ -4,6 +4,7 @@ transaction, the device list kept in parts."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -130,7 +131,28 @@ async def _by_filter(actor: Actor, flt: DeviceFilter, allowed: set[str], sel: _S
     return own.filter(claim_status="CLAIMED", device_type__in=list(allowed))
 
 
-async def _chunks_of(query: QuerySet[Device]) -> AsyncIterator[list[Row]]:
+async def _fit(rows: list[Row], key_format: KeyFormat, sel: _Selection) -> list[Row]:
+    """The devices the format can hold: with the attributes and key algorithms it needs (most formats need
+    nothing more than the radio); the others are refused before anything is written."""
+    if not key_format.required_attributes and key_format.key_algorithms is None:
+        return rows
+    fit: list[Row] = []
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        ids = [device_id for device_id, _ in chunk]
+        attributes = dict(await Device.filter(id__in=ids).values_list("id", "attributes"))
+        algorithms: dict[UUID, list[str]] = {}
+        for device_id, algorithm in await DeviceKey.filter(device_id__in=ids).values_list("device_id", "algorithm"):
+            algorithms.setdefault(device_id, []).append(algorithm)
+        for device_id, serial in chunk:
+            if key_format.refuses(json.loads(attributes.get(device_id) or "{}"), algorithms.get(device_id, [])):
+                sel.refuse(serial, "BAD_USER_INPUT")  # e.g. an OMS key list needs the manufacturer code
+            else:
+                fit.append((device_id, serial))
+    return fit
+
+
+async def _chunks_of(query: QuerySet[Device], key_format: KeyFormat, sel: _Selection) -> AsyncIterator[list[Row]]:
     # A QuerySet keeps the connection it was built with: rebind it to the caller's transaction (on SQLite
     # the outer connection would wait for that transaction forever).
     query = query.using_db(connections.get("default"))
@@ -144,7 +166,9 @@ async def _chunks_of(query: QuerySet[Device]) -> AsyncIterator[list[Row]]:
         )
         if not rows:
             return
-        yield [(r[0], r[1]) for r in rows]
+        fit = await _fit([(r[0], r[1]) for r in rows], key_format, sel)
+        if fit:
+            yield fit
         after = rows[-1][1]
 
 
@@ -220,17 +244,13 @@ async def release_keys(
     allowed = {t.id for t in registry.device_types() if t.radio in key_format.radios}
     sel = _Selection()
     if request.device_ids is not None:
-        listed = await _by_ids(actor, request.device_ids, allowed, sel)
+        listed = await _fit(await _by_ids(actor, request.device_ids, allowed, sel), key_format, sel)
         chunks, nothing = _listed(listed), not listed
     else:
         query = await _by_filter(actor, request.filter or DeviceFilter(), allowed, sel)
-        chunks, nothing = _chunks_of(query), not await query.exists()
+        chunks, nothing = _chunks_of(query, key_format, sel), not await query.exists()
     if nothing:
-        raise KmsError(
-            "No key can be released: every device was refused.",
-            code="NOTHING_TO_RELEASE",
-            refused=[{"serialNumber": r.serial_number, "reason": r.reason} for r in sel.refused[:1000]],
-        )
+        raise _nothing_to_release(sel)
     token, digest = tokens.new_token(DOWNLOAD_PREFIX)
     now = datetime.now(UTC)
     extension = key_format.file_extension + (".p7m" if subject else "")
@@ -256,6 +276,8 @@ async def release_keys(
         async for rows in chunks:
             await _add_chunk(release, seq, rows, sel)
             seq += 1
+        if not sel.device_count:  # the walk refused every device the filter found: nothing is recorded
+            raise _nothing_to_release(sel)
         if db.dialect() == "postgres":
             await _digest_pg(release, sel)
         release.device_count, release.key_count = sel.device_count, sel.key_count
@@ -265,6 +287,14 @@ async def release_keys(
             "keys.released", actor, target=f"release:{release.id}", details=_audit_details(release, sel, actor, subject)
         )
     return Release(release, key_format, sel.refused, token)
+
+
+def _nothing_to_release(sel: _Selection) -> KmsError:
+    return KmsError(
+        "No key can be released: every device was refused.",
+        code="NOTHING_TO_RELEASE",
+        refused=[{"serialNumber": r.serial_number, "reason": r.reason} for r in sel.refused[:1000]],
+    )
 
 
 def _audit_details(release: KeyRelease, sel: _Selection, actor: Actor, subject: str | None) -> dict[str, object]:

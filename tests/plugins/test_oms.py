@@ -213,3 +213,16 @@ def test_device_types_cover_the_manual() -> None:
     names = {t.name for t in DEVICE_TYPES}
     assert {"TOPAS Mbus", "Aquastream WM-Bus", "CalecST III WM-Bus"} <= names
     assert all(t.plugin == "oms" for t in DEVICE_TYPES)
+
+
+def test_formats_say_which_devices_they_cannot_hold_before_writing():
+    from plugins.oms.formats import OMS_KEY_LIST, WMBUSMETERS_LINES, WMBUSMETERS_ZIP
+
+    meter = {"mbusId": "20096221", "manufacturer": "DME"}
+    for wmbusmeters in (WMBUSMETERS_LINES, WMBUSMETERS_ZIP):
+        assert not wmbusmeters.refuses(meter, ["AES128"])
+        assert wmbusmeters.refuses(meter, ["AES128", "DES"])  # wmbusmeters takes AES-128 keys only
+        assert wmbusmeters.refuses({"manufacturer": "DME"}, ["AES128"])
+    assert not OMS_KEY_LIST.refuses(meter, ["AES256"])
+    assert OMS_KEY_LIST.refuses({"mbusId": "20096221"}, ["AES128"])
+    assert OMS_KEY_LIST.refuses({"mbusId": "20096221", "manufacturer": ""}, ["AES128"])
