@@ -147,6 +147,14 @@ async def test_key_manager_claims_and_downloads_keys_and_refused_devices_are_lis
     await expect(page.get_by_role("alert")).to_have_text("No key can be downloaded: every selected device was refused.")
     await expect(page.locator(".refused li[data-serial=A-OMS]")).to_have_attribute("data-reason", "DEVICE_UNCLAIMED")
 
+    # when: a device claimed already is claimed again, the reason says so
+    await page.get_by_role("button", name="Clear selection").click()
+    await page.get_by_label("Select A-LORA").check()
+    await page.get_by_role("button", name="Claim devices").click()
+    again = page.locator(".refused li[data-serial=A-LORA]")
+    await expect(again).to_have_attribute("data-reason", "CONFLICT")
+    await expect(again).to_have_text("A-LORA: Claimed already.")
+
 
 async def test_viewer_sees_the_catalog_without_key_actions_or_admin_menu(page, world, as_user):
     await import_catalog(as_user, world)

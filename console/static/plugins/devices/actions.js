@@ -10,8 +10,19 @@ const RELEASE = `mutation ReleaseKeys($input: ReleaseKeysInput!) {
   releaseKeys(input: $input) { filename deviceCount keyCount downloadUrl refused { serialNumber reason } } }`;
 export const FORMATS = `query KeyFormats { keyFormats { id name fileExtension } }`;
 
-/** "These devices were not included" with one line per device and a translated reason. */
-export function refusedList(t, refused, serialOf) {
+/** A reason's text: the action's own wording first (`devices.reason.<action>.<code>`), then the general one. */
+function reasonText(t, action, code) {
+  for (const key of [action && `devices.reason.${action}.${code}`, `devices.reason.${code}`]) {
+    if (key && t(key) !== key) return t(key);
+  }
+  return code;
+}
+
+/**
+ * "These devices were not included" with one line per device and a translated reason; ``action`` ("claim")
+ * picks the action's wording where a code means something particular there (CONFLICT: claimed already).
+ */
+export function refusedList(t, refused, serialOf, action = "") {
   if (!refused || !refused.length) return null;
   return h(
     "div",
@@ -22,8 +33,7 @@ export function refusedList(t, refused, serialOf) {
       {},
       refused.map((r) => {
         const serial = serialOf(r.serialNumber);
-        const reason = t(`devices.reason.${r.reason}`);
-        return h("li", { dataset: { serial, reason: r.reason } }, h("strong", {}, serial), ": ", reason.startsWith("devices.reason.") ? r.reason : reason);
+        return h("li", { dataset: { serial, reason: r.reason } }, h("strong", {}, serial), ": ", reasonText(t, action, r.reason));
       }),
     ),
   );

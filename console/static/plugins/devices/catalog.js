@@ -140,7 +140,7 @@ export async function renderCatalog(main, ctx) {
       const result = await claim(ctx, ids);
       await refresh(); // show the new claim status before the outcome
       message.show(tn("devices.claimed", result.claimedCount), "success");
-      replace(details, refusedList(t, result.refused, (s) => serials.get(s) || s));
+      replace(details, refusedList(t, result.refused, (s) => serials.get(s) || s, "claim"));
     } catch (error) {
       message.showError(error);
     }
