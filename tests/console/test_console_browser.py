@@ -155,6 +155,31 @@ async def test_key_manager_claims_and_downloads_keys_and_refused_devices_are_lis
     await expect(again).to_have_attribute("data-reason", "CONFLICT")
     await expect(again).to_have_text("A-LORA: Claimed already.")
 
+    # when: "Download all keys" with nothing selected: every claimed device the filters match
+    await page.get_by_role("button", name="Clear selection").click()
+    async with page.expect_download() as download_info:
+        await page.get_by_role("button", name="Download all keys").click()
+    content = Path(await (await download_info.value).path()).read_text()
+    # then: the claimed device's key, and the unclaimed ones explained
+    assert "A-LORA" in content and APP_KEY in content.lower() and "A-NEW" not in content
+    for serial in ("A-NEW", "A-OMS"):
+        await expect(page.locator(f".refused li[data-serial={serial}]")).to_have_attribute(
+            "data-reason", "DEVICE_UNCLAIMED"
+        )
+
+
+async def test_a_long_list_of_refused_devices_shows_the_first_hundred_and_counts_the_rest(page, world, as_user):
+    platform = await as_user("platform_admin")
+    rows = [lora(f"U-{i:03}", f"70B3D5E75E{i:06}") for i in range(103)]
+    await platform.ok(IMPORT, {"org": str(world.orgs["customer_a"].id), "rows": rows})
+    await Device.filter(serial_number="U-000").update(claim_status="CLAIMED")
+    await login(page, world.users["keys_a"].email)
+    async with page.expect_download():
+        await page.get_by_role("button", name="Download all keys").click()
+    await expect(page.locator(".refused > p").first).to_have_text("These 102 devices were not included:")
+    await expect(page.locator(".refused li")).to_have_count(100)
+    await expect(page.locator(".refused-more")).to_have_text("… and 2 more.")
+
 
 async def test_viewer_sees_the_catalog_without_key_actions_or_admin_menu(page, world, as_user):
     await import_catalog(as_user, world)

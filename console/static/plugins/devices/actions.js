@@ -10,6 +10,8 @@ const RELEASE = `mutation ReleaseKeys($input: ReleaseKeysInput!) {
   releaseKeys(input: $input) { filename deviceCount keyCount downloadUrl refused { serialNumber reason } } }`;
 export const FORMATS = `query KeyFormats { keyFormats { id name fileExtension } }`;
 
+const REFUSED_SHOWN = 100; // a "download all" can refuse thousands: the first ones, then how many more
+
 /** A reason's text: the action's own wording first (`devices.reason.<action>.<code>`), then the general one. */
 function reasonText(t, action, code) {
   for (const key of [action && `devices.reason.${action}.${code}`, `devices.reason.${code}`]) {
@@ -24,6 +26,7 @@ function reasonText(t, action, code) {
  */
 export function refusedList(t, refused, serialOf, action = "") {
   if (!refused || !refused.length) return null;
+  const shown = refused.slice(0, REFUSED_SHOWN);
   return h(
     "div",
     { class: "refused", dataset: { refused: String(refused.length) } },
@@ -31,11 +34,12 @@ export function refusedList(t, refused, serialOf, action = "") {
     h(
       "ul",
       {},
-      refused.map((r) => {
+      shown.map((r) => {
         const serial = serialOf(r.serialNumber);
         return h("li", { dataset: { serial, reason: r.reason } }, h("strong", {}, serial), ": ", reasonText(t, action, r.reason));
       }),
     ),
+    refused.length > shown.length ? h("p", { class: "refused-more" }, tn("devices.refused.more", refused.length - shown.length)) : null,
   );
 }
 
@@ -44,9 +48,13 @@ export async function claim(ctx, ids) {
   return claimDevices;
 }
 
-/** Create the key release and start the browser's download of its single-use URL. */
-export async function downloadKeys(ctx, ids, format) {
-  const { releaseKeys } = await ctx.gql(RELEASE, { input: { deviceIds: ids, format } });
+/**
+ * Create the key release and start the browser's download of its single-use URL. ``which`` is
+ * { deviceIds } (the selection) or { filter } ("Download all your keys": every claimed device of the
+ * caller's organisation that the catalog's filters match).
+ */
+export async function downloadKeys(ctx, which, format) {
+  const { releaseKeys } = await ctx.gql(RELEASE, { input: { ...which, format } });
   // The file comes from this same service; keep only the path so the cookie-less download stays
   // on the origin the console was loaded from (KMS_PUBLIC_URL may name another address).
   const url = new URL(releaseKeys.downloadUrl, window.location.href);

@@ -95,6 +95,10 @@ export async function renderCatalog(main, ctx) {
   const claimButton = canClaim ? button(t("devices.claim"), { kind: "primary", dataset: { action: "claim" } }) : null;
   const formatSelect = canRelease ? select([], { name: "format" }) : null;
   const downloadButton = canRelease ? button(t("devices.download"), { kind: "primary", dataset: { action: "download" } }) : null;
+  // "Download all your keys" (manual 10.4.2): what the filters match, whatever is selected
+  const downloadAllButton = canRelease
+    ? button(t("devices.downloadAll"), { dataset: { action: "download-all" }, title: t("devices.downloadAll.hint") })
+    : null;
   const labelsButton = canBatch ? button(t("devices.setLabels"), { dataset: { action: "labels" } }) : null;
   const batchButton = canBatch ? button(t("devices.createBatch"), { dataset: { action: "batch" } }) : null;
   const clearButton = button(t("devices.selection.clear"));
@@ -107,6 +111,7 @@ export async function renderCatalog(main, ctx) {
         claimButton,
         canRelease ? field(t("field.format"), formatSelect, { className: "inline" }) : null,
         downloadButton,
+        downloadAllButton,
         labelsButton,
         batchButton,
       )
@@ -146,11 +151,11 @@ export async function renderCatalog(main, ctx) {
     }
   };
 
-  const runDownload = async (ids) => {
+  const runDownload = async (which) => {
     message.clear();
     replace(details, h("p", { class: "progress", role: "status" }, t("devices.preparing")));
     try {
-      const release = await downloadKeys(ctx, ids, formatSelect?.value || "csv");
+      const release = await downloadKeys(ctx, which, formatSelect?.value || "csv");
       message.show(
         t("devices.downloading", { filename: release.filename, keys: formatNumber(release.keyCount), devices: formatNumber(release.deviceCount) }),
         "success",
@@ -271,7 +276,7 @@ export async function renderCatalog(main, ctx) {
   const menuFor = (d) => {
     const items = [{ id: "show", label: t("devices.menu.show"), href: ctx.href(`/devices/${d.id}`) }];
     if (canClaim && d.claimStatus === "UNCLAIMED") items.push({ id: "claim", label: t("devices.menu.claim"), onSelect: () => runClaim([d.id]) });
-    if (canRelease) items.push({ id: "download", label: t("devices.menu.download"), onSelect: () => runDownload([d.id]) });
+    if (canRelease) items.push({ id: "download", label: t("devices.menu.download"), onSelect: () => runDownload({ deviceIds: [d.id] }) });
     if (canBatch) {
       items.push({
         id: "labels",
@@ -422,7 +427,8 @@ export async function renderCatalog(main, ctx) {
     updateSelection();
   });
   claimButton?.addEventListener("click", () => busy(claimButton, () => runClaim([...selection.keys()])));
-  downloadButton?.addEventListener("click", () => busy(downloadButton, () => runDownload([...selection.keys()])));
+  downloadButton?.addEventListener("click", () => busy(downloadButton, () => runDownload({ deviceIds: [...selection.keys()] })));
+  downloadAllButton?.addEventListener("click", () => busy(downloadAllButton, () => runDownload({ filter: filter() })));
   labelsButton?.addEventListener("click", () => openLabels([...selection.keys()], [], labelsButton));
   batchButton?.addEventListener("click", () => openBatch(batchButton));
 
