@@ -404,6 +404,11 @@ async def visible_batches(
     return [found.get(i) for i in batch_ids]
 
 
+async def addressed_organisation(batch: BatchReference | BatchRow) -> Organisation:
+    """The organisation of a batch the caller may see (name and ID are shown, whatever the link is now)."""
+    return await Organisation.get(id=batch.organisation_id)  # type: ignore[union-attr]
+
+
 async def visible_batch(actor: Actor, batch_id: UUID | str) -> BatchReference | None:
     try:
         return await _scope.batches(actor).get_or_none(id=_uuid(str(batch_id), "id"))

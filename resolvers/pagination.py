@@ -65,6 +65,25 @@ def decode_cursor(cursor: str, size: int) -> list[Any]:
     return values
 
 
+def _typed(model: type[Model], order: tuple[str, ...], values: list[Any]) -> list[Any]:
+    """The cursor's values as the sort fields' types; a value of another type (a cursor made up or edited
+    by hand) is refused as bad input instead of failing in the database."""
+    typed: list[Any] = []
+    for name, value in zip(order, values, strict=True):
+        field = model._meta.fields_map[name.lstrip("-")]
+        expected: type | tuple[type, ...] = (int, float) if field.field_type in (int, float) else str
+        if value is None and field.null:
+            typed.append(None)
+            continue
+        if isinstance(value, bool) or not isinstance(value, expected):
+            raise BadInput("after", "The cursor is not valid.")
+        try:
+            typed.append(field.to_python_value(value))
+        except (ValueError, TypeError, ArithmeticError):
+            raise BadInput("after", "The cursor is not valid.") from None
+    return typed
+
+
 def _after(order: tuple[str, ...], values: list[Any]) -> Q:
     """Rows strictly after ``values`` in ``order``: (a > x) or (a = x and b > y) ..."""
     condition: Q | None = None
@@ -84,7 +103,8 @@ async def paginate(query: QuerySet[M], order: tuple[str, ...], *, first: int | N
     first = page_size(first)
     page_query = query
     if after:
-        page_query = page_query.filter(_after(order, decode_cursor(after, len(order))))
+        values = _typed(query.model, order, decode_cursor(after, len(order)))
+        page_query = page_query.filter(_after(order, values))
     rows = list(await page_query.order_by(*order).limit(first + 1))
     has_next = len(rows) > first
     rows = rows[:first]

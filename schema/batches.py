@@ -55,7 +55,13 @@ class BatchReferenceType:
 
     @strawberry.field
     async def organisation(self, info: Info) -> OrganisationType:
-        return await load_organisation(info, self._model.organisation_id)  # type: ignore[union-attr]
+        """The organisation the batch is addressed to. A partner stays named (name and ID only) on the
+        batches sent to it after the partner link is removed: the sender addressed it."""
+        try:
+            return await load_organisation(info, self._model.organisation_id)  # type: ignore[union-attr]
+        except LookupError:
+            addressed = await batches.addressed_organisation(self._model)
+            return OrganisationType.of(addressed, full=False)
 
     @strawberry.field
     async def devices(self, info: Info, first: int | None = 50, after: str | None = None) -> Connection[DeviceObject]:

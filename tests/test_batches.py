@@ -462,3 +462,17 @@ async def test_devices_waiting_in_a_batch_stay_there_until_taken(as_user, world)
     # once taken, the new owner may batch them on
     onward = {"reference": "ONWARD", "serialNumbers": ["21N001064"], "organisationId": str(world.orgs["partner"].id)}
     assert (await partner.ok(CREATE, {"in": onward}))["createBatchReference"]["batchReference"]["deviceCount"] == 1
+
+
+async def test_a_batch_still_names_its_partner_after_the_link_is_removed(as_user, world):
+    await seed(as_user, world)
+    admin_a = await as_user("admin_a")
+    new = {"reference": "TO-PARTNER", "serialNumbers": ["21N001052"], "organisationId": str(world.orgs["partner"].id)}
+    await admin_a.ok(CREATE, {"in": new})
+    remove = "mutation($id: ID!) { removePartner(organisationId: $id) }"
+    assert (await admin_a.ok(remove, {"id": str(world.orgs["partner"].id)}))["removePartner"] is True
+    listed = "{ batchReferences { nodes { reference organisation { id name parent { id } } } } }"
+    [batch] = (await admin_a.ok(listed))["batchReferences"]["nodes"]
+    assert batch["organisation"]["id"] == str(world.orgs["partner"].id)
+    assert batch["organisation"]["name"] == world.orgs["partner"].name
+    assert batch["organisation"]["parent"] is None  # name and ID only, as for a partner

@@ -3,6 +3,7 @@ health checks, security headers, GraphiQL, and the schema against the public con
 
 from __future__ import annotations
 
+import base64
 import gc
 import json
 import logging
@@ -183,6 +184,24 @@ async def test_errors_about_values_never_quote_the_value(as_user, world):
         assert body["errors"][0]["extensions"]["code"] in {"BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED"}, body
     error = (await platform.post(wrong[0][0], wrong[0][1]))["errors"][0]
     assert "not to include unknown field 'bogus'" in error["message"]  # what is wrong is still said
+
+
+async def test_a_made_up_cursor_is_bad_user_input_on_every_list(as_user):
+    def cursor(values: list) -> str:
+        return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+    api = await as_user("platform_admin")
+    lists = ("auditEvents", "users", "organisations", "devices", "batchReferences", "invites", "emailTemplates")
+    made_up = ([1, 2], [[1], {}], ["x", "y"], ["x", "y", "z"], [None, None], [True, 1.5], "not base64 ~")
+    for name in lists:
+        for values in made_up:
+            after = values if isinstance(values, str) else cursor(values)
+            body = await api.post(f"query($a: String) {{ {name}(after: $a) {{ totalCount }} }}", {"a": after})
+            assert [e["extensions"] for e in body["errors"]] == [{"code": "BAD_USER_INPUT", "field": "after"}], (
+                name,
+                values,
+                body,
+            )
 
 
 def test_public_error_masks_unexpected_exceptions(caplog):
