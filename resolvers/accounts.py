@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Final
+from uuid import UUID
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -100,6 +101,13 @@ async def _check_token(token: str, purpose: str) -> AccountToken:
     return found
 
 
+async def _expire(user_id: UUID, *purposes: str) -> None:
+    """Use up every open link of these purposes of the user."""
+    await AccountToken.filter(user_id=user_id, purpose__in=purposes, used_at__isnull=True).update(
+        used_at=datetime.now(UTC)
+    )
+
+
 async def reset_password(token: str, new_password: str) -> bool:
     """Set a new password with a reset link: every session ends, and a PASSWORD_CHANGED mail follows."""
     checked = await _check_token(token, RESET_PASSWORD)
@@ -125,6 +133,8 @@ async def request_email_change(actor: Actor, user: User, new_email: str, setting
     settings = settings or load()
     token, digest = tokens.new_token(CONFIRM_PREFIX)
     expires_at = datetime.now(UTC) + CONFIRM_TTL
+    # Only the change asked for last can be confirmed: a link mailed to a mistyped address dies with it.
+    await _expire(user.id, CONFIRM_EMAIL)
     await AccountToken.create(
         user=user, purpose=CONFIRM_EMAIL, digest=digest, new_email=new_email, expires_at=expires_at
     )
@@ -150,6 +160,8 @@ async def confirm_email(token: str) -> bool:
             user = await User.get(id=checked.user_id)  # type: ignore[attr-defined]
             user.email = new_email
             await user.save(update_fields=["email"])
+            # Links mailed to the old address (a password reset, another change) no longer work.
+            await _expire(user.id, CONFIRM_EMAIL, RESET_PASSWORD)
             await _audit_for("user.email_confirmed", user)
     except IntegrityError:
         raise KmsError("Another user has this email.", code="EMAIL_TAKEN", field="email") from None

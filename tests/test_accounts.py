@@ -126,6 +126,26 @@ async def test_an_email_change_takes_effect_when_confirmed(as_user, world, clien
     assert await client().code(CONFIRM, {"t": token}) == "TOKEN_INVALID"
 
 
+async def test_only_the_last_email_change_can_be_confirmed_and_old_links_die_with_the_address(
+    as_user, world, client, smtp
+):
+    # given: a reset link mailed to the current address, then a change to a mistyped address, then a fix
+    await client().ok(REQUEST, {"e": "keys_a@example.com"})
+    reset = token_in((await deliver(smtp))[0], "reset-password")
+    admin = await as_user("admin_a")
+    keys_id = str(world.users["keys_a"].id)
+    for address in ("kim@typo.example", "kim@new.example"):
+        await admin.ok(UPDATE_USER, {"id": keys_id, "input": {"email": address}})
+    confirmations = {mail["To"]: mail for mail in await deliver(smtp) if mail["To"] != "keys_a@example.com"}
+    typo, fixed = (token_in(confirmations[a], "confirm-email") for a in ("kim@typo.example", "kim@new.example"))
+    # then: the mistyped address cannot take the account
+    assert await client().code(CONFIRM, {"t": typo}) == "TOKEN_INVALID"
+    assert (await client().ok(CONFIRM, {"t": fixed}))["confirmEmail"] is True
+    assert (await User.get(id=keys_id)).email == "kim@new.example"
+    # and the reset link mailed to the old address no longer works
+    assert await client().code(RESET, {"t": reset, "p": NEW_PASSWORD}) == "TOKEN_INVALID"
+
+
 async def test_a_confirmation_fails_when_the_address_was_taken_meanwhile(as_user, world, client, smtp):
     admin = await as_user("admin_a")
     await admin.ok(UPDATE_USER, {"id": str(world.users["keys_a"].id), "input": {"email": "shared@new.example"}})
