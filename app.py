@@ -158,14 +158,17 @@ class KmsGraphQL(GraphQL[Context, None]):
                 if "multipart/mixed" not in accept and "text/event-stream" not in accept:
                     await self._json_post(Request(scope, receive), send)
                     return
-            # Browsers send multipart forms cross-site without a preflight; a custom header they cannot
-            # add without one makes an upload unforgeable. JSON bodies already need a preflight.
-            if content_type.startswith("multipart/") and request.headers.get(CSRF_HEADER) != "1":
+            # Browsers send forms (multipart, urlencoded, text/plain) cross-site without a preflight; a custom
+            # header they cannot add without one makes an upload unforgeable. JSON bodies already need a
+            # preflight. The media type is compared as parsed: " multipart/form-data" is multipart too.
+            media_type = content_type.split(";", 1)[0].strip().lower()
+            needs_header = scope["method"] == "POST" and media_type != "application/json"
+            if needs_header and request.headers.get(CSRF_HEADER) != "1":
                 response = JSONResponse(
                     {
                         "errors": [
                             {
-                                "message": "Uploads need the X-KMS-CSRF: 1 header.",
+                                "message": "Uploads and form posts need the X-KMS-CSRF: 1 header.",
                                 "extensions": {"code": "FORBIDDEN"},
                             }
                         ]

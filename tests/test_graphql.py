@@ -204,6 +204,26 @@ async def test_a_made_up_cursor_is_bad_user_input_on_every_list(as_user):
             )
 
 
+async def test_posts_browsers_can_forge_need_the_csrf_header(as_user):
+    """Forms (multipart, urlencoded, text/plain) cross sites without a preflight: only JSON goes without."""
+    api = await as_user("admin_a")
+    mutation = 'mutation { setDeviceLabels(deviceIds: [], labels: ["x"]) { id } }'
+    operations = json.dumps({"query": mutation})
+    files = {"operations": (None, operations), "map": (None, "{}")}
+    forged = [
+        {"files": files},
+        {"content": operations, "headers": {"content-type": " multipart/form-data; boundary=x"}},
+        {"content": operations, "headers": {"content-type": "Multipart/Form-Data; boundary=x"}},
+        {"content": "query=" + mutation, "headers": {"content-type": "application/x-www-form-urlencoded"}},
+        {"content": operations, "headers": {"content-type": "text/plain"}},
+    ]
+    for request in forged:
+        response = await api.http.post("/graphql", **request)
+        assert response.status_code == 403, request
+        assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert (await api.http.post("/graphql", json={"query": mutation})).status_code == 200
+
+
 def test_public_error_masks_unexpected_exceptions(caplog):
     # given
     try:
