@@ -87,7 +87,9 @@ async def list_templates(
         query = query.filter(active=flt.active)
     if flt.language:
         query = query.filter(language=flt.language)
-    return await paginate(query, ("type", "language", "name", "id"), first=first, after=after)
+    # per type and language the system template first, then the copies in the order they were made ("You'll
+    # find your email template copied below the original", manual 9.9.3)
+    return await paginate(query, ("type", "language", "-is_system", "created_at", "id"), first=first, after=after)
 
 
 async def get_template(actor: Actor, template_id: str) -> EmailTemplate:

@@ -71,11 +71,16 @@ def _typed(model: type[Model], order: tuple[str, ...], values: list[Any]) -> lis
     typed: list[Any] = []
     for name, value in zip(order, values, strict=True):
         field = model._meta.fields_map[name.lstrip("-")]
-        expected: type | tuple[type, ...] = (int, float) if field.field_type in (int, float) else str
         if value is None and field.null:
             typed.append(None)
             continue
-        if isinstance(value, bool) or not isinstance(value, expected):
+        if field.field_type is bool:
+            fits = isinstance(value, bool)
+        elif field.field_type in (int, float):
+            fits = isinstance(value, int | float) and not isinstance(value, bool)
+        else:  # text, and what the cursor holds as text: ids, times
+            fits = isinstance(value, str)
+        if not fits:
             raise BadInput("after", "The cursor is not valid.")
         try:
             typed.append(field.to_python_value(value))

@@ -59,6 +59,20 @@ async def test_copy_is_inactive_and_owned_by_the_callers_organisation(as_user, w
     assert (copy["type"], copy["language"], copy["active"], copy["isSystem"]) == ("CONFIRM_EMAIL", "EN", False, False)
     assert copy["organisation"]["id"] == str(world.orgs["customer_a"].id)
     assert (await api.ok(LIST))["emailTemplates"]["totalCount"] == 21
+    # the copy is listed right below its original, on one page and page by page
+    second = await copy_of(api, "CONFIRM_EMAIL")
+    original = await system_id("CONFIRM_EMAIL", "EN")
+    names = [n["id"] for n in (await api.ok(LIST))["emailTemplates"]["nodes"]]
+    assert names[names.index(original) : names.index(original) + 3] == [original, copy["id"], second["id"]]
+    paged, after = [], None
+    page = "query($a: String) { emailTemplates(first: 1, after: $a) { nodes { id } pageInfo { endCursor } } }"
+    while len(paged) < 22:
+        result = (await api.ok(page, {"a": after}))["emailTemplates"]
+        if not result["nodes"]:
+            break
+        paged += [n["id"] for n in result["nodes"]]
+        after = result["pageInfo"]["endCursor"]
+    assert paged == names
 
 
 async def test_activate_replaces_the_previous_active_copy(as_user, world):

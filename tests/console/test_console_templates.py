@@ -85,7 +85,7 @@ async def test_copy_edit_preview_activate_test_mail_and_delete_a_template(page, 
     # 9.9.3 a system template offers no Edit / Delete, but Create copy; Escape closes the menu
     items = await open_menu(page, SYSTEM_EN)
     labels = await items.get_by_role("menuitem").all_inner_texts()
-    assert labels == ["Send test email", "Preview", "Create copy"]
+    assert labels == ["Send test email", "Preview", "Activate", "Create copy"]  # Activate: back to the system one
     await page.keyboard.press("ArrowDown")
     await expect(items.get_by_role("menuitem", name="Preview")).to_be_focused()
     await page.keyboard.press("End")
@@ -186,6 +186,10 @@ async def test_copy_edit_preview_activate_test_mail_and_delete_a_template(page, 
     await expect(row(page, "Customer A confirm (en)")).to_contain_text("Inactive")
     second = await EmailTemplate.get(name=COPY_EN)
     assert second.active and not (await EmailTemplate.get(id=copy.id)).active
+    # activating the system template again retires the organisation's copy
+    await choose(page, SYSTEM_EN, "Activate")
+    await expect(row(page, COPY_EN)).to_contain_text("Inactive")
+    assert not (await EmailTemplate.get(name=COPY_EN)).active
 
     # 9.9.1 send a test email of the edited copy to an entered address; it arrives in the demo mailbox
     address = f"qa-{uuid.uuid4().hex[:8]}@example.com"

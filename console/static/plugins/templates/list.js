@@ -73,7 +73,8 @@ export async function renderTemplates(main, ctx) {
       { id: "test", label: t("templates.action.test"), onSelect: (opener) => sendTest(tpl, opener) },
       { id: "preview", label: t("templates.action.preview"), onSelect: (opener) => preview(tpl, opener) },
     ];
-    if (!tpl.active) items.push({ id: "activate", label: t("templates.action.activate"), onSelect: () => activate(tpl) });
+    // a system template stays "Active"; activating it retires the organisation's own active copy
+    if (!tpl.active || tpl.isSystem) items.push({ id: "activate", label: t("templates.action.activate"), onSelect: () => activate(tpl) });
     if (!tpl.isSystem) {
       items.push({ id: "edit", label: t("templates.action.edit"), onSelect: () => ctx.navigate(`/templates/${encodeURIComponent(tpl.id)}/edit`) });
     }
