@@ -41,7 +41,10 @@ class KeyRelease:
     )
     download_url: str = strawberry.field(description="Single-use, short-lived URL that streams the file.")
     expires_at: datetime
-    refused: list[RefusedDevice]
+    refused: list[RefusedDevice] = strawberry.field(
+        description="The refused devices with their reasons; a long list is cut, refusedCount counts them all."
+    )
+    refused_count: int = strawberry.field(description="How many devices were refused, listed or not.")
 
 
 @strawberry.type(
@@ -122,4 +125,5 @@ class Mutation:
             download_url=f"{settings.public_url.rstrip('/')}/downloads/{release.token}",
             expires_at=model.expires_at,
             refused=[RefusedDevice(serial_number=r.serial_number, reason=r.reason) for r in release.refused],
+            refused_count=release.refused_count,
         )

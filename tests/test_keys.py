@@ -359,3 +359,21 @@ async def test_devices_a_format_cannot_hold_are_refused_before_anything_is_relea
         download = await keys_a.http.get("/downloads/" + release["downloadUrl"].rsplit("/", 1)[1])
         assert download.status_code == 200 and download.text == release["content"]
     assert await KeyRelease.all().count() == 2 == await AuditEvent.filter(action="keys.released").count()
+
+
+async def test_a_long_refusal_list_is_cut_but_every_refused_device_is_counted(as_user, world, monkeypatch):
+    from resolvers.keys import release as release_module
+
+    monkeypatch.setattr(release_module, "MAX_REFUSED_LISTED", 1)
+    ids = await setup_catalog(as_user, world)
+    keys_a = await as_user("keys_a")
+    counted = (
+        "mutation($in: ReleaseKeysInput!) { releaseKeys(input: $in) { deviceCount refused { reason } refusedCount } }"
+    )
+    unknown = "00000000-0000-4000-8000-000000000000"
+    listed = [ids["A-LORA"], ids["A-NEW"], ids["B-1"], unknown]
+    release = (await keys_a.ok(counted, {"in": {"deviceIds": listed}}))["releaseKeys"]
+    assert release["deviceCount"] == 1 and len(release["refused"]) == 1 and release["refusedCount"] == 3
+    error = await keys_a.error(counted, {"in": {"deviceIds": listed[1:]}})
+    assert error["extensions"]["code"] == "NOTHING_TO_RELEASE"
+    assert len(error["extensions"]["refused"]) == 1 and error["extensions"]["refusedCount"] == 3

@@ -55,7 +55,8 @@ class ReleasePolicy:
 class Release:
     model: KeyRelease
     key_format: KeyFormat
-    refused: list[Refused]
+    refused: list[Refused]  # the first MAX_REFUSED_LISTED
+    refused_count: int
     token: str
 
 
@@ -286,7 +287,7 @@ async def release_keys(
         await audit.record(
             "keys.released", actor, target=f"release:{release.id}", details=_audit_details(release, sel, actor, subject)
         )
-    return Release(release, key_format, sel.refused, token)
+    return Release(release, key_format, sel.refused, sel.refused_count, token)
 
 
 def _nothing_to_release(sel: _Selection) -> KmsError:
@@ -294,6 +295,7 @@ def _nothing_to_release(sel: _Selection) -> KmsError:
         "No key can be released: every device was refused.",
         code="NOTHING_TO_RELEASE",
         refused=[{"serialNumber": r.serial_number, "reason": r.reason} for r in sel.refused[:1000]],
+        refusedCount=sel.refused_count,
     )
 
 
