@@ -188,7 +188,8 @@ def _require_open(invite: Invite) -> None:
 
 
 async def send_invite(actor: Actor, settings: Settings, invite_id: str, email: str | None) -> Invite:
-    """Mail the invite (to ``email`` if given, which is then saved on the invite); it becomes SENT."""
+    """Mail the invite (to ``email`` if given, which is then saved on the invite); it becomes SENT, and its time
+    limit starts again from now ("activated when email is sent", manual 9.4), also when it is sent again."""
     invite = await _scope.invite(actor, invite_id)
     _require_open(invite)
     address = _email(email) or invite.email
@@ -196,8 +197,9 @@ async def send_invite(actor: Actor, settings: Settings, invite_id: str, email: s
         raise BadInput("email", "Give the address to send the invitation to.")
     await _email_taken(address)
     async with in_transaction():
+        now = datetime.now(UTC)
         updated = await Invite.filter(id=invite.id, state__in=OPEN_STATES).update(
-            state=SENT, email=address, sent_at=datetime.now(UTC)
+            state=SENT, email=address, sent_at=now, expires_at=now + timedelta(hours=settings.invite_ttl_hours)
         )
         if not updated:  # cancelled or accepted meanwhile
             raise BadInput("id", "This invite was changed meanwhile; reload it.")

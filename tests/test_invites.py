@@ -158,6 +158,21 @@ async def test_invites_expire(as_user, world, client):
     assert await api.code(SEND, {"id": invite["id"]}) == "BAD_USER_INPUT"
 
 
+async def test_the_time_limit_starts_when_the_invite_is_sent(as_user, world, settings, smtp):
+    # given: an invite prepared long ago, its time nearly up
+    api = await as_user("admin_a")
+    invite = await create(api, world)
+    await Invite.filter(id=invite["id"]).update(expires_at=datetime.now(UTC) + timedelta(minutes=5))
+    # when it is sent, and later sent again
+    for _ in range(2):
+        sent = (await api.ok(SEND, {"id": invite["id"]}))["sendInvite"]
+        # then the invitee has the whole time limit from the mail on
+        left = datetime.fromisoformat(sent["expiresAt"]) - datetime.now(UTC)
+        assert timedelta(hours=settings.invite_ttl_hours) - timedelta(minutes=1) < left
+        assert left <= timedelta(hours=settings.invite_ttl_hours)
+        await Invite.filter(id=invite["id"]).update(expires_at=datetime.now(UTC) + timedelta(minutes=5))
+
+
 async def test_send_needs_an_address(as_user, world):
     api = await as_user("admin_a")
     invite = await create(api, world, email=None)
