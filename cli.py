@@ -15,6 +15,7 @@ from crypto import passwords
 from models import db
 from models.users import User
 from resolvers import demo, keys, outbox
+from resolvers.errors import KmsError
 from resolvers.keystore import keystore, open_key_store, registry
 from resolvers.smtp import Mailbox
 from settings import Settings, load
@@ -71,7 +72,11 @@ def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_rotate_kek(settings: Settings, args: argparse.Namespace) -> int:
     """Add a KEK version and rewrap every data key under it; servers keep serving meanwhile."""
-    new, count = asyncio.run(_with_db(settings, lambda: keys.rotate_kek(keystore(settings))))
+    try:
+        new, count = asyncio.run(_with_db(settings, lambda: keys.rotate_kek(keystore(settings))))
+    except KmsError as exc:  # e.g. sealed: no KEK to rotate from
+        print(exc.message, file=sys.stderr)
+        return 1
     print(f"KEK {new.kek_id} version {new.version} is current; {count} data keys rewrapped.")
     return 0
 

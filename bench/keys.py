@@ -170,9 +170,12 @@ async def create_accounts(url: str) -> dict[str, Account]:
     """A platform organisation with its PLATFORM_ADMIN and three customer organisations with a KEY_MANAGER each."""
     from models import db
     from resolvers.demo import create_user
+    from resolvers.keystore import open_key_store
+    from settings import load
 
     await db.init(url)
     try:
+        await open_key_store(load())  # the first KEK, as a server's start makes it: seed_claimed seals with it
         platform_org = await create_organisation("Bench Platform", can_create=True)
         accounts = {"admin": Account("admin@bench.example", str(platform_org.id))}
         await create_user(

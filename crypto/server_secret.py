@@ -19,9 +19,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
+from crypto.errors import SealedError
 from crypto.secret import SecretBytes
 
-__all__ = ["FILE_NAME", "SECRET_BYTES", "load_server_secret", "mac", "parse_secret"]
+__all__ = ["FILE_NAME", "SECRET_BYTES", "create", "exists", "load_server_secret", "mac", "parse_secret", "path_in"]
 
 SECRET_BYTES: Final = 32
 FILE_NAME: Final = "server-secret"
@@ -83,27 +84,47 @@ def _create_file(path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def load_server_secret(data_dir: Path, environ: Mapping[str, str] | None = None) -> SecretBytes:
-    """Return the server secret from ``KMS_SECRET_KEY`` or the file in ``data_dir`` (created if missing).
+def load_server_secret(data_dir: Path, environ: Mapping[str, str] | None = None, *, create: bool = True) -> SecretBytes:
+    """Return the server secret from ``KMS_SECRET_KEY`` or the file in ``data_dir``.
 
     Args:
         data_dir: The service's data directory.
         environ: The environment; defaults to ``os.environ``.
+        create: Create the file when it is missing.
 
     Returns:
         The 32-byte secret.
 
     Raises:
         ValueError: If ``KMS_SECRET_KEY`` or the file holds something that is not a 32-byte secret.
+        SealedError: The file is missing and ``create`` is false.
     """
     env = os.environ if environ is None else environ
     configured = env.get(ENV_NAME, "").strip()
     if configured:
         return parse_secret(configured)
-    path = Path(data_dir) / FILE_NAME
+    path = path_in(data_dir)
     if not path.exists():
+        if not create:
+            raise SealedError(f"The server secret {path} does not exist.")
         _create_file(path)
     return _read_file(path)
+
+
+def path_in(data_dir: Path) -> Path:
+    """Where the server secret file of a data directory lives."""
+    return Path(data_dir) / FILE_NAME
+
+
+def exists(data_dir: Path) -> bool:
+    """Whether the data directory holds a server secret file."""
+    return path_in(data_dir).exists()
+
+
+def create(data_dir: Path) -> None:
+    """Make the server secret file of a data directory unless it exists (the first of several writers wins)."""
+    if not exists(data_dir):
+        _create_file(path_in(data_dir))
 
 
 def mac(secret: SecretBytes, message: bytes) -> bytes:

@@ -254,7 +254,12 @@ async def _check_credentials(email: str, password: str, otp: str | None, server:
     if user.otp_enabled_at is not None:
         if not otp:
             raise KmsError("Enter the one-time code from your authenticator app.", code="OTP_REQUIRED")
-        if server is None or not await _use_otp(user, otp, server):
+        if server is None:  # the server secret that seals second factors is missing: not the user's failure
+            raise KmsError(
+                "Second factors cannot be checked: the server secret is missing. Contact your administrator.",
+                code="FORBIDDEN",
+            )
+        if not await _use_otp(user, otp, server):
             # A wrong code counts like a wrong password: the account locks before codes can be guessed.
             await _failed_login(user, reason="otp")
             raise KmsError("The one-time code is wrong or was used already.", code="OTP_INVALID")

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crypto import server_secret as server_secrets
-from crypto.errors import SealedError
+from crypto.errors import CryptoError, SealedError
 from crypto.kek import EnvKek, FileKek, Kek, KekRing
 from crypto.secret import SecretBytes
 from models.keys import DeviceKey
+from models.users import User
 from plugins.registry import PluginRegistry, load_plugins
 from resolvers.errors import KmsError
 from settings import Settings
@@ -71,7 +72,10 @@ class KeyStore:
                 if self._ring is None or stamp != self._stamp:
                     if stamp is None:
                         raise Sealed()  # the key file is gone: the stored keys need it, not a new one
-                    self._ring = FileKek(self._settings.kek_path, create=False).ring()
+                    try:
+                        self._ring = FileKek(self._settings.kek_path, create=False).ring()
+                    except SealedError:  # gone between the stat and the read
+                        raise Sealed() from None
                     self._stamp = self._file_stamp()
             elif provider == "env" and self._ring is None:
                 try:
@@ -144,26 +148,58 @@ def keystore(settings: Settings) -> KeyStore:
 
 
 async def open_key_store(settings: Settings) -> None:
-    """At start: a key store without a KEK gets its first one, but only while the database holds no key sealed
-    under an earlier one (a lost key file or a wrong token then leaves the service sealed, and says so)."""
-    store = keystore(settings)
-    if settings.kek_provider not in ("file", "pkcs11"):
+    """At start: a key store without a KEK gets its first one, and a data directory without a server secret
+    gets one, but only while the database holds nothing sealed under an earlier one (a lost key file, a wrong
+    token or a lost server secret then leaves the service sealed, and the log says why). A store that cannot
+    be opened at all (no token label or PIN, an unreachable HSM, a key file with loose permissions) leaves
+    the service running sealed too: it says so on each key operation."""
+    await _open_kek(settings)
+    await _open_server_secret(settings)
+
+
+async def _open_kek(settings: Settings) -> None:
+    provider = settings.kek_provider
+    if provider not in ("file", "pkcs11"):
         return  # KMS_KEK comes from the environment or nowhere
+    store = keystore(settings)
     try:
         store.ring()
         return
     except Sealed:
         pass
+    except (CryptoError, OSError) as exc:
+        log.error("The key store (%s) cannot be opened (%s): the service runs sealed.", provider, exc)
+        return
     stored = await DeviceKey.all().count()
     if stored:
         log.error(
             "The key store (%s) has no key-encryption key, but %d keys are stored under one: the service stays "
             "sealed until the KEK that sealed them is back.",
-            settings.kek_provider,
+            provider,
             stored,
         )
         return
-    store.create_first()
+    try:
+        store.create_first()
+    except (Sealed, CryptoError, OSError) as exc:
+        log.error(
+            "The key store (%s) has no key-encryption key and cannot make one (%s): it runs sealed.", provider, exc
+        )
+
+
+async def _open_server_secret(settings: Settings) -> None:
+    if settings.secret_key or server_secrets.exists(Path(settings.data_dir)):
+        return
+    sealed = await User.filter(otp_secret__isnull=False).count()
+    if sealed:
+        log.error(
+            "The server secret (%s) is missing, but %d second-factor secrets are sealed under one: logins with "
+            "a second factor and invite links stay refused until it is back.",
+            server_secrets.path_in(Path(settings.data_dir)),
+            sealed,
+        )
+        return
+    server_secrets.create(Path(settings.data_dir))
 
 
 @cache
@@ -174,10 +210,21 @@ def registry(plugins: tuple[str, ...]) -> PluginRegistry:
 
 @cache
 def _load_server_secret(data_dir: str, configured: str) -> SecretBytes:
-    return server_secrets.load_server_secret(Path(data_dir), {server_secrets.ENV_NAME: configured})
+    return server_secrets.load_server_secret(Path(data_dir), {server_secrets.ENV_NAME: configured}, create=False)
+
+
+def server_secret_or_none(settings: Settings) -> SecretBytes | None:
+    """The server secret, or None while it is missing (a login without a second factor needs none)."""
+    try:
+        return server_secret(settings)
+    except Sealed:
+        return None
 
 
 def server_secret(settings: Settings) -> SecretBytes:
-    """The server secret (KMS_SECRET_KEY or data/server-secret), loaded (and on first use created) once per
-    data directory. It signs invite links and seals second-factor secrets."""
-    return _load_server_secret(str(settings.data_dir), settings.secret_key)
+    """The server secret (KMS_SECRET_KEY or data/server-secret, made by open_key_store at the first start),
+    loaded once per data directory. It signs invite links and seals second-factor secrets."""
+    try:
+        return _load_server_secret(str(settings.data_dir), settings.secret_key)
+    except SealedError:
+        raise Sealed() from None

@@ -71,7 +71,7 @@ class Mutation:
             context.session_policy,
             context.client_address,
             otp=otp,
-            server=keystore.server_secret(context.settings),
+            server=keystore.server_secret_or_none(context.settings),
         )
         _set_cookie(context, cookie)
         # The rest of this request (nested fields of the result) acts as the user who just logged in.

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import PASSWORD
 from test_audit import audit_inserts_fail
 from test_devices import APP_KEY, IMPORT, OMS_KEY, lora, oms
 
@@ -377,3 +378,44 @@ async def test_a_long_refusal_list_is_cut_but_every_refused_device_is_counted(as
     error = await keys_a.error(counted, {"in": {"deviceIds": listed[1:]}})
     assert error["extensions"]["code"] == "NOTHING_TO_RELEASE"
     assert len(error["extensions"]["refused"]) == 1 and error["extensions"]["refusedCount"] == 3
+
+
+async def test_a_key_store_that_cannot_open_lets_the_service_start_sealed(world, settings, tmp_path, caplog):
+    from dataclasses import replace
+
+    from resolvers.keystore import Sealed, keystore, open_key_store
+
+    no_token = replace(settings, data_dir=tmp_path, kek_provider="pkcs11", pkcs11_token_label="", pkcs11_pin="")
+    with caplog.at_level("ERROR", logger="kms.keys"):
+        await open_key_store(no_token)  # does not raise: the server starts
+    with pytest.raises(Sealed):
+        keystore(no_token).ring()
+    assert "runs sealed" in caplog.text
+
+
+async def test_a_lost_server_secret_is_not_replaced_while_second_factors_are_sealed_under_it(
+    world, settings, tmp_path, caplog
+):
+    from dataclasses import replace
+
+    from crypto import server_secret as server_secrets
+    from models.users import User
+    from resolvers import auth
+    from resolvers.errors import KmsError
+    from resolvers.keystore import Sealed, open_key_store, server_secret, server_secret_or_none
+
+    # given: a user whose second factor is sealed under the server secret, and a start without the secret
+    await User.filter(id=world.users["keys_a"].id).update(otp_secret=b"sealed", otp_enabled_at=datetime.now(UTC))
+    lost = replace(settings, data_dir=tmp_path / "lost")
+    with caplog.at_level("ERROR", logger="kms.keys"):
+        await open_key_store(lost)
+    # then: no new secret; invites and second factors are refused, plain logins still work
+    assert not server_secrets.exists(tmp_path / "lost") and "second-factor secrets" in caplog.text
+    with pytest.raises(Sealed):
+        server_secret(lost)
+    policy = auth.policy_from(settings)
+    with pytest.raises(KmsError) as refused:
+        await auth.login("keys_a@example.com", PASSWORD, policy, None, otp="123456", server=server_secret_or_none(lost))
+    assert refused.value.code == "FORBIDDEN"
+    user, _cookie = await auth.login("admin_a@example.com", PASSWORD, policy, None, server=server_secret_or_none(lost))
+    assert user.email == "admin_a@example.com"
