@@ -40,19 +40,27 @@ _SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 # graphql-core's messages about values that fail their type quote the value, which may be key material: keep what
 # is wrong and where, drop the value ("found: {...}", "non-integer value: 'two'", "Value 'x' does not exist ...")
 _VARIABLE = re.compile(r"^(Variable '\$\w+' has invalid value[^:]*: )(.*)$", re.S)
-_QUOTED_VALUE = re.compile(r"(?:[,.;]? ?\b[Ff]ound: .*|(?<=value): .*|, but encountered error .*)$", re.S)
+_QUOTED_VALUE = re.compile(
+    r"(?:[,.;]? ?\b[Ff]ound: .*|(?<=value): .*|, but encountered error .*|(?<=got): .*|(?<=character): .*)$", re.S
+)
 _ENUM_VALUE = re.compile(r"^Value .* does not exist in ('\w+') enum\.", re.S)
+_REPRESENT = re.compile(r"(cannot represent (?:an? )?\w{1,40}): .*$", re.S)  # strawberry's scalars
+_TOKEN = re.compile(r"\b((?:found|Unexpected) (?:Name|String|BlockString|Int|Float))\b.*$", re.S)  # syntax errors
+# and wherever a message quotes input in a way not foreseen above: no run of hex digits as long as a key
+_HEX_RUN = re.compile(r"[0-9A-Fa-f]{16,}")
 
 
 def without_values(message: str) -> str:
-    """A graphql-core error message without the input value it quotes."""
+    """A graphql-core or strawberry error message without the input value it quotes."""
     variable = _VARIABLE.match(message)
     prefix, message = variable.groups() if variable else ("", message)
     message = _ENUM_VALUE.sub(r"Not a value of the \1 enum.", message)
+    message = _REPRESENT.sub(r"\1.", message)
+    message = _TOKEN.sub(r"\1.", message)
     cut = _QUOTED_VALUE.search(message)
     if cut:
         message = message[: cut.start()].rstrip(" .,;") + "."
-    return prefix + message
+    return _HEX_RUN.sub("…", prefix + message)
 
 
 def public_error(error: GraphQLError, request_id: str) -> GraphQLError:
