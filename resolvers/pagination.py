@@ -76,10 +76,11 @@ def _typed(model: type[Model], order: tuple[str, ...], values: list[Any]) -> lis
             continue
         if field.field_type is bool:
             fits = isinstance(value, bool)
-        elif field.field_type in (int, float):
-            fits = isinstance(value, int | float) and not isinstance(value, bool)
+        elif field.field_type in (int, float):  # a number a 64-bit column holds
+            fits = isinstance(value, int | float) and not isinstance(value, bool) and abs(value) < 2**63
         else:  # text, and what the cursor holds as text: ids, times
-            fits = isinstance(value, str)
+            limit = getattr(field, "max_length", None) or 10_000
+            fits = isinstance(value, str) and len(value) <= limit and "\x00" not in value
         if not fits:
             raise BadInput("after", "The cursor is not valid.")
         try:

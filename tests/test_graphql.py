@@ -213,6 +213,36 @@ async def test_a_made_up_cursor_is_bad_user_input_on_every_list(as_user):
             )
 
 
+async def test_a_real_cursor_with_a_value_swapped_is_never_an_internal_error(as_user, world):
+    from tests.test_devices import IMPORT, lora
+
+    platform = await as_user("platform_admin")
+    org = str(world.orgs["customer_a"].id)
+    await platform.ok(IMPORT, {"org": org, "rows": [lora("C-1", "70B3D5E75E0000C1"), lora("C-2", "70B3D5E75E0000C2")]})
+    batch = (
+        'mutation($o: ID!, $r: String!) { createBatchReference(input: {reference: $r, serialNumbers: ["C-1"], '
+        "organisationId: $o}) { batchReference { id } } }"
+    )
+    for reference in ("R-1", "R-2"):
+        await platform.ok(batch, {"o": org, "r": reference})
+    invite = 'mutation($o: ID!) { createInvite(input: {name: "N", organisationId: $o, roles: [VIEWER]}) { id } }'
+    for _ in range(2):
+        await platform.ok(invite, {"o": org})
+    swaps = (10**30, -(10**30), "x" * 100_000, "a\u0000b", True, 1.5, "not a date", [1], {"a": 1}, None, "")
+    for name in ("auditEvents", "users", "organisations", "devices", "batchReferences", "invites", "emailTemplates"):
+        page = f"query($a: String) {{ {name}(first: 1, after: $a) {{ nodes {{ id }} pageInfo {{ endCursor }} }} }}"
+        real = (await platform.ok(page, {"a": None}))[name]["pageInfo"]["endCursor"]
+        values = json.loads(base64.urlsafe_b64decode(real + "=" * (-len(real) % 4)))
+        assert (await platform.ok(page, {"a": real}))[name]["nodes"], name  # the real cursor pages on
+        for index in range(len(values)):
+            for swap in swaps:
+                made_up = [*values[:index], swap, *values[index + 1 :]]
+                after = base64.urlsafe_b64encode(json.dumps(made_up).encode()).decode().rstrip("=")
+                body = await platform.post(page, {"a": after})
+                codes = [e["extensions"]["code"] for e in body.get("errors", [])]
+                assert codes in ([], ["BAD_USER_INPUT"]), (name, index, str(swap)[:20], body)
+
+
 async def test_posts_browsers_can_forge_need_the_csrf_header(as_user):
     """Forms (multipart, urlencoded, text/plain) cross sites without a preflight: only JSON goes without."""
     api = await as_user("admin_a")

@@ -205,7 +205,7 @@ async def _page_sql(
     count_sql, count_values = f"SELECT count(*) FROM devices WHERE {where.sql}", list(where.values)  # noqa: S608
     if after:
         (serial,) = decode_cursor(after, 1)
-        if not isinstance(serial, str):
+        if not isinstance(serial, str) or len(serial) > 64 or "\x00" in serial:
             raise BadInput("after", "The cursor is not valid.")
         where.add("serial_number > {}", serial)
     limit = len(where.values) + 1
