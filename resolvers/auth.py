@@ -222,6 +222,7 @@ async def login(
         )
     by_account = await ratelimit.hit(account_key, window)
     if by_account.count > policy.login_account_limit:
+        await ratelimit.give_back(address_key)  # nothing was checked: a locked account costs its address nothing
         raise KmsError(
             "Too many failed logins. The account is locked for a while.",
             code="ACCOUNT_LOCKED",

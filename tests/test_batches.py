@@ -476,3 +476,37 @@ async def test_a_batch_still_names_its_partner_after_the_link_is_removed(as_user
     assert batch["organisation"]["id"] == str(world.orgs["partner"].id)
     assert batch["organisation"]["name"] == world.orgs["partner"].name
     assert batch["organisation"]["parent"] is None  # name and ID only, as for a partner
+
+
+async def test_a_batch_created_meanwhile_still_keeps_its_waiting_devices(as_user, world, monkeypatch):
+    """A look at the devices that is outdated by the time they are assigned (SQLite looks before its transaction;
+    PostgreSQL explains afterwards what its guarded statement left out) refuses the batch, never re-batches."""
+    from resolvers import batches
+
+    await seed(as_user, world)
+    admin_a = await as_user("admin_a")
+    partner = str(world.orgs["partner"].id)
+    waiting = {
+        "reference": "W",
+        "serialNumbers": ["21N001064"],
+        "requiresConfirmation": True,
+        "organisationId": partner,
+    }
+    await admin_a.ok(CREATE, {"in": waiting})
+    looked = batches._devices_for
+
+    async def outdated_look(actor, serials):  # as if the pending batch were created right after the look
+        await BatchReference.filter(reference="W").update(state="ACCEPTED")
+        try:
+            return await looked(actor, serials)
+        finally:
+            await BatchReference.filter(reference="W").update(state="PENDING_CONFIRMATION")
+
+    monkeypatch.setattr(batches, "_devices_for", outdated_look)
+    sub = str(world.orgs["customer_a_sub"].id)
+    for confirm in (False, True):
+        new = {"reference": f"LATE-{confirm}", "serialNumbers": ["9999990", "21N001064"], "organisationId": sub}
+        error = await admin_a.error(CREATE, {"in": {**new, "requiresConfirmation": confirm}})
+        assert error["extensions"]["code"] == "CONFLICT"
+    assert (await Device.get(serial_number="21N001064")).batch_id == (await BatchReference.get(reference="W")).id
+    assert (await Device.get(serial_number="9999990")).batch_id is None
