@@ -128,6 +128,12 @@ def batches(actor: Actor) -> QuerySet[BatchReference]:
     return query.filter(Q(**subtree("organisation__path", path)) | Q(**subtree("sender__path", path)))
 
 
+def sent_batches(actor: Actor) -> QuerySet[BatchReference]:
+    """Batches sent by the caller's subtree (which it may withdraw while they wait for confirmation)."""
+    query = BatchReference.all()
+    return query if actor.sees_everything else query.filter(**subtree("sender__path", actor.organisation_path))
+
+
 def batches_sql(actor: Actor, first_parameter: int, alias: str = "batch_references") -> tuple[str, list[str]]:
     """batches() as a SQL condition on the table (or its ``alias``) with its PostgreSQL parameters: addressed
     to the caller's subtree or sent by it."""

@@ -22,7 +22,7 @@ from models.users import User
 from resolvers import _scope, audit, outbox, ratelimit
 from resolvers.actor import Actor
 from resolvers.devices import BATCH_COLUMNS, LABEL, BatchRow, Fetch, _uuid
-from resolvers.errors import BadInput, KmsError
+from resolvers.errors import BadInput, Forbidden, KmsError, NotFound
 from resolvers.pagination import Page, paginate
 from settings import Settings
 
@@ -160,6 +160,7 @@ def _refuse_waiting(serials: Sequence[str], waiting: Collection[str]) -> None:
 # What putting devices in a batch changes: a pending batch only records them, an accepted one also moves
 # them to its organisation ($2, $3 its id and path), UNCLAIMED for their new owner.
 PENDING = "PENDING_CONFIRMATION"
+WITHDRAWN = "WITHDRAWN"
 PENDING_SETS = "batch_id = $2"
 # devices that wait in a batch for confirmation are not the sender's to put in another batch
 NOT_WAITING = (
@@ -425,6 +426,33 @@ async def visible_batches(
     else:
         found = {b.id: b for b in await _scope.batches(actor).filter(id__in=batch_ids)}
     return [found.get(i) for i in batch_ids]
+
+
+async def withdraw_batch(actor: Actor, batch_id: str) -> BatchReference:
+    """Withdraw a batch that waits for confirmation (sent to the wrong organisation, say): it becomes WITHDRAWN,
+    its reference can no longer be taken, and its devices stay with their owner, free for another batch."""
+    batch = await visible_batch(actor, batch_id)
+    if batch is None:
+        raise NotFound("Batch reference")
+    if not await _scope.sent_batches(actor).filter(id=batch.id).exists():
+        raise Forbidden("Only the organisation that sent a batch can withdraw it.")
+    async with in_transaction():
+        # Only one of a withdrawal and a take-ownership running at once wins the state change.
+        if not await BatchReference.filter(id=batch.id, state=PENDING).update(state=WITHDRAWN):
+            raise KmsError("This batch is no longer waiting for confirmation.", code="CONFLICT")
+        if db.dialect() == "postgres":
+            rows = await db.pg_fetch("UPDATE devices SET batch_id = NULL WHERE batch_id = $1 RETURNING id", batch.id)
+            freed = len(rows)
+        else:
+            freed = await Device.filter(batch_id=batch.id).count()
+            await Device.filter(batch_id=batch.id).update(batch_id=None)
+        await audit.record(
+            "batch.withdrawn",
+            actor,
+            target=f"batch:{batch.id}",
+            details={"reference": batch.reference, "deviceCount": freed},
+        )
+    return await BatchReference.get(id=batch.id)
 
 
 async def addressed_organisation(batch: BatchReference | BatchRow) -> Organisation:

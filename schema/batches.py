@@ -27,6 +27,7 @@ from schema.permissions import requires
 class BatchState(enum.Enum):
     PENDING_CONFIRMATION = "PENDING_CONFIRMATION"
     ACCEPTED = "ACCEPTED"
+    WITHDRAWN = "WITHDRAWN"  # by its sender while it waited for confirmation
 
 
 @strawberry.type(name="BatchReference")
@@ -62,6 +63,17 @@ class BatchReferenceType:
         except LookupError:
             addressed = await batches.addressed_organisation(self._model)
             return OrganisationType.of(addressed, full=False)
+
+    @strawberry.field(
+        description="Whether the caller may withdraw this batch: it waits for confirmation and the "
+        "caller's organisation (or one above it) sent it."
+    )
+    async def can_withdraw(self, info: Info) -> bool:
+        actor = info.context.require_actor()
+        if self._model.state != "PENDING_CONFIRMATION" or not actor.has(Permission.MANAGE_BATCHES):
+            return False
+        sender = await info.context.organisation_loader().load(self._model.sender_id)  # type: ignore[union-attr]
+        return sender is not None and sender[1]  # seen in full: the caller's subtree
 
     @strawberry.field
     async def devices(self, info: Info, first: int | None = 50, after: str | None = None) -> Connection[DeviceObject]:
@@ -162,6 +174,10 @@ class Mutation:
             info.context.require_actor(), [str(i) for i in device_ids], new, info.context.settings
         )
         return BatchResult(batch_reference=BatchReferenceType.of(batch), refused=[])
+
+    @strawberry.mutation(extensions=requires(Permission.MANAGE_BATCHES))
+    async def withdraw_batch_reference(self, info: Info, id: strawberry.ID) -> BatchReferenceType:
+        return BatchReferenceType.of(await batches.withdraw_batch(info.context.require_actor(), str(id)))
 
     @strawberry.mutation(extensions=requires(Permission.CLAIM_DEVICES))
     async def take_ownership(self, info: Info, batch_reference: str, label: str | None = None) -> OwnershipResult:

@@ -510,3 +510,43 @@ async def test_a_batch_created_meanwhile_still_keeps_its_waiting_devices(as_user
         assert error["extensions"]["code"] == "CONFLICT"
     assert (await Device.get(serial_number="21N001064")).batch_id == (await BatchReference.get(reference="W")).id
     assert (await Device.get(serial_number="9999990")).batch_id is None
+
+
+async def test_the_sender_withdraws_a_batch_that_waits_and_its_devices_are_free_again(as_user, world):
+    # given: a batch sent to the wrong organisation, waiting for it
+    await seed(as_user, world)
+    admin_a = await as_user("admin_a")
+    partner = str(world.orgs["partner"].id)
+    wrong = {"reference": "OOPS", "serialNumbers": ["21N001052", "21N001064"], "requiresConfirmation": True}
+    sent = (await admin_a.ok(CREATE, {"in": {**wrong, "organisationId": partner}}))["createBatchReference"]
+    batch_id = sent["batchReference"]["id"]
+    can = "query($id: ID!) { batchReference(id: $id) { state canWithdraw } }"
+    assert (await admin_a.ok(can, {"id": batch_id}))["batchReference"] == {
+        "state": "PENDING_CONFIRMATION",
+        "canWithdraw": True,
+    }
+    partner_admin = await as_user("partner_admin")
+    assert (await partner_admin.ok(can, {"id": batch_id}))["batchReference"]["canWithdraw"] is False
+    # when: its sender withdraws it
+    withdraw = "mutation($id: ID!) { withdrawBatchReference(id: $id) { reference state deviceCount canWithdraw } }"
+    withdrawn = (await admin_a.ok(withdraw, {"id": batch_id}))["withdrawBatchReference"]
+    # then: withdrawn once, not to be taken, and its devices may go in another batch
+    assert withdrawn == {"reference": "OOPS", "state": "WITHDRAWN", "deviceCount": 2, "canWithdraw": False}
+    assert await admin_a.code(withdraw, {"id": batch_id}) == "CONFLICT"
+    assert await partner_admin.code(TAKE, {"ref": "OOPS"}) == "BATCH_NOT_FOUND"
+    assert await Device.filter(serial_number__in=["21N001052", "21N001064"], batch_id=None).count() == 2
+    right = {
+        "reference": "RIGHT",
+        "serialNumbers": ["21N001052"],
+        "organisationId": str(world.orgs["customer_a_sub"].id),
+    }
+    assert (await admin_a.ok(CREATE, {"in": right}))["createBatchReference"]["batchReference"]["deviceCount"] == 1
+    event = await AuditEvent.get(action="batch.withdrawn")
+    assert json.loads(event.details) == {"reference": "OOPS", "deviceCount": 2}
+    # and an accepted batch cannot be withdrawn
+    taken = {"reference": "TAKEN", "serialNumbers": ["21N001064"], "requiresConfirmation": True}
+    taken_id = (await admin_a.ok(CREATE, {"in": {**taken, "organisationId": partner}}))["createBatchReference"][
+        "batchReference"
+    ]["id"]
+    await partner_admin.ok(TAKE, {"ref": "TAKEN"})
+    assert await admin_a.code(withdraw, {"id": taken_id}) == "CONFLICT"

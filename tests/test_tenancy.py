@@ -77,6 +77,7 @@ CREATE_BATCH_OP = """mutation($org: ID!) { createBatchReference(input: {referenc
 FROM_SELECTION_OP = """mutation($ids: [ID!]!, $org: ID!) { createBatchFromSelection(reference: "STEAL-2", deviceIds: $ids,
   organisationId: $org) { batchReference { id } } }"""
 TAKE_OP = 'mutation { takeOwnership(batchReference: "BR-A-PENDING") { deviceCount } }'
+WITHDRAW_OP = "mutation($id: ID!) { withdrawBatchReference(id: $id) { id state } }"
 
 
 def lora(serial: str, dev_eui: str) -> dict[str, str]:
@@ -230,6 +231,10 @@ DENIALS = [
     ),
     Denial("Mutation.takeOwnership", "admin_b", TAKE_OP, expect="BATCH_NOT_FOUND"),
     Denial("Mutation.takeOwnership", "viewer_a", TAKE_OP, expect="FORBIDDEN"),
+    Denial("Mutation.withdrawBatchReference", "admin_b", WITHDRAW_OP, {"id": "batch:pending"}),
+    # the organisation the batch is addressed to sees it, but only its sender may withdraw it
+    Denial("Mutation.withdrawBatchReference", "admin_a_sub", WITHDRAW_OP, {"id": "batch:pending"}, "FORBIDDEN"),
+    Denial("Mutation.withdrawBatchReference", "viewer_a", WITHDRAW_OP, {"id": "batch:pending"}, "FORBIDDEN"),
 ]
 
 

@@ -310,3 +310,32 @@ async def test_screenshots_of_the_batch_screens_in_every_language(page, world, a
         await shot(page, "batches-04-take-ownership", language)
         await logout(page)
     assert (await BatchReference.get(reference="BR-2026-0002")).state == "PENDING_CONFIRMATION"
+
+
+async def test_the_sender_withdraws_a_batch_sent_to_the_wrong_organisation(page, world, as_user):
+    # given: a batch that waits for Customer B, sent by mistake
+    await import_devices(as_user, world)
+    platform = await as_user("platform_admin")
+    wrong = {"reference": "WRONG-1", "serialNumbers": list(SERIALS), "requiresConfirmation": True}
+    sent = await platform.ok(CREATE, {"in": {**wrong, "organisationId": str(world.orgs["customer_b"].id)}})
+    batch_id = sent["createBatchReference"]["batchReference"]["id"]
+    await login(page, world.users["platform_admin"].email)
+    await page.goto(f"/console#/batches/{batch_id}")
+    await expect(page.locator("[data-state]").first).to_have_attribute("data-state", "PENDING_CONFIRMATION")
+    # when: Withdraw batch, asked once more, then confirmed
+    await page.get_by_role("button", name="Withdraw batch").click()
+    asked = page.get_by_role("group", name="Withdraw batch")
+    await expect(asked).to_contain_text("Customer B can then no longer take ownership")
+    await asked.get_by_role("button", name="Cancel").click()
+    await expect(asked).to_have_count(0)
+    assert (await BatchReference.get(id=batch_id)).state == "PENDING_CONFIRMATION"
+    await page.get_by_role("button", name="Withdraw batch").click()
+    await page.get_by_role("group", name="Withdraw batch").get_by_role("button", name="Withdraw").click()
+    # then
+    await expect(page.get_by_role("status")).to_have_text(
+        "“WRONG-1” was withdrawn; its devices are free for another batch."
+    )
+    await expect(page.locator("[data-state]").first).to_have_attribute("data-state", "WITHDRAWN")
+    await expect(page.get_by_role("button", name="Withdraw batch")).to_have_count(0)
+    assert (await BatchReference.get(id=batch_id)).state == "WITHDRAWN"
+    assert await Device.filter(serial_number__in=list(SERIALS), batch_id=None).count() == len(SERIALS)

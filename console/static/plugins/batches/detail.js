@@ -3,15 +3,16 @@
 
 import { h, replace } from "../../core/dom.js";
 import { formatDateTime, formatNumber } from "../../core/i18n.js";
-import { messageBox, pagedList, pageHeader, table } from "../../core/ui.js";
+import { busy, button, messageBox, pagedList, pageHeader, table } from "../../core/ui.js";
 import { catalogLink, stateBadge } from "./common.js";
 
 const BATCH = `query BatchReference($id: ID!, $first: Int, $after: String) {
   batchReference(id: $id) {
-    id reference label state requiresConfirmation deviceCount createdAt organisation { id name }
+    id reference label state requiresConfirmation deviceCount createdAt canWithdraw organisation { id name }
     devices(first: $first, after: $after) {
       totalCount pageInfo { hasNextPage endCursor }
       nodes { id serialNumber claimStatus labels deviceType { id name } } } } }`;
+const WITHDRAW = `mutation WithdrawBatchReference($id: ID!) { withdrawBatchReference(id: $id) { id state } }`;
 const PAGE = 50;
 
 export async function renderBatch(main, ctx) {
@@ -20,6 +21,7 @@ export async function renderBatch(main, ctx) {
   const facts = h("dl", { class: "facts" });
   const message = messageBox();
   const links = h("p", { class: "batch-links" });
+  const confirmArea = h("div", { class: "withdraw-slot" });
 
   const columns = [
     { label: t("batches.col.serial"), cell: (d) => d.serialNumber },
@@ -51,7 +53,42 @@ export async function renderBatch(main, ctx) {
       waitingForUs && session.can("CLAIM_DEVICES")
         ? h("a", { class: "btn btn-primary", href: href("/take-ownership", { reference: b.reference }) }, t("batches.take.menu"))
         : null,
+      b.canWithdraw ? button(t("batches.withdraw"), { dataset: { action: "withdraw" }, onClick: (e) => askWithdraw(b, e.currentTarget) }) : null,
     );
+  };
+
+  /** "Withdraw batch": asked once more in place, then the batch is WITHDRAWN and its devices free again. */
+  const askWithdraw = (b, opener) => {
+    const confirm = button(t("batches.withdraw.confirm"), { kind: "danger" });
+    const cancel = button(t("common.cancel"), {
+      onClick: () => {
+        replace(confirmArea);
+        opener.focus();
+      },
+    });
+    confirm.addEventListener("click", () =>
+      busy(confirm, async () => {
+        message.clear();
+        try {
+          await ctx.gql(WITHDRAW, { id: b.id });
+          replace(confirmArea);
+          await list.load(); // (clears the message box: the outcome goes in after it)
+          message.show(t("batches.withdrawn", { reference: b.reference }), "success");
+        } catch (error) {
+          message.showError(error);
+        }
+      }),
+    );
+    replace(
+      confirmArea,
+      h(
+        "div",
+        { class: "card action-panel", role: "group", "aria-label": t("batches.withdraw") },
+        h("p", {}, t("batches.withdraw.text", { reference: b.reference, organisation: b.organisation.name, count: formatNumber(b.deviceCount) })),
+        h("div", { class: "form-actions" }, confirm, cancel),
+      ),
+    );
+    cancel.focus();
   };
 
   let batch = null;
@@ -79,6 +116,7 @@ export async function renderBatch(main, ctx) {
     message.element,
     facts,
     links,
+    confirmArea,
     h("h2", {}, t("batches.batch.devices")),
     list.rows,
     list.footer,
