@@ -7,7 +7,7 @@ import { tn } from "../../core/i18n.js";
 const CLAIM = `mutation ClaimDevices($ids: [ID!]!) {
   claimDevices(deviceIds: $ids) { claimedCount refused { serialNumber reason } } }`;
 const RELEASE = `mutation ReleaseKeys($input: ReleaseKeysInput!) {
-  releaseKeys(input: $input) { filename deviceCount keyCount downloadUrl refused { serialNumber reason } } }`;
+  releaseKeys(input: $input) { filename deviceCount keyCount downloadUrl refused { serialNumber reason } refusedCount } }`;
 export const FORMATS = `query KeyFormats { keyFormats { id name fileExtension } }`;
 
 const REFUSED_SHOWN = 100; // a "download all" can refuse thousands: the first ones, then how many more
@@ -24,13 +24,13 @@ function reasonText(t, action, code) {
  * "These devices were not included" with one line per device and a translated reason; ``action`` ("claim")
  * picks the action's wording where a code means something particular there (CONFLICT: claimed already).
  */
-export function refusedList(t, refused, serialOf, action = "") {
+export function refusedList(t, refused, serialOf, action = "", count = refused?.length ?? 0) {
   if (!refused || !refused.length) return null;
   const shown = refused.slice(0, REFUSED_SHOWN);
   return h(
     "div",
-    { class: "refused", dataset: { refused: String(refused.length) } },
-    h("p", {}, tn("devices.refused.title", refused.length)),
+    { class: "refused", dataset: { refused: String(count) } },
+    h("p", {}, tn("devices.refused.title", count)),
     h(
       "ul",
       {},
@@ -39,7 +39,7 @@ export function refusedList(t, refused, serialOf, action = "") {
         return h("li", { dataset: { serial, reason: r.reason } }, h("strong", {}, serial), ": ", reasonText(t, action, r.reason));
       }),
     ),
-    refused.length > shown.length ? h("p", { class: "refused-more" }, tn("devices.refused.more", refused.length - shown.length)) : null,
+    count > shown.length ? h("p", { class: "refused-more" }, tn("devices.refused.more", count - shown.length)) : null,
   );
 }
 

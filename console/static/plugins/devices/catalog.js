@@ -160,10 +160,11 @@ export async function renderCatalog(main, ctx) {
         t("devices.downloading", { filename: release.filename, keys: formatNumber(release.keyCount), devices: formatNumber(release.deviceCount) }),
         "success",
       );
-      replace(details, refusedList(t, release.refused, (s) => serials.get(s) || s));
+      replace(details, refusedList(t, release.refused, (s) => serials.get(s) || s, "", release.refusedCount));
     } catch (error) {
       message.showError(error);
-      replace(details, refusedList(t, error.extensions?.refused, (s) => serials.get(s) || s));
+      const refused = error.extensions?.refused;
+      replace(details, refusedList(t, refused, (s) => serials.get(s) || s, "", error.extensions?.refusedCount ?? refused?.length));
     }
   };
 
