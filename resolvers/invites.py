@@ -52,9 +52,27 @@ def secret_of(settings: Settings) -> SecretBytes:
     return keystore.server_secret(settings)
 
 
-def signup_token(settings: Settings, invite_id: uuid.UUID) -> str:
+def signup_token(settings: Settings, invite_id: uuid.UUID, email: str | None) -> str:
+    """The invite's link token, bound to the address it goes to: sent again to a corrected address, the invite
+    gets a new link, and the one mailed to the mistyped address stops working."""
+    digest = server_secret.mac(secret_of(settings), b"invite:" + invite_id.bytes + b":" + (email or "").encode())
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _legacy_token(settings: Settings, invite_id: uuid.UUID) -> str:
+    """The link token of invites made before links were bound to the address (still open ones keep working)."""
     digest = server_secret.mac(secret_of(settings), b"invite:" + invite_id.bytes)
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def current_token(settings: Settings, invite: Invite) -> str:
+    """The token of the invite's link as it stands (its stored digest says which)."""
+    token = signup_token(settings, invite.id, invite.email)
+    if token_digest(token) != invite.token_digest:
+        legacy = _legacy_token(settings, invite.id)
+        if token_digest(legacy) == invite.token_digest:
+            return legacy
+    return token
 
 
 def token_digest(token: str) -> str:
@@ -62,7 +80,7 @@ def token_digest(token: str) -> str:
 
 
 def signup_link(settings: Settings, invite: Invite) -> str:
-    return f"{settings.public_url.rstrip('/')}/signup?token={signup_token(settings, invite.id)}"
+    return f"{settings.public_url.rstrip('/')}/signup?token={current_token(settings, invite)}"
 
 
 def state_of(invite: Invite, now: datetime | None = None) -> str:
@@ -166,7 +184,7 @@ async def create_invite(
             roles=User.encode_roles({r.value for r in granted}),
             language=language,
             state=PREPARED,
-            token_digest=token_digest(signup_token(settings, invite_id)),
+            token_digest=token_digest(signup_token(settings, invite_id, address)),
             expires_at=datetime.now(UTC) + timedelta(hours=settings.invite_ttl_hours),
             created_by_id=actor.user_id,
         )
@@ -199,7 +217,11 @@ async def send_invite(actor: Actor, settings: Settings, invite_id: str, email: s
     async with in_transaction():
         now = datetime.now(UTC)
         updated = await Invite.filter(id=invite.id, state__in=OPEN_STATES).update(
-            state=SENT, email=address, sent_at=now, expires_at=now + timedelta(hours=settings.invite_ttl_hours)
+            state=SENT,
+            email=address,
+            sent_at=now,
+            expires_at=now + timedelta(hours=settings.invite_ttl_hours),
+            token_digest=token_digest(signup_token(settings, invite.id, address)),
         )
         if not updated:  # cancelled or accepted meanwhile
             raise BadInput("id", "This invite was changed meanwhile; reload it.")
@@ -235,7 +257,8 @@ async def find_by_token(settings: Settings, token: str) -> Invite:
     invite = await Invite.get_or_none(token_digest=token_digest(token)) if token else None
     # The digest lookup finds the row; the recomputed token is compared in constant time as well, so a row
     # whose digest was planted or copied in the database does not accept a token made for another invite.
-    if invite is None or not hmac.compare_digest(signup_token(settings, invite.id).encode(), token.encode()):
+    expected = current_token(settings, invite) if invite else ""
+    if invite is None or not hmac.compare_digest(expected.encode(), token.encode()):
         raise TokenInvalid("This invitation link")
     if state_of(invite) not in OPEN_STATES:
         raise TokenInvalid("This invitation link")

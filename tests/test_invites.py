@@ -4,6 +4,7 @@ cancelled or expired; roles and organisations at most the inviter's; other organ
 from __future__ import annotations
 
 import hashlib
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -95,7 +96,7 @@ async def test_an_invite_goes_out_and_its_link_is_accepted_once(as_user, world, 
     assert mail["Subject"] == "Your invitation to Meter KMS (Customer A Sub)"
     assert "Admin A" in text_of(mail)  # the inviter
     token = token_in(mail, "signup")
-    assert token == token_of(invite)
+    assert token == token_of(sent) != token_of(invite)  # the link goes with the address it was sent to
     # when the invitee accepts
     anonymous = client()
     user = (await anonymous.ok(ACCEPT, accept_input(token, name="Nawel H.")))["acceptInvite"]
@@ -171,6 +172,18 @@ async def test_the_time_limit_starts_when_the_invite_is_sent(as_user, world, set
         assert timedelta(hours=settings.invite_ttl_hours) - timedelta(minutes=1) < left
         assert left <= timedelta(hours=settings.invite_ttl_hours)
         await Invite.filter(id=invite["id"]).update(expires_at=datetime.now(UTC) + timedelta(minutes=5))
+
+
+async def test_sent_again_to_a_corrected_address_the_mistyped_link_stops_working(as_user, world, client, smtp):
+    api = await as_user("admin_a")
+    invite = await create(api, world, email="nawel@integra.exmaple")
+    await api.ok(SEND, {"id": invite["id"]})
+    await api.ok(SEND, {"id": invite["id"], "email": "nawel@integra.example"})
+    mistyped, corrected = (await deliver(smtp))[:2]
+    assert mistyped["To"] == "nawel@integra.exmaple" and corrected["To"] == "nawel@integra.example"
+    assert await client().code(ACCEPT, accept_input(token_in(mistyped, "signup"))) == "TOKEN_INVALID"
+    accepted = await client().ok(ACCEPT, accept_input(token_in(corrected, "signup")))
+    assert accepted["acceptInvite"]["email"] == "nawel@integra.example"
 
 
 async def test_send_needs_an_address(as_user, world):
@@ -262,3 +275,14 @@ async def test_key_managers_cannot_handle_invites(as_user, world, operation):
 async def test_anonymous_callers_cannot_create_invites(client, world):
     assert await client().code(CREATE, {"input": new_invite(world)}) == "UNAUTHENTICATED"
     assert await client().code(INVITABLE) == "UNAUTHENTICATED"
+
+
+async def test_an_invite_made_before_links_were_bound_to_the_address_keeps_its_link(as_user, world, client, settings):
+    from resolvers import invites
+
+    api = await as_user("admin_a")
+    invite = await create(api, world)
+    legacy = invites._legacy_token(settings, uuid.UUID(invite["id"]))
+    await Invite.filter(id=invite["id"]).update(token_digest=invites.token_digest(legacy))
+    assert token_of((await api.ok(INVITE, {"id": invite["id"]}))["invite"]) == legacy
+    assert (await client().ok(ACCEPT, accept_input(legacy)))["acceptInvite"]["email"] == "nawel@integra.example"
