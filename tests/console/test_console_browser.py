@@ -181,6 +181,26 @@ async def test_a_long_list_of_refused_devices_shows_the_first_hundred_and_counts
     await expect(page.locator(".refused-more")).to_have_text("… and 2 more.")
 
 
+async def test_claim_all_claims_every_unclaimed_device_the_filters_match(page, world, as_user):
+    # given: 520 unclaimed devices (more than one page of ids), one of another type, one claimed already
+    platform = await as_user("platform_admin")
+    rows = [lora(f"M-{i:03}", f"70B3D5E75E{i:06}") for i in range(520)] + [oms("W-1", "20096201")]
+    await platform.ok(IMPORT, {"org": str(world.orgs["customer_a"].id), "rows": rows})
+    await Device.filter(serial_number="M-000").update(claim_status="CLAIMED")
+    await login(page, world.users["keys_a"].email)
+    # when: the catalog is filtered to the LoRaWAN type, and Claim all is clicked
+    await page.get_by_label("Device type").select_option("topas-sonic-lora-w8")
+    await expect(page.locator("[data-total=devices]")).to_have_text("Total devices: 520")
+    await page.get_by_role("button", name="Claim all").click()
+    # then: the 519 unclaimed of that type are claimed, the other type is not
+    await expect(page.get_by_role("status").filter(has_text="519 devices claimed.")).to_be_visible()
+    assert await Device.filter(serial_number__startswith="M-", claim_status="CLAIMED").count() == 520
+    assert (await Device.get(serial_number="W-1")).claim_status == "UNCLAIMED"
+    # and a second click finds nothing left to claim
+    await page.get_by_role("button", name="Claim all").click()
+    await expect(page.get_by_role("status")).to_have_text("No unclaimed device matches the filters.")
+
+
 async def test_viewer_sees_the_catalog_without_key_actions_or_admin_menu(page, world, as_user):
     await import_catalog(as_user, world)
     await login(page, world.users["viewer_a"].email)

@@ -19,6 +19,10 @@ const DEVICES = `query Devices($filter: DeviceFilter, $first: Int, $after: Strin
 const FACETS = `query DeviceFacets($filter: DeviceFilter) { deviceFacets(filter: $filter) {
   deviceTypes { value count } claimStatuses { value count } labels { value count } batchReferences { value count } } }`;
 const TYPES = `query DeviceTypeNames { deviceTypes { id name } }`;
+// "Claim all": the ids of the unclaimed devices the filters match, 500 a page, at most what one claim takes
+const IDS = `query DeviceIds($filter: DeviceFilter, $after: String) { devices(filter: $filter, first: 500, after: $after) {
+  pageInfo { hasNextPage endCursor } nodes { id serialNumber } } }`;
+const CLAIM_ALL_LIMIT = 100000;
 const STATUSES = ["CLAIMED", "UNCLAIMED"];
 
 /** "A, B\nC;D" -> ["A", "B", "C", "D"] (order kept, duplicates dropped). */
@@ -93,6 +97,9 @@ export async function renderCatalog(main, ctx) {
   // --- the selection toolbar (hidden for a VIEWER) --------------------------------------------
   const selectedCount = h("span", { class: "selected-count", "aria-live": "polite" });
   const claimButton = canClaim ? button(t("devices.claim"), { kind: "primary", dataset: { action: "claim" } }) : null;
+  const claimAllButton = canClaim
+    ? button(t("devices.claimAll"), { dataset: { action: "claim-all" }, title: t("devices.claimAll.hint") })
+    : null;
   const formatSelect = canRelease ? select([], { name: "format" }) : null;
   const downloadButton = canRelease ? button(t("devices.download"), { kind: "primary", dataset: { action: "download" } }) : null;
   // "Download all your keys" (manual 10.4.2): what the filters match, whatever is selected
@@ -109,6 +116,7 @@ export async function renderCatalog(main, ctx) {
         selectedCount,
         clearButton,
         claimButton,
+        claimAllButton,
         canRelease ? field(t("field.format"), formatSelect, { className: "inline" }) : null,
         downloadButton,
         downloadAllButton,
@@ -149,6 +157,39 @@ export async function renderCatalog(main, ctx) {
     } catch (error) {
       message.showError(error);
     }
+  };
+
+  /** "Claim all": every unclaimed device the filters match (up to one claim's limit; the rest on a next click). */
+  const runClaimAll = async () => {
+    const current = filter();
+    message.clear();
+    if (current.claimStatus === "CLAIMED") {
+      message.show(t("devices.claimAll.none"), "info");
+      return;
+    }
+    replace(details, h("p", { class: "progress", role: "status" }, t("devices.claimAll.collecting")));
+    const ids = [];
+    try {
+      let after = null;
+      do {
+        const { devices } = await ctx.gql(IDS, { filter: { ...current, claimStatus: "UNCLAIMED" }, after });
+        for (const d of devices.nodes) {
+          ids.push(d.id);
+          serials.set(d.id, d.serialNumber);
+        }
+        after = devices.pageInfo.hasNextPage ? devices.pageInfo.endCursor : null;
+      } while (after && ids.length < CLAIM_ALL_LIMIT);
+    } catch (error) {
+      replace(details);
+      message.showError(error);
+      return;
+    }
+    replace(details);
+    if (!ids.length) {
+      message.show(t("devices.claimAll.none"), "info");
+      return;
+    }
+    await runClaim(ids.slice(0, CLAIM_ALL_LIMIT));
   };
 
   const runDownload = async (which) => {
@@ -428,6 +469,7 @@ export async function renderCatalog(main, ctx) {
     updateSelection();
   });
   claimButton?.addEventListener("click", () => busy(claimButton, () => runClaim([...selection.keys()])));
+  claimAllButton?.addEventListener("click", () => busy(claimAllButton, runClaimAll));
   downloadButton?.addEventListener("click", () => busy(downloadButton, () => runDownload({ deviceIds: [...selection.keys()] })));
   downloadAllButton?.addEventListener("click", () => busy(downloadAllButton, () => runDownload({ filter: filter() })));
   labelsButton?.addEventListener("click", () => openLabels([...selection.keys()], [], labelsButton));
