@@ -65,6 +65,12 @@ def decode_cursor(cursor: str, size: int) -> list[Any]:
     return values
 
 
+def cursor_text(value: object, max_length: int | None) -> bool:
+    """Whether a cursor value can stand for a text column of ``max_length``: a string of at most that length
+    without NUL (PostgreSQL refuses NUL in text; a cursor made up by hand may hold anything)."""
+    return isinstance(value, str) and len(value) <= (max_length or 10_000) and "\x00" not in value
+
+
 def _typed(model: type[Model], order: tuple[str, ...], values: list[Any]) -> list[Any]:
     """The cursor's values as the sort fields' types; a value of another type (a cursor made up or edited
     by hand) is refused as bad input instead of failing in the database."""
@@ -79,8 +85,7 @@ def _typed(model: type[Model], order: tuple[str, ...], values: list[Any]) -> lis
         elif field.field_type in (int, float):  # a number a 64-bit column holds
             fits = isinstance(value, int | float) and not isinstance(value, bool) and abs(value) < 2**63
         else:  # text, and what the cursor holds as text: ids, times
-            limit = getattr(field, "max_length", None) or 10_000
-            fits = isinstance(value, str) and len(value) <= limit and "\x00" not in value
+            fits = cursor_text(value, getattr(field, "max_length", None))
         if not fits:
             raise BadInput("after", "The cursor is not valid.")
         try:

@@ -34,7 +34,7 @@ from resolvers.devices.common import (
     _uuid,
 )
 from resolvers.errors import BadInput, KmsError
-from resolvers.pagination import Page, decode_cursor, encode_cursor, page_size, paginate
+from resolvers.pagination import Page, cursor_text, decode_cursor, encode_cursor, page_size, paginate
 
 
 def filtered(actor: Actor, flt: DeviceFilter) -> QuerySet[Device]:
@@ -205,7 +205,7 @@ async def _page_sql(
     count_sql, count_values = f"SELECT count(*) FROM devices WHERE {where.sql}", list(where.values)  # noqa: S608
     if after:
         (serial,) = decode_cursor(after, 1)
-        if not isinstance(serial, str) or len(serial) > 64 or "\x00" in serial:
+        if not cursor_text(serial, Device._meta.fields_map["serial_number"].max_length):  # type: ignore[attr-defined]
             raise BadInput("after", "The cursor is not valid.")
         where.add("serial_number > {}", serial)
     limit = len(where.values) + 1
