@@ -22,6 +22,7 @@ from models.organisations import Organisation, Partnership
 from models.tokens import ApiToken
 from models.users import User
 from resolvers.actor import Actor
+from resolvers.devices.common import BatchRow
 from resolvers.errors import KmsError, NotFound
 from resolvers.roles import Permission, Role
 
@@ -132,6 +133,12 @@ def sent_batches(actor: Actor) -> QuerySet[BatchReference]:
     """Batches sent by the caller's subtree (which it may withdraw while they wait for confirmation)."""
     query = BatchReference.all()
     return query if actor.sees_everything else query.filter(**subtree("sender__path", actor.organisation_path))
+
+
+async def addressed_organisation(batch: BatchReference | BatchRow) -> Organisation:
+    """The organisation a batch the caller sees is addressed to, shown by name and ID whatever the partner link
+    is now (the sender addressed it). ``batch`` must come from batches() or batches_sql()."""
+    return await Organisation.get(id=batch.organisation_id)  # type: ignore[union-attr]
 
 
 def batches_sql(actor: Actor, first_parameter: int, alias: str = "batch_references") -> tuple[str, list[str]]:

@@ -455,11 +455,6 @@ async def withdraw_batch(actor: Actor, batch_id: str) -> BatchReference:
     return await BatchReference.get(id=batch.id)
 
 
-async def addressed_organisation(batch: BatchReference | BatchRow) -> Organisation:
-    """The organisation of a batch the caller may see (name and ID are shown, whatever the link is now)."""
-    return await Organisation.get(id=batch.organisation_id)  # type: ignore[union-attr]
-
-
 async def visible_batch(actor: Actor, batch_id: UUID | str) -> BatchReference | None:
     try:
         return await _scope.batches(actor).get_or_none(id=_uuid(str(batch_id), "id"))

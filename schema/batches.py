@@ -13,7 +13,7 @@ from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
 from models.devices import BatchReference
-from resolvers import batches
+from resolvers import _scope, batches
 from resolvers.devices import BatchRow
 from resolvers.errors import NotFound
 from resolvers.roles import Permission
@@ -61,7 +61,7 @@ class BatchReferenceType:
         try:
             return await load_organisation(info, self._model.organisation_id)  # type: ignore[union-attr]
         except LookupError:
-            addressed = await batches.addressed_organisation(self._model)
+            addressed = await _scope.addressed_organisation(self._model)
             return OrganisationType.of(addressed, full=False)
 
     @strawberry.field(
