@@ -41,13 +41,14 @@ from settings import load
 # GraphQL server runs exactly these, with the same values). The session lookup is the service's own constant.
 SESSION_SQL = auth_resolvers._SESSION_STATEMENT["postgres"]
 _COLUMNS = "id, serial_number, device_type, owner_id, claim_status, claimed_at, created_at, batch_id"
+_ORGANISATIONS = "owner_path = ANY(ARRAY(SELECT path FROM organisations WHERE id = ANY($4::uuid[])))"
 PAGE_SQL = (
     f"SELECT {_COLUMNS} FROM devices WHERE owner_path >= $1 AND owner_path < $2 AND claim_status = $3 "
-    "AND owner_id = ANY($4::uuid[]) AND serial_number > $5 ORDER BY serial_number LIMIT $6"
+    f"AND {_ORGANISATIONS} AND serial_number > $5 ORDER BY serial_number LIMIT $6"
 )
 FIRST_PAGE_SQL = (
     f"SELECT {_COLUMNS} FROM devices WHERE owner_path >= $1 AND owner_path < $2 AND claim_status = $3 "
-    "AND owner_id = ANY($4::uuid[]) ORDER BY serial_number LIMIT $5"
+    f"AND {_ORGANISATIONS} ORDER BY serial_number LIMIT $5"
 )
 LABELS_SQL = "SELECT device_id, label FROM device_labels WHERE device_id = ANY($1::uuid[]) ORDER BY label"
 BATCHES_SQL = (

@@ -33,9 +33,9 @@ class Device(BaseModel):
         table = "devices"
         table_description = "Devices"
         indexes = (
+            # a subtree's devices, and one organisation's in serial order (owner_path = its path; migration 0012)
             Index(fields=("owner_path", "serial_number")),
             # no index holds claim_status: a claim is then a heap-only update (migration 0009)
-            Index(fields=("owner_id", "serial_number")),
         )
 
 

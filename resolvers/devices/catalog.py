@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 from models import db
 from models.devices import BatchReference, Device, DeviceCount, DeviceLabel
 from models.keys import DeviceKey
+from models.organisations import Organisation
 from resolvers import _scope, audit
 from resolvers.actor import Actor
 from resolvers.devices.common import (
@@ -50,8 +51,9 @@ def filtered(actor: Actor, flt: DeviceFilter) -> QuerySet[Device]:
         query = query.filter(device_type__in=list(flt.device_types))
     if flt.claim_status:
         query = query.filter(claim_status=flt.claim_status)
-    if flt.organisation_ids:
-        query = query.filter(owner_id__in=[_uuid(i, "organisationIds") for i in flt.organisation_ids])
+    if flt.organisation_ids:  # by their paths: the index (owner_path, serial_number) (migration 0012)
+        ids = [_uuid(i, "organisationIds") for i in flt.organisation_ids]
+        query = query.filter(owner_path__in=Subquery(Organisation.filter(id__in=ids).values("path")))
     if flt.labels:
         query = query.filter(id__in=Subquery(DeviceLabel.filter(label__in=list(flt.labels)).values("device_id")))
     if flt.batch_references:
@@ -179,7 +181,10 @@ def _filtered_sql(actor: Actor, flt: DeviceFilter) -> _Conditions:
     if flt.claim_status:
         where.add("claim_status = {}", flt.claim_status)
     if flt.organisation_ids:
-        where.add("owner_id = ANY({}::uuid[])", [_uuid(i, "organisationIds") for i in flt.organisation_ids])
+        where.add(  # as filtered(): by the organisations' paths
+            "owner_path = ANY(ARRAY(SELECT path FROM organisations WHERE id = ANY({}::uuid[])))",
+            [_uuid(i, "organisationIds") for i in flt.organisation_ids],
+        )
     if flt.labels:
         where.add("id IN (SELECT device_id FROM device_labels WHERE label = ANY({}::text[]))", list(flt.labels))
     if flt.batch_references:

@@ -119,7 +119,7 @@ async def _by_ids(actor: Actor, device_ids: Sequence[str], allowed: set[str], se
 async def _by_filter(actor: Actor, flt: DeviceFilter, allowed: set[str], sel: _Selection) -> QuerySet[Device]:
     """ "Download all your keys": the filter within the caller's own organisation. Refusals are listed
     (up to a limit) and counted; the eligible devices are returned as a query to walk in chunks."""
-    own = filtered(actor, flt).filter(owner_id=actor.organisation_id)
+    own = filtered(actor, flt).filter(owner_path=actor.organisation_path)  # the caller's own devices
     unclaimed = own.filter(claim_status="UNCLAIMED")
     unfit = own.filter(claim_status="CLAIMED").exclude(device_type__in=list(allowed))
     for query, reason in ((unclaimed, "DEVICE_UNCLAIMED"), (unfit, "BAD_USER_INPUT")):
