@@ -113,6 +113,9 @@ async def catalog(request: Request) -> Response:
             rows = await conn.fetch(FIRST_PAGE_SQL, low, high, status, owners, first + 1)
         has_next = len(rows) > first
         rows = rows[:first]
+        total = None  # the service's totalCount runs before the DataLoaders' batched labels and batches
+        if params.get("total") == "1":
+            total = await conn.fetchval(TOTALS_SQL, low, high, owners, status)
         ids = [r["id"] for r in rows]
         labels: dict[UUID, list[str]] = {i: [] for i in ids}
         batches: dict[UUID, str] = {}
@@ -123,9 +126,6 @@ async def catalog(request: Request) -> Response:
             if batch_ids:
                 for row in await conn.fetch(BATCHES_SQL, batch_ids, low, high):
                     batches[row["id"]] = row["reference"]
-        total = None
-        if params.get("total") == "1":
-            total = await conn.fetchval(TOTALS_SQL, low, high, owners, status)
     nodes: list[dict[str, Any]] = [
         {
             "id": str(r["id"]),
