@@ -13,7 +13,9 @@ from models.organisations import Organisation
 class Device(BaseModel):
     """A device owned by one organisation. "owner_path" copies the owner's materialised path so the
     catalog of a subtree is one indexed prefix match. On PostgreSQL the owner and the batch are checked
-    through device_counts, once per group of devices instead of once per device (migration 0011)."""
+    through device_counts, once per group of devices instead of once per device (migration 0011), and each
+    row also carries ``label_names``, the names of its labels, which triggers keep from device_labels for the
+    label counts (migration 0013); the ORM neither reads nor writes that column."""
 
     serial_number = fields.CharField(max_length=64, unique=True)
     device_type = fields.CharField(max_length=64, db_index=True)

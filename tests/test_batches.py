@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 
+import asyncpg
+import pytest
+from conftest import TEST_DB
 from test_devices import IMPORT, lora
 
+from models import db
 from models.audit import AuditEvent
 from models.devices import BatchReference, Device
 from models.outbox import OutboxMessage
@@ -325,6 +329,13 @@ async def _counts_equal_a_group_by_over_devices() -> None:
     for c in await DeviceLabelCount.all():
         kept_labels[(str(c.owner_id), c.claim_status, c.device_type, str(c.batch_id), c.label)] += c.n  # type: ignore[attr-defined]
     assert +kept_labels == expected_labels and all(n >= 0 for n in kept_labels.values())
+    if db.dialect() == "postgres":  # the label names each device row carries for the counting (migration 0013)
+        names: dict = {}
+        for device_id, label in await DeviceLabel.all().values_list("device_id", "label"):
+            names.setdefault(device_id, set()).add(label)
+        rows = await db.pg_fetch("SELECT id, label_names FROM devices")
+        assert {r[0]: set(r[1] or ()) for r in rows} == {d: names.get(d, set()) for d in dims}
+        assert all(r[1] is None or list(r[1]) == sorted(set(r[1])) for r in rows)
 
 
 async def _facets_equal_grouping_the_devices(actor, flt) -> None:
@@ -430,6 +441,46 @@ async def test_facet_counts_stay_exact_through_imports_labels_claims_transfers_a
     assert (
         await use_cases.facets(actor_for(world.users["admin_b"], world.orgs["customer_b"]), use_cases.DeviceFilter())
     ) == use_cases.Facets([], [], [], [])
+
+
+@pytest.mark.skipif(TEST_DB != "postgres", reason="SQLite writes one transaction at a time: there is no race")
+async def test_a_label_added_while_its_device_moves_is_counted_under_the_new_owner(as_user, world, settings):
+    """Two transactions: one moves a device to another organisation, the other labels it meanwhile. The label
+    must end up counted under the device's new owner, whichever way the two interleave."""
+    # given: a device of customer A, moved to customer B by a transaction that has not committed yet
+    await seed(as_user, world, serials=("R1", "R2"))
+    device, target = await Device.get(serial_number="R1"), world.orgs["customer_b"]
+    mover, labeller = await asyncpg.connect(settings.database_url), await asyncpg.connect(settings.database_url)
+    try:
+        move, label = mover.transaction(), labeller.transaction()
+        await move.start()
+        await label.start()
+        await mover.execute(
+            "UPDATE devices SET owner_id = $1, owner_path = $2 WHERE id = $3", target.id, target.path, device.id
+        )
+        # when: the other transaction labels it, and the move commits while the label waits for it (or, were the
+        # two not ordered by the device's row, after the label was counted under the old owner)
+        adding = asyncio.create_task(
+            labeller.execute(
+                "INSERT INTO device_labels (id, created_at, device_id, label) "
+                "VALUES (gen_random_uuid(), now(), $1, 'Race')",
+                device.id,
+            )
+        )
+        waits = "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1"
+        for _ in range(500):
+            if adding.done() or await mover.fetchval(waits, labeller.get_server_pid()):
+                break
+            await asyncio.sleep(0.01)
+        await move.commit()
+        await adding
+        await label.commit()
+    finally:
+        await mover.close()
+        await labeller.close()
+    # then: the device is B's, labelled, and every count agrees with the devices
+    assert (await Device.get(id=device.id)).owner_id == target.id  # type: ignore[attr-defined]
+    await _counts_equal_a_group_by_over_devices()
 
 
 async def test_devices_waiting_in_a_batch_stay_there_until_taken(as_user, world):
