@@ -58,3 +58,18 @@ class RateLimited(KmsError):
 
     def __init__(self, retry_after: int, message: str = "Too many attempts. Please wait and try again.") -> None:
         super().__init__(message, retryAfter=retry_after)
+
+
+def lost_to_concurrent_change(error: BaseException) -> str | None:
+    """The SQLSTATE when ``error`` (or what caused it) is the database rolling back a transaction that lost to a
+    concurrent one (class 40: a deadlock or a serialization failure): nothing of it was written, and the same
+    request is likely to succeed again."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith("40"):
+            return sqlstate
+        current = current.__cause__ or current.__context__
+    return None

@@ -26,7 +26,7 @@ from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.schema import validate_document
 
-from resolvers.errors import KmsError
+from resolvers.errors import KmsError, lost_to_concurrent_change
 from resolvers.roles import Permission
 from schema.lru import Lru
 
@@ -77,6 +77,14 @@ def public_error(error: GraphQLError, request_id: str) -> GraphQLError:
             extensions = {
                 "code": error.extensions.get("code", "BAD_USER_INPUT") if error.extensions else "BAD_USER_INPUT"
             }
+    elif sqlstate := lost_to_concurrent_change(original):  # rolled back whole: the caller may simply retry
+        log.warning("request %s lost to a concurrent change (SQLSTATE %s)", request_id, sqlstate)
+        return GraphQLError(
+            "Someone changed the same data at the same time; nothing was changed. Please try again.",
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": "CONFLICT", "requestId": request_id},
+        )
     else:
         log.error("request %s failed", request_id, exc_info=(type(original), original, original.__traceback__))
         return GraphQLError(

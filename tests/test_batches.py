@@ -467,7 +467,7 @@ async def test_a_label_added_while_its_device_moves_is_counted_under_the_new_own
                 device.id,
             )
         )
-        waits = "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1"
+        waits = "SELECT wait_event_type = 'Lock' FROM pg_stat_activity, pg_stat_clear_snapshot() WHERE pid = $1"
         for _ in range(500):
             if adding.done() or await mover.fetchval(waits, labeller.get_server_pid()):
                 break

@@ -3,6 +3,7 @@ health checks, security headers, GraphiQL, and the schema against the public con
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gc
 import json
@@ -12,16 +13,18 @@ import sys
 import uuid
 from pathlib import Path
 
+import asyncpg
 import pytest
 from graphql import GraphQLError, find_breaking_changes
 from graphql import build_schema as build_sdl
 
 import app as app_module
+from models.devices import Device
 from models.tokens import ApiToken
 from resolvers.errors import NotFound
 from schema import build_schema
 from schema.extensions import public_error
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, TEST_DB
 from tests.test_audit import audit_inserts_fail
 
 IMPORT_ROWS = (
@@ -305,6 +308,44 @@ async def test_unexpected_server_error_is_internal_with_the_logged_request_id(as
     assert "audit store" not in response.text and "Traceback" not in response.text
     logged = [r for r in caplog.records if r.name == "kms.graphql" and request_id in r.getMessage()]
     assert logged and logged[0].exc_info is not None
+
+
+@pytest.mark.skipif(TEST_DB != "postgres", reason="SQLite writes one transaction at a time: no deadlock")
+async def test_a_request_that_loses_a_deadlock_is_a_conflict_and_changes_nothing(as_user, world, settings, caplog):
+    from tests.test_batches import seed
+    from tests.test_devices import CLAIM
+
+    # given: another transaction holds the second of two devices (a claim locks them in id order), and its
+    # deadlock check waits longer than the service's, so the service's transaction is the one rolled back
+    await seed(as_user, world, serials=("DL1", "DL2"))
+    first, second = sorted(await Device.filter(serial_number__in=["DL1", "DL2"]).values_list("id", flat=True))
+    other = await asyncpg.connect(settings.database_url)
+    keys_a = await as_user("keys_a")
+    try:
+        await other.execute("SET deadlock_timeout = '30s'")
+        transaction = other.transaction()
+        await transaction.start()
+        await other.execute("UPDATE devices SET claimed_at = NULL WHERE id = $1", second)
+        # when: the claim takes the first device and waits for the second, and the other takes the first
+        with caplog.at_level(logging.WARNING, logger="kms.graphql"):
+            claim = asyncio.create_task(keys_a.post(CLAIM, {"ids": [str(first), str(second)]}))
+            waiting = (  # (a transaction sees pg_stat_activity as it first read it, unless told to read again)
+                "SELECT count(*) FROM pg_stat_activity, pg_stat_clear_snapshot() "
+                "WHERE wait_event_type = 'Lock' AND pid <> $1"
+            )
+            while not claim.done() and not await other.fetchval(waiting, other.get_server_pid()):
+                await asyncio.sleep(0.01)
+            await other.execute("UPDATE devices SET claimed_at = NULL WHERE id = $1", first)
+            response = await claim
+        await transaction.rollback()
+    finally:
+        await other.close()
+    # then: a conflict the caller may retry, nothing claimed, and a warning without a stack trace
+    [error] = response["errors"]
+    assert error["extensions"]["code"] == "CONFLICT" and "try again" in error["message"]
+    assert await Device.filter(serial_number__in=["DL1", "DL2"], claim_status="UNCLAIMED").count() == 2
+    [record] = [r for r in caplog.records if r.name == "kms.graphql"]
+    assert record.levelno == logging.WARNING and "40P01" in record.getMessage() and record.exc_info is None
 
 
 # --- HTTP -----------------------------------------------------------------------------------------
