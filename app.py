@@ -318,7 +318,7 @@ def download_endpoint(settings: Settings) -> Any:
         if request.method != "GET":  # a HEAD (a link checker, a prefetch) must not use up the single-use link
             return Response(status_code=405, headers={"allow": "GET"})
         try:
-            ring = keystore(settings).ring()  # a sealed key store refuses before the link is used up
+            ring = keystore(settings).resolver()  # a sealed key store refuses before the link is used up
         except KmsError as exc:
             return JSONResponse({"errors": [{"message": exc.message, "extensions": exc.extensions}]}, status_code=503)
         try:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crypto import server_secret as server_secrets
-from crypto.errors import CryptoError, SealedError
+from crypto.errors import CryptoError, KekNotFoundError, SealedError
 from crypto.kek import EnvKek, FileKek, Kek, KekRing
 from crypto.secret import SecretBytes
 from models.keys import DeviceKey
@@ -76,7 +76,8 @@ class KeyStore:
                         self._ring = FileKek(self._settings.kek_path, create=False).ring()
                     except SealedError:  # gone between the stat and the read
                         raise Sealed() from None
-                    self._stamp = self._file_stamp()
+                    # the stamp seen before reading: a rotation that replaced the file meanwhile is read next time
+                    self._stamp = stamp
             elif provider == "env" and self._ring is None:
                 try:
                     self._ring = KekRing([EnvKek("KMS_KEK")])
@@ -87,7 +88,7 @@ class KeyStore:
                     versions = self._pkcs11().version_numbers()
                     if self._ring is None or versions != self._pkcs11_versions:
                         self._ring = self._pkcs11().ring()  # version 1 comes from create_first()
-                        self._pkcs11_versions = self._pkcs11().version_numbers()
+                        self._pkcs11_versions = versions  # (as for the file: a version added meanwhile is read next)
                 except SealedError:
                     raise Sealed() from None
             elif provider not in ("file", "env"):
@@ -106,6 +107,10 @@ class KeyStore:
                 except SealedError:
                     raise Sealed() from None
             self._ring = None
+
+    def resolver(self) -> FollowingRing:
+        """What a key operation opens keys with: this ring, read again when a key names a version it lacks."""
+        return FollowingRing(self)
 
     def current(self) -> Kek:
         try:
@@ -140,6 +145,23 @@ class KeyStore:
                 raise Sealed() from None
             self._ring = None
         return kek
+
+
+class FollowingRing:
+    """The ring a key operation started with, following rotation: `kms rotate-kek` adds a version and rewraps the
+    stored keys under it while releases stream, so a key that names a version this ring lacks makes it read the
+    key store again (once per miss; a version still missing then is an error)."""
+
+    def __init__(self, store: KeyStore) -> None:
+        self._store = store
+        self._ring = store.ring()  # raises Sealed before anything is looked up
+
+    def resolve(self, kek_id: str, version: int) -> Kek:
+        try:
+            return self._ring.resolve(kek_id, version)
+        except KekNotFoundError:
+            self._ring = self._store.ring()
+            return self._ring.resolve(kek_id, version)
 
 
 @cache

@@ -85,7 +85,7 @@ class Query:
             info.context.require_actor(),
             device_id,
             frame,
-            ring=keystore(settings).ring(),
+            ring=keystore(settings).resolver(),
             registry=registry(settings.plugins),
         )
         return KeyVerification(ok=result.ok, key_type=result.key_type, method=result.method, detail=result.detail)
@@ -98,7 +98,7 @@ class Mutation:
         context: Context = info.context
         settings, actor = context.settings, context.require_actor()
         # A sealed store refuses here, before anything is looked up.
-        ring, plugins = keystore(settings).ring(), registry(settings.plugins)
+        ring, plugins = keystore(settings).resolver(), registry(settings.plugins)
         request = keys.ReleaseRequest(
             device_ids=[str(i) for i in input.device_ids] if input.device_ids is not None else None,
             filter=input.filter.to_resolver() if input.filter else None,

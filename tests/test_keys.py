@@ -279,6 +279,46 @@ async def test_kek_rotation_rewraps_every_key_and_releases_stay_identical(as_use
     assert rows_of(after["content"]) == rows_of(before["content"])
 
 
+async def test_a_download_that_started_before_a_kek_rotation_streams_every_key(as_user, world, settings):
+    from resolvers import keys
+    from resolvers.keys import rotate_kek
+    from resolvers.keystore import KeyStore, keystore, registry
+
+    # given: a release, and the server's side of its download started: its key ring was taken
+    ids = await setup_catalog(as_user, world)
+    keys_a = await as_user("keys_a")
+    release = (await keys_a.ok(RELEASE, {"in": {"deviceIds": [ids["A-LORA"], ids["A-OMS"]]}}))["releaseKeys"]
+    ring = keystore(settings).resolver()
+    # when: `kms rotate-kek` in another process adds a version and rewraps the keys before they are read
+    await rotate_kek(KeyStore(settings))
+    claimed = await keys.claim_download(release["downloadUrl"].rsplit("/", 1)[1])
+    plugins = registry(settings.plugins)
+    body = b"".join([chunk async for chunk in keys.stream_file(claimed, plugins.format("csv"), plugins, ring)])
+    # then: the file holds every key, as the release's inline copy does
+    assert rows_of(body.decode()) == rows_of(release["content"]) and len(rows_of(release["content"])) == 2
+
+
+def test_a_key_ring_read_while_the_key_file_is_rotated_is_read_again(settings, monkeypatch):
+    from crypto.kek import FileKek
+    from resolvers.keystore import KeyStore
+
+    # given: a process reads the key file, and `kms rotate-kek` replaces it right after the read
+    store, read = KeyStore(settings), FileKek.ring
+
+    def read_then_rotated(self):
+        ring = read(self)
+        monkeypatch.setattr(FileKek, "ring", read)
+        FileKek(settings.kek_path, create=False).rotate()
+        return ring
+
+    monkeypatch.setattr(FileKek, "ring", read_then_rotated)
+    before = store.ring()
+    # when: the process reads its ring again
+    after = store.ring()
+    # then: it has the new version, made current
+    assert after.current.version == before.current.version + 1
+
+
 async def test_key_material_never_reaches_the_logs(as_user, world, caplog):
     import logging
 

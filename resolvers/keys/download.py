@@ -14,7 +14,7 @@ from uuid import UUID
 from crypto import cms, tokens
 from crypto.envelope import SealedKey, open_sealed
 from crypto.kcv import KeyAlgorithm
-from crypto.kek import KekRing
+from crypto.kek import KekResolver
 from models import db
 from models.devices import Device
 from models.keys import DeviceKey, KeyRelease, KeyReleasePart
@@ -32,7 +32,7 @@ _SLICE = 500  # keys decrypted between two turns of the event loop
 _KEY_FIELDS = KEY_COLUMNS[2:]  # device_id ... check_value: a stored key row without its id
 
 
-async def _records(release: KeyRelease, ring: KekRing) -> AsyncIterator[list[KeyRecord]]:
+async def _records(release: KeyRelease, ring: KekResolver) -> AsyncIterator[list[KeyRecord]]:
     """The release's keys in file order, part by part (memory stays flat), decrypted a slice at a time.
     While a part is decrypted the database reads the next one, and between slices the event loop serves
     everything else (a slice is ~5 ms of CPU). Plain rows, no ORM objects: a million keys pass through here.
@@ -54,7 +54,7 @@ async def _records(release: KeyRelease, ring: KekRing) -> AsyncIterator[list[Key
             pending.cancel()
 
 
-def _record(row: tuple[Any, ...], ring: KekRing) -> KeyRecord:
+def _record(row: tuple[Any, ...], ring: KekResolver) -> KeyRecord:
     (
         device_id,
         serial,
@@ -114,7 +114,7 @@ async def _part_rows(release: KeyRelease, seq: int) -> list[tuple[Any, ...]]:
 
 
 async def stream_file(
-    release: KeyRelease, key_format: KeyFormat, registry: PluginRegistry, ring: KekRing
+    release: KeyRelease, key_format: KeyFormat, registry: PluginRegistry, ring: KekResolver
 ) -> AsyncIterator[bytes]:
     """The release's file as chunks. A CMS envelope needs the whole plaintext first: it is built in a
     spooled temporary file (memory up to 8 MB, then disk) and enveloped at the end."""
@@ -158,7 +158,7 @@ async def stream_file(
         yield cms.envelope(buffer.read(), release.recipient_certificate)
 
 
-async def inline_content(release: Release, registry: PluginRegistry, ring: KekRing, limit: int) -> str | None:
+async def inline_content(release: Release, registry: PluginRegistry, ring: KekResolver, limit: int) -> str | None:
     """The file as text when it is small and textual, for the mutation's ``content`` field."""
     if release.model.key_count > limit or not is_text(release.key_format, bool(release.model.recipient_certificate)):
         return None

@@ -7,7 +7,7 @@ import json
 from tortoise.transactions import in_transaction
 
 from crypto.envelope import SealedKey, open_sealed
-from crypto.kek import KekRing
+from crypto.kek import KekResolver
 from crypto.secret import SecretBytes
 from models.keys import DeviceKey
 from plugins.base import Verification
@@ -17,13 +17,13 @@ from resolvers.actor import Actor
 from resolvers.errors import BadInput, KmsError
 
 
-def _open(key: DeviceKey, ring: KekRing) -> SecretBytes:
+def _open(key: DeviceKey, ring: KekResolver) -> SecretBytes:
     sealed = SealedKey(bytes(key.ciphertext), bytes(key.nonce), bytes(key.wrapped_dek), key.kek_id, key.kek_version)
     return open_sealed(sealed, device_id=str(key.device_id), key_type=key.key_type, kek_resolver=ring)  # type: ignore[attr-defined]
 
 
 async def verify_device_key(
-    actor: Actor, device_id: str, frame_hex: str, *, ring: KekRing, registry: PluginRegistry
+    actor: Actor, device_id: str, frame_hex: str, *, ring: KekResolver, registry: PluginRegistry
 ) -> Verification:
     """Check a captured frame against the stored keys without revealing them; audited."""
     device = await _scope.device(actor, device_id)
