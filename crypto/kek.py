@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import fcntl
 import json
 import os
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -292,11 +294,25 @@ class FileKek:
         Returns:
             The new KEK version.
         """
-        version = max(self._keks) + 1
-        self._keks[version] = AesKek(self._kek_id, version, os.urandom(KEK_BYTES))
-        self._current = version
-        self._write()
+        with self._locked():
+            self._load()  # another process may have added a version since this one read the file
+            version = max(self._keks) + 1
+            self._keks[version] = AesKek(self._kek_id, version, os.urandom(KEK_BYTES))
+            self._current = version
+            self._write()
         return self._keks[version]
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold an exclusive lock on the file's lock file (``.<name>.lock`` beside it) meanwhile: two rotations
+        of the same file take turns, so neither writes over the version the other added."""
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._path.with_name(f".{self._path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # (closing releases the lock)
 
     def _load(self) -> None:
         mode = self._path.stat().st_mode

@@ -10,13 +10,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD
+from conftest import PASSWORD, TEST_DB
 from test_audit import audit_inserts_fail
 from test_devices import APP_KEY, IMPORT, OMS_KEY, lora, oms
 
 from models.audit import AuditEvent
 from models.devices import Device
 from models.keys import KeyRelease, KeyReleasePart
+from resolvers.errors import KmsError
 
 RELEASE = """mutation($in: ReleaseKeysInput!) { releaseKeys(input: $in) { id filename deviceCount keyCount content
   downloadUrl expiresAt format { id mediaType } refused { serialNumber reason } } }"""
@@ -296,6 +297,33 @@ async def test_a_download_that_started_before_a_kek_rotation_streams_every_key(a
     body = b"".join([chunk async for chunk in keys.stream_file(claimed, plugins.format("csv"), plugins, ring)])
     # then: the file holds every key, as the release's inline copy does
     assert rows_of(body.decode()) == rows_of(release["content"]) and len(rows_of(release["content"])) == 2
+
+
+@pytest.mark.skipif(TEST_DB != "postgres", reason="SQLite serves one host; its key file's lock orders rotations")
+async def test_a_second_kek_rotation_is_refused_while_one_runs(as_user, world, settings):
+    import asyncpg
+
+    from crypto.kek import FileKek
+    from resolvers.keys import rotate_kek
+    from resolvers.keys.rotation import _ROTATION_LOCK
+    from resolvers.keystore import KeyStore
+
+    # given: a rotation runs on another host (it holds the rotation lock)
+    await setup_catalog(as_user, world)
+    versions = [k.version for k in FileKek(settings.kek_path, create=False).versions()]
+    other = await asyncpg.connect(settings.database_url)
+    try:
+        assert await other.fetchval("SELECT pg_try_advisory_lock($1)", _ROTATION_LOCK)
+        # when: a second one starts
+        with pytest.raises(KmsError) as refused:
+            await rotate_kek(KeyStore(settings))
+    finally:
+        await other.close()
+    # then: refused as a conflict, before adding a version; once the first is done, a rotation runs
+    assert refused.value.code == "CONFLICT"
+    assert [k.version for k in FileKek(settings.kek_path, create=False).versions()] == versions
+    new, _count = await rotate_kek(KeyStore(settings))
+    assert new.version == versions[-1] + 1
 
 
 def test_a_key_ring_read_while_the_key_file_is_rotated_is_read_again(settings, monkeypatch):

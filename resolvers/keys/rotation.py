@@ -2,20 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from tortoise import connections
 from tortoise.expressions import Q
 
 from crypto.envelope import SealedKey, rewrap
 from crypto.kek import Kek
+from models import db
 from models.keys import DeviceKey
+from resolvers.errors import KmsError
 from resolvers.keys.release import _CHUNK
 from resolvers.keystore import KeyStore
+
+_ROTATION_LOCK = 7_240_003  # PostgreSQL advisory lock: one rotation at a time over every host
+
+
+@asynccontextmanager
+async def _alone() -> AsyncIterator[None]:
+    """Refuse a second rotation while one runs: two would each rewrap the keys under their own new version,
+    undoing each other's work pass after pass. PostgreSQL: an advisory lock, held on one connection for the
+    whole rotation (every host shares the database). SQLite serves one host, where the key file's own lock
+    orders the versions; two rotations there still take turns on the database's single writer."""
+    if db.dialect() != "postgres":
+        yield
+        return
+    async with connections.get("default").acquire_connection() as connection:
+        if not await connection.fetchval("SELECT pg_try_advisory_lock($1)", _ROTATION_LOCK):
+            raise KmsError("Another KEK rotation is running; try again when it has finished.", code="CONFLICT")
+        try:
+            yield
+        finally:
+            await connection.fetchval("SELECT pg_advisory_unlock($1)", _ROTATION_LOCK)
 
 
 async def rotate_kek(store: KeyStore, *, batch: int = _CHUNK) -> tuple[Kek, int]:
     """Add a KEK version and rewrap every data key under it, while servers keep serving: a key not yet
     rewrapped still opens under its old version, which stays in the ring. Returns the new KEK and the
     number of keys rewrapped. Rows another process writes under the old version meanwhile are picked up
-    by the next pass; the loop ends when none is left."""
+    by the next pass; the loop ends when none is left. One rotation at a time (CONFLICT otherwise)."""
+    async with _alone():
+        return await _rotate(store, batch)
+
+
+async def _rotate(store: KeyStore, batch: int) -> tuple[Kek, int]:
     new = store.rotate()
     ring = store.ring()
     done = 0

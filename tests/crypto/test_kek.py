@@ -65,6 +65,41 @@ def test_file_kek_rotation_keeps_old_versions(tmp_path: Path) -> None:
     assert open_sealed(moved, device_id="d", key_type="AppKey", kek_resolver=ring).reveal() == b"k" * 16
 
 
+def test_rotations_of_one_file_by_two_processes_keep_both_versions(tmp_path: Path) -> None:
+    # given: two processes (`kms rotate-kek` run twice) read the same key file before either rotates
+    path = tmp_path / "kek.json"
+    FileKek(path)
+    first, second = FileKek(path), FileKek(path)
+    # when: both rotate, one after the other
+    added_first, added_second = first.rotate(), second.rotate()
+    # then: the file keeps both new versions; keys wrapped under the first one still open
+    reopened = FileKek(path)
+    assert [k.version for k in reopened.versions()] == [1, 2, 3]
+    assert (added_first.version, added_second.version, reopened.version) == (2, 3, 3)
+    assert reopened.resolve("local", 2).unwrap(added_first.wrap(DEK)) == DEK
+
+
+def test_rotations_running_at_the_same_time_lose_no_version(tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "kek.json"
+    FileKek(path)
+    rotators = [FileKek(path) for _ in range(4)]
+    start = threading.Barrier(len(rotators))
+
+    def rotate_ten_times(kek: FileKek) -> None:
+        start.wait()
+        for _ in range(10):
+            kek.rotate()
+
+    threads = [threading.Thread(target=rotate_ten_times, args=(k,)) for k in rotators]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [k.version for k in FileKek(path).versions()] == list(range(1, 42))
+
+
 def test_file_kek_refuses_group_readable_file(tmp_path: Path) -> None:
     path = tmp_path / "kek.json"
     FileKek(path)
