@@ -122,7 +122,9 @@ async function render(location) {
       console.error(error);
     }
   }
-  if (count === renderCount && count > 1) main.querySelector("h1")?.focus();
+  // A new page takes the focus to its heading, unless the user has already moved into the page while it loaded
+  // (opened a row's menu, started typing in a filter): taking it away then would lose their place.
+  if (count === renderCount && count > 1 && !main.contains(document.activeElement)) main.querySelector("h1")?.focus();
 }
 
 function showPage(main, title, text) {
