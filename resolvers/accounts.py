@@ -21,7 +21,7 @@ from models.users import User
 from resolvers import audit, outbox, ratelimit
 from resolvers.actor import Actor
 from resolvers.auth import hash_new_password, set_password_hash
-from resolvers.errors import KmsError
+from resolvers.errors import KmsError, duplicate_of
 from settings import Settings, load
 
 RESET_PASSWORD: Final = "RESET_PASSWORD"
@@ -163,6 +163,8 @@ async def confirm_email(token: str) -> bool:
             # Links mailed to the old address (a password reset, another change) no longer work.
             await _expire(user.id, CONFIRM_EMAIL, RESET_PASSWORD)
             await _audit_for("user.email_confirmed", user)
-    except IntegrityError:
+    except IntegrityError as exc:
+        if not duplicate_of(exc, "users", "email"):
+            raise
         raise KmsError("Another user has this email.", code="EMAIL_TAKEN", field="email") from None
     return True

@@ -22,7 +22,7 @@ from models.users import User
 from resolvers import _scope, audit, outbox, ratelimit
 from resolvers.actor import Actor
 from resolvers.devices import BATCH_COLUMNS, LABEL, BatchRow, Fetch, _uuid
-from resolvers.errors import BadInput, Forbidden, KmsError, NotFound
+from resolvers.errors import BadInput, Forbidden, KmsError, NotFound, duplicate_of
 from resolvers.pagination import Page, paginate
 from settings import Settings
 
@@ -309,7 +309,9 @@ async def create_batch(actor: Actor, new: NewBatch, settings: Settings) -> Batch
                     "serialNumbers": serials[:1000],
                 },
             )
-    except IntegrityError:
+    except IntegrityError as exc:
+        if not duplicate_of(exc, "batch_references", "organisation_id", "reference"):
+            raise
         raise KmsError(
             "This batch reference exists already for that organisation.", code="BATCH_REFERENCE_TAKEN"
         ) from None

@@ -73,3 +73,18 @@ def lost_to_concurrent_change(error: BaseException) -> str | None:
             return sqlstate
         current = current.__cause__ or current.__context__
     return None
+
+
+def duplicate_of(error: BaseException, table: str, *columns: str) -> bool:
+    """Whether ``error`` is the database refusing a second row with the same ``columns`` in ``table`` (a unique
+    constraint over exactly those columns), and not some other integrity error (a failing audit store, a
+    foreign key), which must not be reported as a taken name."""
+    current: BaseException | None = error
+    while current is not None:
+        for cause in (current, *(a for a in current.args if isinstance(a, BaseException))):
+            if getattr(cause, "sqlstate", None) == "23505":  # PostgreSQL (asyncpg): 'Key (a, b)=(...) already exists.'
+                detail = str(getattr(cause, "detail", "") or "")
+                return getattr(cause, "table_name", None) == table and detail.startswith(f"Key ({', '.join(columns)})=")
+        current = current.__cause__
+    # SQLite: "UNIQUE constraint failed: table.a, table.b"
+    return str(error).endswith("UNIQUE constraint failed: " + ", ".join(f"{table}.{c}" for c in columns))

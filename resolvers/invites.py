@@ -27,7 +27,7 @@ from models.users import User
 from resolvers import _scope, audit, email_rendering, keystore, outbox
 from resolvers.actor import Actor
 from resolvers.auth import hash_new_password
-from resolvers.errors import BadInput, Forbidden, KmsError
+from resolvers.errors import BadInput, Forbidden, KmsError, duplicate_of
 from resolvers.pagination import Page, paginate
 from resolvers.roles import Role, parse_roles
 from settings import Settings
@@ -309,6 +309,8 @@ async def accept_invite(
                 target=f"invite:{invite.id}",
                 details={"userId": str(user.id)},
             )
-    except IntegrityError:
+    except IntegrityError as exc:
+        if not duplicate_of(exc, "users", "email"):
+            raise
         raise KmsError("Another user has this email.", code="EMAIL_TAKEN", field="email") from None
     return user, org

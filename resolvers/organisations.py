@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 from models.organisations import Organisation, Partnership
 from resolvers import _scope, audit
 from resolvers.actor import Actor
-from resolvers.errors import BadInput, Forbidden, KmsError, NotFound
+from resolvers.errors import BadInput, Forbidden, KmsError, NotFound, duplicate_of
 from resolvers.pagination import Page, paginate
 
 
@@ -113,7 +113,9 @@ async def add_partner(actor: Actor, partner_id: str) -> Organisation:
         async with in_transaction():
             await Partnership.create(organisation_id=actor.organisation_id, partner_id=partner.id)
             await audit.record("partner.added", actor, target=f"organisation:{partner.id}")
-    except IntegrityError:  # a concurrent request added the same link between the check and the insert
+    except IntegrityError as exc:  # a concurrent request added the same link between the check and the insert
+        if not duplicate_of(exc, "partnerships", "organisation_id", "partner_id"):
+            raise
         raise KmsError("This organisation is already a partner.", code="CONFLICT") from None
     return partner
 

@@ -14,7 +14,7 @@ from models.users import User
 from resolvers import _scope, accounts, audit
 from resolvers.actor import Actor
 from resolvers.auth import hash_new_password, set_password_hash
-from resolvers.errors import BadInput, Forbidden, KmsError
+from resolvers.errors import BadInput, Forbidden, KmsError, duplicate_of
 from resolvers.pagination import Page, paginate
 from resolvers.roles import Permission, Role, parse_roles
 
@@ -149,7 +149,9 @@ async def create_user(actor: Actor, profile: Profile, password: str) -> User:
                 target=f"user:{user.id}",
                 details={"email": email, "roles": sorted(r.value for r in roles)},
             )
-    except IntegrityError:  # a concurrent request took the email between the check and the insert
+    except IntegrityError as exc:  # a concurrent request took the email between the check and the insert
+        if not duplicate_of(exc, "users", "email"):
+            raise
         raise KmsError("Another user has this email.", code="EMAIL_TAKEN", field="email") from None
     return user
 
@@ -209,7 +211,9 @@ async def update_user(actor: Actor, user_id: str, profile: Profile) -> User:
                 target=f"user:{user.id}",
                 details={"fields": sorted(updates)},
             )
-    except IntegrityError:
+    except IntegrityError as exc:
+        if not duplicate_of(exc, "users", "email"):
+            raise
         raise KmsError("Another user has this email.", code="EMAIL_TAKEN", field="email") from None
     return user
 

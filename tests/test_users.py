@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from crypto import passwords
@@ -450,3 +452,29 @@ async def test_changes_to_a_user_are_audited_in_the_users_organisation(as_user, 
     )
     event = await AuditEvent.get(action="user.updated")
     assert event.organisation_id == world.orgs["customer_a"].id  # so customer A's admins see it
+
+
+async def test_only_a_duplicate_email_reads_as_taken(world):
+    """EMAIL_TAKEN (and BATCH_REFERENCE_TAKEN, a partner's CONFLICT) answer a concurrent duplicate only: any
+    other integrity error (a failing audit store, a foreign key) must stay INTERNAL. Real errors of the
+    database, on SQLite and on PostgreSQL."""
+    from tortoise.exceptions import IntegrityError
+
+    from models.devices import BatchReference
+    from resolvers.errors import duplicate_of
+
+    taken = world.users["keys_a"]
+    with pytest.raises(IntegrityError) as duplicate:
+        await User.create(name="Twin", email=taken.email, organisation_id=taken.organisation_id, password_hash="x")
+    assert duplicate_of(duplicate.value, "users", "email")
+    assert not duplicate_of(duplicate.value, "users", "name")
+    assert not duplicate_of(duplicate.value, "batch_references", "organisation_id", "reference")
+    org, sender = world.orgs["customer_a"], world.orgs["platform"]
+    await BatchReference.create(reference="TWICE", organisation_id=org.id, sender_id=sender.id)
+    with pytest.raises(IntegrityError) as batch:
+        await BatchReference.create(reference="TWICE", organisation_id=org.id, sender_id=sender.id)
+    assert duplicate_of(batch.value, "batch_references", "organisation_id", "reference")
+    assert not duplicate_of(batch.value, "batch_references", "reference")
+    with pytest.raises(IntegrityError) as dangling:
+        await User.create(name="Nobody's", email="new@example.com", organisation_id=uuid.uuid4(), password_hash="x")
+    assert not duplicate_of(dangling.value, "users", "email")
