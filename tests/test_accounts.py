@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from mailtest import deliver, mails_to, running_smtp, text_of, token_in
 
-from models.auth import Session
 from models.invites import AccountToken
 from models.outbox import OutboxMessage
 from models.users import User
@@ -167,4 +166,3 @@ async def test_a_deactivated_user_cannot_reset(client, world, smtp):
     await User.filter(id=world.users["keys_a"].id).update(is_active=False)
     await client().ok(REQUEST, {"e": "keys_a@example.com"})
     assert await OutboxMessage.all().count() == 0
-    assert await Session.all().count() == 0

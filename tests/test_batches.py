@@ -262,6 +262,32 @@ async def test_labels_and_facets_under_the_other_filters(as_user, world):
     assert await other.code(LABELS, {"ids": [ids["21N001052"]], "l": ["x"]}) == "DEVICE_NOT_FOUND"
 
 
+async def test_a_selection_with_one_foreign_device_changes_none_of_the_callers_own(as_user, world):
+    # given: customer A's devices, one of them labelled, and one device of customer B
+    await seed(as_user, world)
+    await seed(as_user, world, owner="customer_b", serials=("B-ONLY",))
+    ids = {d.serial_number: str(d.id) for d in await Device.all()}
+    keys_a, admin_a = await as_user("keys_a"), await as_user("admin_a")
+    await keys_a.ok(LABELS, {"ids": [ids["21N001052"]], "l": ["Kept"]})
+    mixed = [ids["21N001052"], ids["B-ONLY"], ids["21N001064"]]
+    # when: labels are set on, and a batch is made from, a selection that slipped in B's device
+    label_error = await keys_a.error(LABELS, {"ids": mixed, "l": ["Changed"]})
+    batch_error = await admin_a.error(
+        FROM_SELECTION, {"ref": "MIXED", "ids": mixed, "org": str(world.orgs["customer_a_sub"].id)}
+    )
+    # then: both refused, and none of A's devices changed: the labels and the owners are as they were
+    assert label_error["extensions"]["code"] == batch_error["extensions"]["code"] == "DEVICE_NOT_FOUND"
+    labelled = (await keys_a.ok(DEVICES))["devices"]["nodes"]
+    assert {n["serialNumber"]: n["labels"] for n in labelled} == {
+        "21N001052": ["Kept"],
+        "21N001064": [],
+        "9999990": [],
+    }
+    assert {n["owner"]["name"] for n in labelled} == {world.orgs["customer_a"].name}
+    assert await BatchReference.all().count() == 0 and await Device.filter(batch_id__not_isnull=True).count() == 0
+    await _counts_equal_a_group_by_over_devices()
+
+
 async def test_labels_and_batch_references_are_the_same_preloaded_or_loaded_one_by_one(as_user, world):
     """A page preloads labels and batch references (schema/devices.py preload_page); a single device, a
     fragment and a batch's own device list must show exactly the same values."""

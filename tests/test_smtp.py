@@ -191,7 +191,7 @@ async def test_starttls_not_offered_is_temporary(server: SmtpServer) -> None:
 @pytest.fixture
 def self_signed(tmp_path: Path) -> tuple[Path, Path]:
     if shutil.which("openssl") is None:
-        pytest.skip("openssl CLI not available")
+        pytest.fail("the openssl command is missing: `make test-system-deps` installs it")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
         [
