@@ -228,6 +228,8 @@ async def _claim(batch: int, now: datetime) -> list[OutboxMessage]:
             )
             if rows:
                 await OutboxMessage.filter(id__in=[r.id for r in rows]).update(locked_until=lease_until)
+        for row in rows:
+            row.locked_until = lease_until  # this worker's lease, which _renew and the outcomes check
         return rows
     # SQLite has no row locks: each claim is one UPDATE whose WHERE repeats the "due and free" test, and
     # writes are serialised, so of two workers only one sees its UPDATE change the row.
@@ -235,8 +237,26 @@ async def _claim(batch: int, now: datetime) -> list[OutboxMessage]:
     claimed = []
     for row in candidates:
         if await OutboxMessage.filter(Q(id=row.id) & _due(now)).update(locked_until=lease_until):
+            row.locked_until = lease_until
             claimed.append(row)
     return claimed
+
+
+def _held(row: OutboxMessage) -> Q:
+    """The row as this worker left it: still pending under this worker's lease. A lease that ran out while
+    earlier mails of the batch were sent may have been taken by another worker, which then owns the row."""
+    return Q(id=row.id, status=PENDING, locked_until=row.locked_until)
+
+
+async def _renew(row: OutboxMessage) -> bool:
+    """Just before sending: extend the lease, if this worker still holds it (a batch's lease is taken at the
+    claim, so a mail late in a slow batch is checked again here instead of being sent by two workers)."""
+    lease_until = _now() + LEASE
+    if not await OutboxMessage.filter(_held(row)).update(locked_until=lease_until):
+        log.warning("mail %s was taken over by another worker after this one's lease ran out; not sent", row.id)
+        return False
+    row.locked_until = lease_until
+    return True
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -266,28 +286,30 @@ async def _audit(action: str, row: OutboxMessage, details: dict[str, object]) ->
 
 async def _mark_sent(row: OutboxMessage) -> None:
     async with in_transaction():
-        await OutboxMessage.filter(id=row.id).update(
+        if await OutboxMessage.filter(_held(row)).update(
             status=SENT, html="", text="", sent_at=_now(), locked_until=None, attempts=row.attempts + 1, last_error=None
-        )
-        await _audit("mail.sent", row, {"attempts": row.attempts + 1})
+        ):
+            await _audit("mail.sent", row, {"attempts": row.attempts + 1})
 
 
 async def _mark_failed_attempt(row: OutboxMessage, error: str, *, permanent: bool, max_attempts: int) -> None:
     attempts = row.attempts + 1
     async with in_transaction():
         if permanent or attempts >= max_attempts:
-            await OutboxMessage.filter(id=row.id).update(
+            if await OutboxMessage.filter(_held(row)).update(
                 status=FAILED, html="", text="", attempts=attempts, locked_until=None, last_error=error[:500]
-            )
-            await _audit("mail.failed", row, {"attempts": attempts, "error": error[:500]})
+            ):
+                await _audit("mail.failed", row, {"attempts": attempts, "error": error[:500]})
         else:
             retry_at = _now() + _backoff(attempts)
-            await OutboxMessage.filter(id=row.id).update(
+            await OutboxMessage.filter(_held(row)).update(
                 attempts=attempts, locked_until=None, last_error=error[:500], next_attempt_at=retry_at
             )
 
 
 async def _deliver(sender: Sender, row: OutboxMessage, max_attempts: int) -> bool:
+    if not await _renew(row):
+        return False
     try:
         # The id makes the Message-ID stable across retries, so a receiver can drop a duplicate.
         await sender.send(row.to, row.subject, row.html, row.text, f"<{row.id}@meter-kms.outbox>")

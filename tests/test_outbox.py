@@ -146,6 +146,21 @@ async def test_a_claimed_mail_is_left_alone_until_its_lease_ends(world, smtp):
     assert len(smtp.wait_for(1)) == 1
 
 
+async def test_a_mail_whose_lease_ran_out_mid_batch_is_sent_by_one_worker_only(world, smtp):
+    # given: a worker claimed a batch at T and is still busy with earlier mails of it when its lease runs out
+    row = await queue(world)
+    start = datetime.now(UTC)
+    [slow] = await outbox._claim(20, start)
+    # when: another worker takes the mail over after the lease and sends it, and then the first one gets to it
+    assert await outbox.deliver_due(sender(smtp), now=start + outbox.LEASE + timedelta(seconds=1)) == 1
+    sent_again = await outbox._deliver(sender(smtp), slow, outbox.DEFAULT_MAX_ATTEMPTS)
+    # then: it went out once, stays SENT, and the audit log says so once
+    assert sent_again is False
+    assert len(smtp.wait_for(1)) == 1 and len(smtp.messages) == 1  # (a send returns once the server took it)
+    assert (await OutboxMessage.get(id=row.id)).status == "SENT"
+    assert await AuditEvent.filter(action="mail.sent").count() == 1
+
+
 async def test_the_worker_loop_sends_and_stops(world, smtp, settings):
     fast = dataclasses.replace(settings, mail_poll_seconds=1)
     stop = asyncio.Event()
