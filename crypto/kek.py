@@ -19,6 +19,7 @@ import base64
 import binascii
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import stat
@@ -167,6 +168,20 @@ class KekRing:
 
     def __len__(self) -> int:
         return len(self._keks)
+
+    def keks(self) -> tuple[Kek, ...]:
+        """Every KEK of the ring."""
+        return tuple(self._keks.values())
+
+
+# What a fingerprint wraps: a constant the size of a data key (no data key is ever this value's secret).
+_FINGERPRINT_INPUT = b"meter-kms/kek-fingerprint/v1\x00\x00\x00\x00"
+
+
+def fingerprint(kek: Kek) -> str:
+    """A name for a KEK's key that servers can compare without holding it: SHA-256 of the (deterministic,
+    RFC 3394) wrap of a constant. Two KEKs with the same id and version but different keys differ here."""
+    return hashlib.sha256(kek.wrap(_FINGERPRINT_INPUT)).hexdigest()
 
 
 def _decode_key_text(text: str, source: str) -> bytes:

@@ -34,6 +34,21 @@ class DeviceKey(BaseModel):
         return f"<DeviceKey {self.key_type} of {self.device_id} kcv={self.check_value}>"  # type: ignore[attr-defined]
 
 
+class KekVersion(BaseModel):
+    """A KEK version the servers share, known by its fingerprint (crypto.kek.fingerprint), never by its key. A
+    server whose key file, token or KMS_KEK holds another key under the same id and version stays sealed instead
+    of sealing keys that no other server could open (resolvers/keystore.py)."""
+
+    kek_id = fields.CharField(max_length=64)
+    version = fields.IntField()
+    fingerprint = fields.CharField(max_length=64)
+
+    class Meta:
+        table = "kek_versions"
+        table_description = "Fingerprints of the KEK versions the servers share"
+        unique_together = (("kek_id", "version"),)
+
+
 class KeyRelease(BaseModel):
     """A release of keys: what was handed out, to whom, and the single-use download token (digest only)."""
 

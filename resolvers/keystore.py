@@ -18,11 +18,15 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
 from crypto import server_secret as server_secrets
 from crypto.errors import CryptoError, KekNotFoundError, SealedError
-from crypto.kek import EnvKek, FileKek, Kek, KekRing
+from crypto.kek import EnvKek, FileKek, Kek, KekRing, fingerprint
 from crypto.secret import SecretBytes
-from models.keys import DeviceKey
+from models import db
+from models.keys import DeviceKey, KekVersion
 from models.users import User
 from plugins.registry import PluginRegistry, load_plugins
 from resolvers.errors import KmsError
@@ -55,6 +59,29 @@ class KeyStore:
         self._stamp: tuple[int, int] | None = None
         self._pkcs11_set: Pkcs11KekSet | None = None
         self._pkcs11_versions: tuple[int, ...] = ()
+        self._shared: dict[tuple[str, int], str] = {}  # the servers' fingerprints (models.keys.KekVersion)
+        self._told: set[tuple[str, int]] = set()  # mismatches logged already
+
+    def learn(self, shared: dict[tuple[str, int], str]) -> None:
+        """The fingerprints of the KEK versions the servers share (read at start and by a rotation): from now
+        on a ring holding another key under one of those ids and versions is refused."""
+        with self._lock:
+            self._shared = dict(shared)
+            self._ring = None  # checked at its next use
+
+    def _verified(self, ring: KekRing) -> KekRing:
+        for kek in ring.keks():
+            ident = (kek.kek_id, kek.version)
+            if ident in self._shared and self._shared[ident] != fingerprint(kek):
+                if ident not in self._told:
+                    self._told.add(ident)
+                    log.error(
+                        "KEK %r version %d here is not the one the other servers share: the service stays sealed "
+                        "on this server until it has their key file, token or KMS_KEK.",
+                        *ident,
+                    )
+                raise Sealed()
+        return ring
 
     def _file_stamp(self) -> tuple[int, int] | None:
         try:
@@ -72,22 +99,24 @@ class KeyStore:
                 if self._ring is None or stamp != self._stamp:
                     if stamp is None:
                         raise Sealed()  # the key file is gone: the stored keys need it, not a new one
+                    self._ring = None
                     try:
-                        self._ring = FileKek(self._settings.kek_path, create=False).ring()
+                        self._ring = self._verified(FileKek(self._settings.kek_path, create=False).ring())
                     except SealedError:  # gone between the stat and the read
                         raise Sealed() from None
                     # the stamp seen before reading: a rotation that replaced the file meanwhile is read next time
                     self._stamp = stamp
             elif provider == "env" and self._ring is None:
                 try:
-                    self._ring = KekRing([EnvKek("KMS_KEK")])
+                    self._ring = self._verified(KekRing([EnvKek("KMS_KEK")]))
                 except SealedError:
                     raise Sealed() from None
             elif provider == "pkcs11":
                 try:
                     versions = self._pkcs11().version_numbers()
                     if self._ring is None or versions != self._pkcs11_versions:
-                        self._ring = self._pkcs11().ring()  # version 1 comes from create_first()
+                        self._ring = None
+                        self._ring = self._verified(self._pkcs11().ring())  # version 1 comes from create_first()
                         self._pkcs11_versions = versions  # (as for the file: a version added meanwhile is read next)
                 except SealedError:
                     raise Sealed() from None
@@ -181,32 +210,67 @@ async def open_key_store(settings: Settings) -> None:
 
 async def _open_kek(settings: Settings) -> None:
     provider = settings.kek_provider
-    if provider not in ("file", "pkcs11"):
-        return  # KMS_KEK comes from the environment or nowhere
+    if provider not in ("file", "pkcs11", "env"):
+        return
     store = keystore(settings)
+    store.learn(await _shared())
     try:
         store.ring()
-        return
     except Sealed:
         pass
     except (CryptoError, OSError) as exc:
         log.error("The key store (%s) cannot be opened (%s): the service runs sealed.", provider, exc)
         return
-    stored = await DeviceKey.all().count()
-    if stored:
-        log.error(
-            "The key store (%s) has no key-encryption key, but %d keys are stored under one: the service stays "
-            "sealed until the KEK that sealed them is back.",
-            provider,
-            stored,
-        )
+    else:
+        await share(store)
         return
-    try:
-        store.create_first()
-    except (Sealed, CryptoError, OSError) as exc:
-        log.error(
-            "The key store (%s) has no key-encryption key and cannot make one (%s): it runs sealed.", provider, exc
-        )
+    if provider == "env":
+        return  # KMS_KEK is missing or is not the servers' KEK (logged): nothing to make here
+    async with in_transaction():
+        if db.dialect() == "postgres":  # servers starting together: one makes the first KEK, the others see it
+            await db.pg_fetch("SELECT pg_advisory_xact_lock($1)", _FIRST_KEK_LOCK)
+        shared, stored = await _shared(), await DeviceKey.all().count()
+        if shared or stored:
+            store.learn(shared)
+            log.error(
+                "The key store (%s) has no key-encryption key, but the servers share one (%d keys are stored under "
+                "it): the service stays sealed on this server until it has their key file, token or KMS_KEK.",
+                provider,
+                stored,
+            )
+            return
+        try:
+            store.create_first()
+        except (Sealed, CryptoError, OSError) as exc:
+            log.error(
+                "The key store (%s) has no key-encryption key and cannot make one (%s): it runs sealed.", provider, exc
+            )
+            return
+        await share(store)
+
+
+_FIRST_KEK_LOCK = 7_240_004  # PostgreSQL advisory lock: the first KEK is made by one server
+
+
+async def _shared() -> dict[tuple[str, int], str]:
+    return {(k, v): f for k, v, f in await KekVersion.all().values_list("kek_id", "version", "fingerprint")}
+
+
+async def share(store: KeyStore) -> None:
+    """Register the fingerprints of the store's KEK versions that the servers do not know yet (at start, and
+    after a rotation), then hold the store to what the servers share. Raises Sealed when this server's KEK is
+    not theirs (another server registered a different key under the same id and version first)."""
+    ring = store.ring()
+    shared = await _shared()
+    for kek in ring.keks():
+        ident = (kek.kek_id, kek.version)
+        if ident not in shared:
+            try:
+                await KekVersion.create(kek_id=ident[0], version=ident[1], fingerprint=fingerprint(kek))
+            except IntegrityError:
+                pass  # another server registered this version meanwhile: compared below
+    store.learn(await _shared())
+    store.ring()
 
 
 async def _open_server_secret(settings: Settings) -> None:

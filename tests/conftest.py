@@ -33,6 +33,7 @@ TABLES = [
     "key_release_parts",
     "key_releases",
     "device_keys",
+    "kek_versions",
     "device_labels",
     "devices",
     "device_counts",  # after devices: deleting devices fires the counting triggers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -400,6 +401,64 @@ async def test_a_lost_key_file_leaves_the_store_sealed_instead_of_making_a_new_k
     with pytest.raises(Sealed):
         keystore(lost).ring()
     assert "stays sealed" in caplog.text
+
+
+async def test_a_server_whose_kek_is_not_the_one_the_others_share_stays_sealed(
+    as_user, world, settings, tmp_path, caplog
+):
+    import shutil
+    from dataclasses import replace
+
+    from crypto.envelope import SealedKey, open_sealed
+    from crypto.kek import FileKek
+    from models.keys import DeviceKey
+    from resolvers.keystore import Sealed, keystore, open_key_store
+
+    # given: a server has started on this database (registering its KEK) and stored keys under it
+    await open_key_store(settings)
+    await setup_catalog(as_user, world)
+    key = await DeviceKey.filter(key_type="AppKey").first()
+    assert key is not None
+    sealed = SealedKey(bytes(key.ciphertext), bytes(key.nonce), bytes(key.wrapped_dek), key.kek_id, key.kek_version)
+    # when: a second server starts with no key file, and a third with a key file of its own
+    second, third = replace(settings, data_dir=tmp_path / "second"), replace(settings, data_dir=tmp_path / "third")
+    FileKek(third.kek_path)  # made by hand: the same id and version as the first server's, another key
+    with caplog.at_level("ERROR", logger="kms.keys"):
+        await open_key_store(second)
+        await open_key_store(third)
+    # then: neither makes or uses a KEK of its own; both stay sealed and say why
+    assert not Path(second.kek_path).exists()
+    for other in (second, third):
+        with pytest.raises(Sealed):
+            keystore(other).ring()
+    assert "stays sealed on this server until it has their key file" in caplog.text
+    assert "is not the one the other servers share" in caplog.text
+    # and once the second has the first's key file, it opens the keys the first stored
+    shutil.copy(settings.kek_path, second.kek_path)
+    opened = open_sealed(
+        sealed, device_id=str(key.device_id), key_type="AppKey", kek_resolver=keystore(second).resolver()
+    )
+    assert opened.reveal() == bytes.fromhex(APP_KEY)
+
+
+async def test_servers_starting_together_on_an_empty_database_make_one_kek(settings, tmp_path):
+    from dataclasses import replace
+
+    from models.keys import KekVersion
+    from resolvers.keystore import Sealed, keystore, open_key_store
+
+    # given: an empty database (no key, no registered KEK) and three servers with empty data directories
+    servers = [replace(settings, data_dir=tmp_path / f"server-{i}") for i in range(3)]
+    # when: they start at the same time
+    await asyncio.gather(*(open_key_store(server) for server in servers))
+    # then: one made the first KEK and registered it; the others wait, sealed, for its key file
+    made = [server for server in servers if Path(server.kek_path).exists()]
+    assert len(made) == 1 and await KekVersion.all().count() == 1
+    for server in servers:
+        if server is not made[0]:
+            with pytest.raises(Sealed):
+                keystore(server).ring()
+    assert keystore(made[0]).ring().current.version == 1
 
 
 async def test_devices_a_format_cannot_hold_are_refused_before_anything_is_released(as_user, world):

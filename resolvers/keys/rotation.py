@@ -14,7 +14,7 @@ from models import db
 from models.keys import DeviceKey
 from resolvers.errors import KmsError
 from resolvers.keys.release import _CHUNK
-from resolvers.keystore import KeyStore
+from resolvers.keystore import KeyStore, share
 
 _ROTATION_LOCK = 7_240_003  # PostgreSQL advisory lock: one rotation at a time over every host
 
@@ -47,7 +47,9 @@ async def rotate_kek(store: KeyStore, *, batch: int = _CHUNK) -> tuple[Kek, int]
 
 
 async def _rotate(store: KeyStore, batch: int) -> tuple[Kek, int]:
+    await share(store)  # only the servers' own KEK is rotated (Sealed otherwise)
     new = store.rotate()
+    await share(store)  # the new version, for the other servers to check theirs against
     ring = store.ring()
     done = 0
     while True:
