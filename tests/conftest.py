@@ -3,7 +3,9 @@ clients that keep cookies, and factories for organisations and users."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -83,6 +85,39 @@ async def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture(autouse=True)
+async def stuck_tasks_are_shown(request: pytest.FixtureRequest, database_url: str) -> AsyncIterator[None]:
+    """A test still running shortly before pytest-timeout fails it (pyproject.toml) prints where each asyncio
+    task waits, and on PostgreSQL what every session of the test database does: the timeout alone would only
+    show the event loop idling in select()."""
+    timeout = float(request.config.getini("timeout") or 0)
+
+    async def sessions() -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            for row in await conn.fetch(
+                "SELECT pid, state, wait_event_type, wait_event, pg_blocking_pids(pid) AS blocked_by, xact_start, "
+                "left(query, 200) AS query FROM pg_stat_activity WHERE datname = current_database()"
+            ):
+                print(dict(row), file=sys.stderr)
+        finally:
+            await conn.close()
+
+    pending: set[asyncio.Task[None]] = set()
+
+    def show() -> None:
+        print(f"--- {request.node.nodeid} still runs; its asyncio tasks wait here:", file=sys.stderr)
+        for task in asyncio.all_tasks():
+            task.print_stack(file=sys.stderr)
+        if database_url.startswith("postgres"):
+            pending.add(asyncio.ensure_future(sessions()))
+
+    handle = asyncio.get_running_loop().call_later(timeout * 0.8, show) if timeout else None
+    yield
+    if handle is not None:
+        handle.cancel()
+
+
+@pytest.fixture(autouse=True)
 async def clean_db(settings: Settings) -> AsyncIterator[None]:
     """Every test starts from empty tables."""
     yield
@@ -90,13 +125,31 @@ async def clean_db(settings: Settings) -> AsyncIterator[None]:
     await conn.execute_script("DELETE FROM email_templates WHERE is_system = false")
     await conn.execute_script("UPDATE email_templates SET active = true WHERE is_system = true")
     if db.dialect() == "postgres":
-        await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} CASCADE")
+        await _truncate(settings)
         # TRUNCATE ... CASCADE empties email_templates too (it references organisations).
         await reseed_system_templates()
     else:
         await conn.execute_script("UPDATE organisations SET parent_id = NULL")
         for table in TABLES:
             await conn.execute_script(f"DELETE FROM {table}")
+
+
+async def _truncate(settings: Settings) -> None:
+    """Empty the tables, or fail naming the sessions that hold them: a transaction a test left open would
+    otherwise keep TRUNCATE (and the whole run) waiting for ever."""
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL lock_timeout = '30s'")
+            await conn.execute(f"TRUNCATE {', '.join(TABLES)} CASCADE")
+    except asyncpg.LockNotAvailableError:
+        holders = await conn.fetch(
+            "SELECT pid, state, xact_start, left(query, 200) AS query FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+        )
+        pytest.fail(f"a test left a transaction open; TRUNCATE waited 30 s for: {[dict(h) for h in holders]}")
+    finally:
+        await conn.close()
 
 
 async def reseed_system_templates() -> None:

@@ -322,6 +322,11 @@ async def test_a_request_that_loses_a_deadlock_is_a_conflict_and_changes_nothing
     other = await asyncpg.connect(settings.database_url)
     keys_a = await as_user("keys_a")
     try:
+        # (the claim locks in the order its plan visits the rows: in id order through the index, in the table's
+        # order by a scan; a new version of the second row puts it after the first in the table too)
+        await other.execute("UPDATE devices SET claimed_at = NULL WHERE id = $1", second)
+        in_table = "SELECT id FROM devices WHERE id = ANY($1::uuid[]) ORDER BY ctid"
+        assert [r["id"] for r in await other.fetch(in_table, [first, second])] == [first, second]
         await other.execute("SET deadlock_timeout = '30s'")
         transaction = other.transaction()
         await transaction.start()
@@ -329,14 +334,12 @@ async def test_a_request_that_loses_a_deadlock_is_a_conflict_and_changes_nothing
         # when: the claim takes the first device and waits for the second, and the other takes the first
         with caplog.at_level(logging.WARNING, logger="kms.graphql"):
             claim = asyncio.create_task(keys_a.post(CLAIM, {"ids": [str(first), str(second)]}))
-            waiting = (  # (a transaction sees pg_stat_activity as it first read it, unless told to read again)
-                "SELECT count(*) FROM pg_stat_activity, pg_stat_clear_snapshot() "
-                "WHERE wait_event_type = 'Lock' AND pid <> $1"
-            )
+            # (only a backend blocked by this one holds the first device: any other may wait for anything)
+            waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted AND $1 = ANY(pg_blocking_pids(pid))"
             while not claim.done() and not await other.fetchval(waiting, other.get_server_pid()):
                 await asyncio.sleep(0.01)
             await other.execute("UPDATE devices SET claimed_at = NULL WHERE id = $1", first)
-            response = await claim
+            response = await asyncio.wait_for(claim, timeout=60)
         await transaction.rollback()
     finally:
         await other.close()
