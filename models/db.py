@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 from tortoise import Tortoise, connections
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.exceptions import IntegrityError
 from tortoise.migrations.api import migrate as tortoise_migrate
 
@@ -37,12 +38,29 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
 TORTOISE_ORM = tortoise_config("sqlite://data/kms.sqlite3")
 
 
+_MIGRATION_LOCK = 7_240_005  # PostgreSQL advisory lock: one `kms migrate` at a time over every host
+
+
 async def migrate(database_url: str) -> None:
-    """Apply every migration (the same files on SQLite and PostgreSQL)."""
+    """Apply every migration (the same files on SQLite and PostgreSQL). Hosts that start together and each
+    run `kms migrate` take turns on PostgreSQL: the first applies what is missing, the others then find
+    nothing left to do (two at once would both create the same tables, and one would fail half-way)."""
+    lock = await _connect(database_url) if not database_url.startswith("sqlite") else None
     try:
+        if lock is not None:
+            await lock.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
         await tortoise_migrate(config=tortoise_config(database_url))
     finally:
         await Tortoise.close_connections()
+        if lock is not None:
+            await lock.close()  # (which releases the lock)
+
+
+async def _connect(database_url: str) -> asyncpg.Connection:
+    """A connection of its own to the PostgreSQL database of a Tortoise URL (whatever its scheme and options)."""
+    credentials = expand_db_url(database_url)["credentials"]
+    names = ("host", "port", "user", "password", "database", "ssl")
+    return await asyncpg.connect(**{name: credentials[name] for name in names if name in credentials})
 
 
 async def init(database_url: str) -> None:
