@@ -40,6 +40,8 @@ class Settings:
     max_tokens: int = field(default_factory=lambda: _env_int("KMS_MAX_TOKENS", 5000))
     max_page_size: int = field(default_factory=lambda: _env_int("KMS_MAX_PAGE_SIZE", 500))
     max_list_argument: int = field(default_factory=lambda: _env_int("KMS_MAX_LIST_ARGUMENT", 100_000))
+    # objects one request may return, pages within pages multiplied (schema.extensions.query_cost)
+    max_query_cost: int = field(default_factory=lambda: _env_int("KMS_MAX_QUERY_COST", 20_000))
     plugins: tuple[str, ...] = field(default_factory=lambda: _env_list("KMS_PLUGINS", "oms,lorawan"))
     # Key custody: "file" (a 0600 key file under data_dir, the embedded default), "env" (KMS_KEK) or "none"
     # (sealed: key import, generation, release and verification are refused, everything else works).

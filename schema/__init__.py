@@ -57,6 +57,7 @@ def build_schema(settings: Settings) -> KmsSchema:
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
         max_list_argument=settings.max_list_argument,
+        max_cost=settings.max_query_cost,
     )
     schema = KmsSchema(
         query=query,

@@ -9,14 +9,25 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from graphql import (
     ASTValidationRule,
     DocumentNode,
     FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
+    GraphQLField,
+    GraphQLNamedType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
     OperationDefinitionNode,
     OperationType,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
     get_operation_ast,
     parse,
 )
@@ -27,6 +38,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.schema import validate_document
 
 from resolvers.errors import KmsError, lost_to_concurrent_change
+from resolvers.pagination import MAX_PAGE_SIZE
 from resolvers.roles import Permission
 from schema.lru import Lru
 
@@ -106,6 +118,65 @@ def longest_list(value: object) -> int:
     return 0
 
 
+def query_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+    default_page: int = 50,
+) -> int:
+    """How many objects an operation may return at most: every object field counts once for each object its
+    page can hold, so a page of 500 devices inside each of 500 batches counts 250,000 (a page's size is its
+    ``first``, from the query, the variables or the argument's default; beyond MAX_PAGE_SIZE the resolver
+    refuses it with its own error, so it counts as MAX_PAGE_SIZE here). Lists without a page (labels, keys, an
+    organisation's children) are short by nature and count as one; fields of introspection count nothing."""
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return 0
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    values = dict(variables or {})
+    for definition in operation.variable_definitions or ():
+        name = definition.variable.name.value
+        if name not in values and isinstance(definition.default_value, IntValueNode):
+            values[name] = int(definition.default_value.value)
+
+    def page(node: FieldNode, field: GraphQLField) -> int:
+        if "first" not in field.args:
+            return 1
+        argument = next((a.value for a in node.arguments or () if a.name.value == "first"), None)
+        if isinstance(argument, IntValueNode):
+            size: object = int(argument.value)
+        elif isinstance(argument, VariableNode):
+            size = values.get(argument.name.value)
+        else:
+            size = field.args["first"].default_value
+        return min(size, MAX_PAGE_SIZE) if isinstance(size, int) and size > 0 else default_page
+
+    def cost(selections: SelectionSetNode | None, parent: GraphQLNamedType, seen: frozenset[str]) -> int:
+        total = 0
+        for selection in selections.selections if selections is not None else ():
+            if isinstance(selection, FieldNode):
+                fields = getattr(parent, "fields", {})
+                field = fields.get(selection.name.value)
+                if field is None or selection.selection_set is None:
+                    continue  # a leaf, __typename or introspection
+                inner = get_named_type(field.type)
+                total += page(selection, field) * (1 + cost(selection.selection_set, inner, seen))
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                inner = schema.get_type(condition.name.value) if condition else parent
+                total += cost(selection.selection_set, inner or parent, seen)
+            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+                fragment = fragments.get(selection.name.value)
+                if fragment is not None:
+                    inner = schema.get_type(fragment.type_condition.name.value) or parent
+                    total += cost(fragment.selection_set, inner, seen | {selection.name.value})
+        return total
+
+    root = schema.get_root_type(operation.operation)
+    return cost(operation.selection_set, root, frozenset()) if root is not None else 0
+
+
 def lone_root_field(operation: OperationDefinitionNode | None, names: frozenset[str]) -> bool:
     """Whether ``operation`` is a query of exactly one root field of ``names``, without directives on it."""
     if operation is None or operation.operation != OperationType.QUERY:
@@ -121,6 +192,7 @@ class Limits:
 
     max_tokens: int
     max_list_argument: int
+    max_cost: int  # objects one request may return (query_cost)
     rules: tuple[type[ASTValidationRule], ...]  # depth and aliases
     # Validation depends only on the schema, the document and the rules: keyed by the query text and the names
     # of the rules in force (one rule depends on who asks: introspection); a schema keeps its own.
@@ -129,11 +201,19 @@ class Limits:
 
     @classmethod
     def of(
-        cls, *, max_depth: int, max_aliases: int, max_tokens: int, max_list_argument: int, cache_size: int = 512
+        cls,
+        *,
+        max_depth: int,
+        max_aliases: int,
+        max_tokens: int,
+        max_list_argument: int,
+        max_cost: int,
+        cache_size: int = 512,
     ) -> Limits:
         return cls(
             max_tokens=max_tokens,
             max_list_argument=max_list_argument,
+            max_cost=max_cost,
             rules=(depth_rule(max_depth, None, None), aliases_rule(max_aliases)),
             validation_results=Lru(cache_size),
             parse=lru_cache(maxsize=cache_size)(parse),
@@ -150,8 +230,9 @@ class RequestPolicy(SchemaExtension):
       not parse is left to strawberry's own parse step, so its error is reported and coded like any other);
     - validate: once per query text and set of rules (it was a third of a catalog page's CPU), then every
       list in the variables is capped (a query's own text is capped by the token limit): bulk operations
-      take up to 100,000 items, more is refused before anything runs. This check depends on the variables
-      and is never cached.
+      take up to 100,000 items, more is refused before anything runs; and so is an operation that may
+      return more objects than allowed (``query_cost``: pages within pages). These checks depend on the
+      variables and are never cached.
     """
 
     def __init__(self, limits: Limits, leased_root_fields: frozenset[str] = frozenset()) -> None:
@@ -208,6 +289,16 @@ class RequestPolicy(SchemaExtension):
                 results.put(key, errors)
             context.pre_execution_errors = list(errors)
         longest = longest_list(context.variables or {})
+        if document is not None and not context.pre_execution_errors:
+            cost = query_cost(context.schema._schema, document, context.operation_name, context.variables)
+            if cost > self.limits.max_cost:
+                context.pre_execution_errors = [
+                    GraphQLError(
+                        f"The query may return up to {cost:,} objects; at most {self.limits.max_cost:,} are "
+                        "allowed in one request. Ask for smaller pages or fewer nested lists.",
+                        extensions={"code": "QUERY_TOO_COMPLEX"},
+                    )
+                ]
         if longest > self.limits.max_list_argument:
             context.pre_execution_errors = [
                 GraphQLError(

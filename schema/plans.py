@@ -9,9 +9,9 @@ here - and runs graphql-core's execution with the schema's executor directly. Th
 one strawberry put on the GraphQL field, so its permission checks and argument conversion run as always, and
 so does the completion of every selection.
 
-A plan answers successes only. When anything goes wrong - variables that do not coerce, a list over the
-limit, a denied permission, a failing resolver - its result is dropped and strawberry's whole path answers the
-request from the start: planned operations are queries, which change nothing, and every error is reported,
+A plan answers successes only. When anything goes wrong - variables that do not coerce, a list or a cost over
+the limit, a denied permission, a failing resolver - its result is dropped and strawberry's whole path answers
+the request from the start: planned operations are queries, which change nothing, and every error is reported,
 coded and masked by the one path that does that (``schema.extensions.RequestPolicy``).
 """
 
@@ -33,7 +33,7 @@ from graphql.execution import Executor
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.types import ExecutionResult as StrawberryExecutionResult
 
-from schema.extensions import Limits, lone_root_field, longest_list
+from schema.extensions import Limits, lone_root_field, longest_list, query_cost
 from schema.lru import Lru
 
 
@@ -84,6 +84,8 @@ class RootFieldPlans:
         """The answer of a planned query, or None: strawberry's path answers then (any error included)."""
         document = self._documents.get((query, operation_name))
         if document is None or longest_list(variables or {}) > self.limits.max_list_argument:
+            return None
+        if query_cost(self.schema, document, operation_name, variables) > self.limits.max_cost:
             return None
         result = execute(
             self.schema,

@@ -84,6 +84,38 @@ async def test_too_many_tokens_are_too_complex(client, world, settings):
     assert error["extensions"] == {"code": "QUERY_TOO_COMPLEX"}
 
 
+NESTED_PAGES = """query($batches: Int, $devices: Int) { batchReferences(first: $batches) {
+  nodes { reference devices(first: $devices) { nodes { serialNumber deviceType { name } } } } } }"""
+
+
+async def test_pages_within_pages_over_the_cost_limit_are_too_complex(as_user, world, settings):
+    from tests.test_batches import seed
+
+    await seed(as_user, world)
+    api = await as_user("admin_a")
+    # given: at most 20,000 objects a request; a batch counts itself, its page of devices and each device with
+    # its node and its type: batches x (1 + 1 + devices x 3)
+    allowed = {"batches": 20, "devices": 300}  # 20 x 902 = 18,040
+    too_many = {"batches": 50, "devices": 500}  # 50 x 1,502 = 75,100
+    # when / then: refused before anything runs, naming what was asked and what is allowed
+    assert "batchReferences" in await api.ok(NESTED_PAGES, allowed)
+    error = await api.error(NESTED_PAGES, too_many)
+    assert error["extensions"] == {"code": "QUERY_TOO_COMPLEX"}
+    assert "75,100 objects" in error["message"] and f"{settings.max_query_cost:,}" in error["message"]
+    # and the page sizes count wherever they are written: the query, a fragment, the arguments' defaults
+    inline = "{ batchReferences(first: 50) { nodes { ...D } } } fragment D on BatchReference { devices(first: 500) "
+    assert await api.code(inline + "{ nodes { id deviceType { name } } } }") == "QUERY_TOO_COMPLEX"
+    defaults = "{ batchReferences { nodes { devices { nodes { id deviceType { name } } } } } }"  # 50 x 152 = 7,600
+    assert "batchReferences" in await api.ok(defaults)
+
+
+async def test_aliased_pages_add_up_to_the_cost_limit(as_user, world):
+    api = await as_user("admin_a")
+    page = "devices(first: 500) { nodes { id deviceType { name } batchReference { reference } } }"  # 500 x 4
+    assert await api.code("{ " + " ".join(f"p{i}: {page}" for i in range(11)) + " }") == "QUERY_TOO_COMPLEX"
+    assert len(await api.ok("{ " + " ".join(f"p{i}: {page}" for i in range(10)) + " }")) == 10
+
+
 # --- introspection and suggestions --------------------------------------------------------------
 
 
@@ -630,6 +662,21 @@ async def test_a_planned_query_leaves_every_error_to_strawberry(app, as_user, cl
     answered = plans.answered
     assert await anonymous.code(PAGE, {}) == "UNAUTHENTICATED"
     assert plans.answered == answered
+
+
+async def test_a_planned_query_over_the_cost_limit_is_refused(app, as_user, world):
+    # given: a catalog query with pages within pages, planned after a small first answer
+    await _seed_catalog(as_user, world)
+    plans, admin_a = _plans(app), await as_user("admin_a")
+    nested = """query N($n: Int, $m: Int) { devices(first: $n) {
+      nodes { batchReference { devices(first: $m) { nodes { id } } } } } }"""
+    await admin_a.ok(nested, {"n": 1, "m": 1})
+    await admin_a.ok(nested, {"n": 1, "m": 1})
+    answered = plans.answered
+    # when: the same text asks for 500 pages of 500
+    code = await admin_a.code(nested, {"n": 500, "m": 500})
+    # then: refused by strawberry's path, the plan never ran it
+    assert code == "QUERY_TOO_COMPLEX" and plans.answered == answered
 
 
 async def test_only_successful_queries_of_one_leased_root_field_are_planned(app, as_user, client, world):
