@@ -546,3 +546,51 @@ async def test_a_lost_server_secret_is_not_replaced_while_second_factors_are_sea
     assert refused.value.code == "FORBIDDEN"
     user, _cookie = await auth.login("admin_a@example.com", PASSWORD, policy, None, server=server_secret_or_none(lost))
     assert user.email == "admin_a@example.com"
+
+
+# --- the schema -----------------------------------------------------------------------------------------------
+
+# Where key material may appear in an answer: the release's inlined file (its download URL fetches the same).
+KEY_MATERIAL = {("KeyRelease", "content"), ("KeyRelease", "downloadUrl")}
+
+
+def _paths_to_key_material(schema) -> list[tuple[str, bool]]:
+    """Every path from a root field to a field of KEY_MATERIAL, and whether a list lies on the way."""
+    from graphql import get_named_type, is_list_type, is_object_type, is_wrapping_type
+
+    def lists(type_) -> bool:
+        while is_wrapping_type(type_):
+            if is_list_type(type_):
+                return True
+            type_ = type_.of_type
+        return False
+
+    found: list[tuple[str, bool]] = []
+
+    def walk(type_, path: str, listed: bool, seen: frozenset[str]) -> None:
+        for name, field in type_.fields.items():
+            here, in_list = f"{path}.{name}", listed or lists(field.type)
+            if (type_.name, name) in KEY_MATERIAL:
+                found.append((here, in_list))
+            target = get_named_type(field.type)
+            if is_object_type(target) and target.name not in seen:
+                walk(target, here, in_list, seen | {target.name})
+
+    for root in (schema.query_type, schema.mutation_type):
+        walk(root, root.name, False, frozenset({root.name}))
+    return found
+
+
+def test_key_material_is_reached_only_through_release_keys_and_never_in_a_list(settings):
+    from schema import build_schema
+
+    # when: every path of the schema the service serves is followed
+    paths = _paths_to_key_material(build_schema(settings)._schema)
+    # then: the release's own answer is the only way to its key material, and no list field leads there
+    assert sorted(paths) == [
+        ("Mutation.releaseKeys.content", False),
+        ("Mutation.releaseKeys.downloadUrl", False),
+    ]
+    # and a device's key metadata holds no field but these (a new one must be reviewed here first)
+    device_key = build_schema(settings)._schema.get_type("DeviceKey")
+    assert set(device_key.fields) == {"keyType", "algorithm", "checkValue", "createdAt"}
