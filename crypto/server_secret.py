@@ -22,7 +22,17 @@ from typing import Final
 from crypto.errors import SealedError
 from crypto.secret import SecretBytes
 
-__all__ = ["FILE_NAME", "SECRET_BYTES", "create", "exists", "load_server_secret", "mac", "parse_secret", "path_in"]
+__all__ = [
+    "FILE_NAME",
+    "SECRET_BYTES",
+    "create",
+    "exists",
+    "fingerprint",
+    "load_server_secret",
+    "mac",
+    "parse_secret",
+    "path_in",
+]
 
 SECRET_BYTES: Final = 32
 FILE_NAME: Final = "server-secret"
@@ -134,3 +144,9 @@ def mac(secret: SecretBytes, message: bytes) -> bytes:
     purpose is never valid for another.
     """
     return hmac.new(secret.reveal(), message, hashlib.sha256).digest()
+
+
+def fingerprint(secret: SecretBytes) -> str:
+    """A name for the secret that servers can compare without holding it: SHA-256 of its MAC of a label no
+    other purpose uses."""
+    return hashlib.sha256(mac(secret, b"fingerprint:server-secret:v1")).hexdigest()

@@ -49,6 +49,19 @@ class KekVersion(BaseModel):
         unique_together = (("kek_id", "version"),)
 
 
+class SharedServerSecret(BaseModel):
+    """The server secret the servers share (invite links, sealed second factors), known by its fingerprint
+    (crypto.server_secret.fingerprint): one row, registered by the first server to start. A server with
+    another secret refuses to use it (resolvers/keystore.py)."""
+
+    name = fields.CharField(max_length=32, unique=True)  # "server-secret"
+    fingerprint = fields.CharField(max_length=64)
+
+    class Meta:
+        table = "shared_server_secrets"
+        table_description = "Fingerprint of the server secret the servers share"
+
+
 class KeyRelease(BaseModel):
     """A release of keys: what was handed out, to whom, and the single-use download token (digest only)."""
 

@@ -26,7 +26,7 @@ from crypto.errors import CryptoError, KekNotFoundError, SealedError
 from crypto.kek import EnvKek, FileKek, Kek, KekRing, fingerprint
 from crypto.secret import SecretBytes
 from models import db
-from models.keys import DeviceKey, KekVersion
+from models.keys import DeviceKey, KekVersion, SharedServerSecret
 from models.users import User
 from plugins.registry import PluginRegistry, load_plugins
 from resolvers.errors import KmsError
@@ -274,18 +274,44 @@ async def share(store: KeyStore) -> None:
 
 
 async def _open_server_secret(settings: Settings) -> None:
-    if settings.secret_key or server_secrets.exists(Path(settings.data_dir)):
+    if not (settings.secret_key or server_secrets.exists(Path(settings.data_dir))):
+        sealed = await User.filter(otp_secret__isnull=False).count()
+        if sealed:
+            log.error(
+                "The server secret (%s) is missing, but %d second-factor secrets are sealed under one: logins "
+                "with a second factor and invite links stay refused until it is back.",
+                server_secrets.path_in(Path(settings.data_dir)),
+                sealed,
+            )
+            return
+        server_secrets.create(Path(settings.data_dir))
+    await _share_server_secret(settings)
+
+
+_SHARED_SECRET = "server-secret"
+_refused_secrets: set[tuple[str, str]] = set()  # (data_dir, KMS_SECRET_KEY) whose secret is not the servers'
+
+
+async def _share_server_secret(settings: Settings) -> None:
+    """Register this server's secret unless another server did first; refuse it if it is not that one."""
+    try:
+        mine = server_secrets.fingerprint(_load_server_secret(str(settings.data_dir), settings.secret_key))
+    except (SealedError, ValueError):
+        return  # missing or malformed: refused on use, and said so there
+    try:
+        shared, _ = await SharedServerSecret.get_or_create(name=_SHARED_SECRET, defaults={"fingerprint": mine})
+    except IntegrityError:  # another server registered its secret meanwhile
+        shared = await SharedServerSecret.get(name=_SHARED_SECRET)
+    key = (str(settings.data_dir), settings.secret_key)
+    if shared.fingerprint == mine:
+        _refused_secrets.discard(key)
         return
-    sealed = await User.filter(otp_secret__isnull=False).count()
-    if sealed:
-        log.error(
-            "The server secret (%s) is missing, but %d second-factor secrets are sealed under one: logins with "
-            "a second factor and invite links stay refused until it is back.",
-            server_secrets.path_in(Path(settings.data_dir)),
-            sealed,
-        )
-        return
-    server_secrets.create(Path(settings.data_dir))
+    _refused_secrets.add(key)
+    log.error(
+        "The server secret here (%s) is not the one the other servers share: invite links and logins with a "
+        "second factor stay refused on this server until it has theirs.",
+        "KMS_SECRET_KEY" if settings.secret_key else server_secrets.path_in(Path(settings.data_dir)),
+    )
 
 
 @cache
@@ -310,6 +336,8 @@ def server_secret_or_none(settings: Settings) -> SecretBytes | None:
 def server_secret(settings: Settings) -> SecretBytes:
     """The server secret (KMS_SECRET_KEY or data/server-secret, made by open_key_store at the first start),
     loaded once per data directory. It signs invite links and seals second-factor secrets."""
+    if (str(settings.data_dir), settings.secret_key) in _refused_secrets:
+        raise Sealed()  # not the servers' secret (logged at the start)
     try:
         return _load_server_secret(str(settings.data_dir), settings.secret_key)
     except SealedError:

@@ -36,6 +36,7 @@ TABLES = [
     "key_releases",
     "device_keys",
     "kek_versions",
+    "shared_server_secrets",
     "device_labels",
     "devices",
     "device_counts",  # after devices: deleting devices fires the counting triggers

@@ -548,6 +548,38 @@ async def test_a_lost_server_secret_is_not_replaced_while_second_factors_are_sea
     assert user.email == "admin_a@example.com"
 
 
+async def test_a_server_whose_secret_is_not_the_one_the_others_share_refuses_it(settings, tmp_path, caplog):
+    from dataclasses import replace
+
+    from crypto import server_secret as server_secrets
+    from models.keys import SharedServerSecret
+    from resolvers.keystore import Sealed, open_key_store, server_secret
+
+    # given: three servers on one empty database; the first starts with KMS_SECRET_KEY, the second with a copy
+    # of it, the third with a data directory of its own (where it makes a secret of its own)
+    configured = "ab" * server_secrets.SECRET_BYTES
+    first, same = (replace(settings, data_dir=tmp_path / n, secret_key=configured) for n in ("first", "same"))
+    third = replace(settings, data_dir=tmp_path / "third", secret_key="")
+    # when
+    with caplog.at_level("ERROR", logger="kms.keys"):
+        for server in (first, same, third):
+            await open_key_store(server)
+    # then: the first registered its secret, the second uses the same, the third refuses its own and says so
+    [shared] = await SharedServerSecret.all()
+    assert (
+        shared.fingerprint == server_secrets.fingerprint(server_secret(first)) and configured not in shared.fingerprint
+    )
+    assert server_secret(same).reveal() == server_secret(first).reveal()
+    assert server_secrets.exists(tmp_path / "third")
+    with pytest.raises(Sealed):
+        server_secret(third)
+    assert "is not the one the other servers share" in caplog.text and configured not in caplog.text
+    # and once it has theirs (here: KMS_SECRET_KEY) and starts again, it uses it
+    fixed = replace(third, secret_key=configured)
+    await open_key_store(fixed)
+    assert server_secret(fixed).reveal() == server_secret(first).reveal()
+
+
 # --- the schema -----------------------------------------------------------------------------------------------
 
 # Where key material may appear in an answer: the release's inlined file (its download URL fetches the same).
