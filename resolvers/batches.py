@@ -137,7 +137,7 @@ def _refuse_unknown(serials: Sequence[str], found: Container[str]) -> None:
     unknown = [s for s in serials if s not in found]
     if unknown:
         raise KmsError(
-            f"{len(unknown)} serial numbers are unknown to you; nothing was changed.",
+            f"{len(unknown)} serial number{'' if len(unknown) == 1 else 's'} unknown to you; nothing was changed.",
             code="DEVICE_NOT_FOUND",
             serialNumbers=unknown[:1000],
             refusedCount=len(unknown),

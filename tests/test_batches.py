@@ -191,15 +191,15 @@ async def test_a_batch_found_does_not_count_towards_the_limit(as_user, world):
         assert await partner.code(TAKE, {"ref": f"NOPE-{i}"}) == "BATCH_NOT_FOUND"
 
 
-async def upload(api, filename: str, content: bytes, target: str, csrf: bool = True):
+async def upload(api, filename: str, content: bytes, target: str, csrf: bool = True, **more):
     operations = {
         "query": CREATE,
-        "variables": {"in": {"reference": "BR-FILE", "organisationId": target, "file": None}},
+        "variables": {"in": {"reference": "BR-FILE", "organisationId": target, "file": None, **more}},
     }
     files = {
         "operations": (None, json.dumps(operations)),
         "map": (None, json.dumps({"0": ["variables.in.file"]})),
-        "0": (filename, content, "text/csv"),
+        "0": (filename, content, "text/csv" if filename.endswith(".csv") else "text/plain"),
     }
     return await api.http.post("/graphql", files=files, headers={"X-KMS-CSRF": "1"} if csrf else {})
 
@@ -218,6 +218,22 @@ async def test_batch_from_an_uploaded_csv_file(as_user, world):
     assert big.json()["errors"][0]["extensions"]["code"] == "FILE_TOO_LARGE"
     binary = await upload(admin_a, "b.txt", b"\xff\xfe\x00", target)
     assert binary.json()["errors"][0]["extensions"]["code"] == "FILE_UNSUPPORTED"
+
+
+async def test_batch_from_an_uploaded_txt_file_and_typed_serials_together(as_user, world):
+    # given: a text file without a BOM, its serials separated every way the manual allows, and one more typed
+    await seed(as_user, world, serials=("21N001052", "21N001064", "9999990", "9999991"))
+    admin_a = await as_user("admin_a")
+    target = str(world.orgs["customer_a_sub"].id)
+    content = b"21N001052; 21N001064\r\n9999990,\t\n\n"
+    # when
+    response = await upload(admin_a, "serials.txt", content, target, serialNumbers=["9999991"])
+    # then: one batch of all four, moved to the target
+    assert "errors" not in response.json(), response.json()
+    batch = response.json()["data"]["createBatchReference"]["batchReference"]
+    assert batch["deviceCount"] == 4
+    moved = await Device.filter(owner_id=world.orgs["customer_a_sub"].id).values_list("serial_number", flat=True)
+    assert sorted(moved) == ["21N001052", "21N001064", "9999990", "9999991"]
 
 
 async def test_batch_from_current_selection_and_the_list(as_user, world):
