@@ -8,10 +8,12 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
+from tortoise.expressions import F
+
 from crypto import totp
 from crypto.secret import SecretBytes
 from models.audit import AuditEvent
-from models.auth import Session
+from models.auth import RateLimit, Session
 from models.users import User
 from tests.conftest import PASSWORD
 
@@ -80,6 +82,24 @@ async def test_account_locks_after_repeated_failures_even_for_unknown_emails(cli
             f'mutation {{ login(email: "admin_a@example.com", password: "{PASSWORD}") {{ user {{ id }} }} }}'
         )
     )["extensions"]["code"] == "ACCOUNT_LOCKED"
+
+
+async def test_a_lock_lifts_when_its_window_ends_and_a_login_starts_the_count_again(client, world, settings):
+    api = client()
+    wrong = 'mutation { login(email: "admin_a@example.com", password: "wrong") { user { id } } }'
+    right = f'mutation {{ login(email: "admin_a@example.com", password: "{PASSWORD}") {{ user {{ id }} }} }}'
+    # given: a locked account
+    for _ in range(settings.login_account_limit):
+        await api.code(wrong)
+    assert await api.code(right) == "ACCOUNT_LOCKED"
+    # when: its window has ended (every counter started a window ago)
+    await RateLimit.all().update(window_start=F("window_start") - settings.login_window_seconds)
+    # then: the right password gets in, and each login forgets the failures before it
+    assert (await api.ok(right))["login"]["user"]["id"]
+    for _ in range(2):
+        for _ in range(settings.login_account_limit - 1):
+            assert await api.code(wrong) == "INVALID_CREDENTIALS"
+        assert (await api.ok(right))["login"]["user"]["id"]
 
 
 async def test_parallel_logins_cannot_pass_the_lock_together(client, world, settings):
