@@ -109,6 +109,10 @@ def public_error(error: GraphQLError, request_id: str) -> GraphQLError:
     return GraphQLError(message, nodes=error.nodes, path=error.path, extensions=extensions)
 
 
+def _too_complex(message: str) -> list[GraphQLError]:
+    return [GraphQLError(message, extensions={"code": "QUERY_TOO_COMPLEX"})]
+
+
 def longest_list(value: object) -> int:
     """The length of the longest list in request variables (nested lists: the first 1,000 items looked at)."""
     if isinstance(value, list):
@@ -288,23 +292,17 @@ class RequestPolicy(SchemaExtension):
                 errors = validate_document(context.schema._schema, document, context.validation_rules)
                 results.put(key, errors)
             context.pre_execution_errors = list(errors)
-        longest = longest_list(context.variables or {})
+        limits = self.limits
         if document is not None and not context.pre_execution_errors:
             cost = query_cost(context.schema._schema, document, context.operation_name, context.variables)
-            if cost > self.limits.max_cost:
-                context.pre_execution_errors = [
-                    GraphQLError(
-                        f"The query may return up to {cost:,} objects; at most {self.limits.max_cost:,} are "
-                        "allowed in one request. Ask for smaller pages or fewer nested lists.",
-                        extensions={"code": "QUERY_TOO_COMPLEX"},
-                    )
-                ]
-        if longest > self.limits.max_list_argument:
-            context.pre_execution_errors = [
-                GraphQLError(
-                    f"A list holds {longest} items; at most {self.limits.max_list_argument} are accepted in one "
-                    "request.",
-                    extensions={"code": "QUERY_TOO_COMPLEX"},
+            if cost > limits.max_cost:
+                context.pre_execution_errors = _too_complex(
+                    f"The query may return up to {cost:,} objects; at most {limits.max_cost:,} are allowed in "
+                    "one request. Ask for smaller pages or fewer nested lists."
                 )
-            ]
+        longest = longest_list(context.variables or {})
+        if longest > limits.max_list_argument:
+            context.pre_execution_errors = _too_complex(
+                f"A list holds {longest} items; at most {limits.max_list_argument} are accepted in one request."
+            )
         yield
