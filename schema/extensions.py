@@ -122,63 +122,88 @@ def longest_list(value: object) -> int:
     return 0
 
 
-def query_cost(
-    schema: GraphQLSchema,
-    document: DocumentNode,
-    operation_name: str | None,
-    variables: dict[str, Any] | None,
-    default_page: int = 50,
-) -> int:
-    """How many objects an operation may return at most: every object field counts once for each object its
-    page can hold, so a page of 500 devices inside each of 500 batches counts 250,000 (a page's size is its
-    ``first``, from the query, the variables or the argument's default; beyond MAX_PAGE_SIZE the resolver
-    refuses it with its own error, so it counts as MAX_PAGE_SIZE here). Lists without a page (labels, keys, an
-    organisation's children) are short by nature and count as one; fields of introspection count nothing."""
+@dataclass(frozen=True)
+class Page:
+    """An object field of an operation as ``query_cost`` counts it: ``size`` objects, or as many as the
+    variable ``variable`` asks for when the request gives it, each with the object fields ``inner``."""
+
+    size: int
+    variable: str | None
+    inner: tuple[Page, ...]
+
+
+def cost_pages(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, default_page: int = 50
+) -> tuple[Page, ...]:
+    """The object fields of an operation, for ``query_cost``; they depend on the document only (cached)."""
     operation = get_operation_ast(document, operation_name)
     if operation is None:
-        return 0
+        return ()
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    values = dict(variables or {})
-    for definition in operation.variable_definitions or ():
-        name = definition.variable.name.value
-        if name not in values and isinstance(definition.default_value, IntValueNode):
-            values[name] = int(definition.default_value.value)
+    defaults = {
+        d.variable.name.value: int(d.default_value.value)
+        for d in operation.variable_definitions or ()
+        if isinstance(d.default_value, IntValueNode)
+    }
 
-    def page(node: FieldNode, field: GraphQLField) -> int:
+    def page(node: FieldNode, field: GraphQLField, inner: tuple[Page, ...]) -> Page:
         if "first" not in field.args:
-            return 1
+            return Page(1, None, inner)
         argument = next((a.value for a in node.arguments or () if a.name.value == "first"), None)
-        if isinstance(argument, IntValueNode):
-            size: object = int(argument.value)
-        elif isinstance(argument, VariableNode):
-            size = values.get(argument.name.value)
-        else:
-            size = field.args["first"].default_value
-        return min(size, MAX_PAGE_SIZE) if isinstance(size, int) and size > 0 else default_page
+        variable = argument.name.value if isinstance(argument, VariableNode) else None
+        size = (
+            int(argument.value)
+            if isinstance(argument, IntValueNode)
+            else defaults.get(variable or "", field.args["first"].default_value)
+        )
+        return Page(_page_size(size, default_page), variable, inner)
 
-    def cost(selections: SelectionSetNode | None, parent: GraphQLNamedType, seen: frozenset[str]) -> int:
-        total = 0
+    def pages(selections: SelectionSetNode | None, parent: GraphQLNamedType, seen: frozenset[str]) -> list[Page]:
+        found: list[Page] = []
         for selection in selections.selections if selections is not None else ():
             if isinstance(selection, FieldNode):
-                fields = getattr(parent, "fields", {})
-                field = fields.get(selection.name.value)
+                field = getattr(parent, "fields", {}).get(selection.name.value)
                 if field is None or selection.selection_set is None:
                     continue  # a leaf, __typename or introspection
-                inner = get_named_type(field.type)
-                total += page(selection, field) * (1 + cost(selection.selection_set, inner, seen))
+                inner = pages(selection.selection_set, get_named_type(field.type), seen)
+                found.append(page(selection, field, tuple(inner)))
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
-                inner = schema.get_type(condition.name.value) if condition else parent
-                total += cost(selection.selection_set, inner or parent, seen)
+                found += pages(
+                    selection.selection_set,
+                    (schema.get_type(condition.name.value) if condition else None) or parent,
+                    seen,
+                )
             elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
                 fragment = fragments.get(selection.name.value)
                 if fragment is not None:
-                    inner = schema.get_type(fragment.type_condition.name.value) or parent
-                    total += cost(fragment.selection_set, inner, seen | {selection.name.value})
-        return total
+                    inner_type = schema.get_type(fragment.type_condition.name.value) or parent
+                    found += pages(fragment.selection_set, inner_type, seen | {selection.name.value})
+        return found
 
     root = schema.get_root_type(operation.operation)
-    return cost(operation.selection_set, root, frozenset()) if root is not None else 0
+    return tuple(pages(operation.selection_set, root, frozenset())) if root is not None else ()
+
+
+def _page_size(size: object, default_page: int) -> int:
+    # beyond MAX_PAGE_SIZE the resolver refuses the page with its own error: it counts as MAX_PAGE_SIZE here
+    return (
+        min(size, MAX_PAGE_SIZE) if isinstance(size, int) and not isinstance(size, bool) and size > 0 else default_page
+    )
+
+
+def query_cost(pages: tuple[Page, ...], variables: dict[str, Any] | None) -> int:
+    """How many objects an operation may return at most: every object field counts once for each object its
+    page can hold, so a page of 500 devices inside each of 500 batches counts 250,000 (a page's size is its
+    ``first``, from the query, the variables or the defaults). Lists without a page (labels, keys, an
+    organisation's children) are short by nature and count as one; fields of introspection count nothing."""
+    total = 0
+    for page in pages:
+        size = page.size
+        if page.variable is not None and variables and variables.get(page.variable) is not None:
+            size = _page_size(variables[page.variable], page.size)
+        total += size * (1 + query_cost(page.inner, variables))
+    return total
 
 
 def lone_root_field(operation: OperationDefinitionNode | None, names: frozenset[str]) -> bool:
@@ -202,6 +227,21 @@ class Limits:
     # of the rules in force (one rule depends on who asks: introspection); a schema keeps its own.
     validation_results: Lru[tuple[str, tuple[str, ...]], list[GraphQLError]]
     parse: Callable[..., DocumentNode]  # graphql-core's parse behind an LRU cache
+    pages: Lru[tuple[str, str | None], tuple[Page, ...]]  # of query texts, for query_cost
+
+    def cost(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        key: tuple[str, str | None],
+        variables: dict[str, Any] | None,
+    ) -> int:
+        """``query_cost`` of the operation (``key``: its query text and operation name) with these variables."""
+        pages = self.pages.get(key)
+        if pages is None:
+            pages = cost_pages(schema, document, key[1])
+            self.pages.put(key, pages)
+        return query_cost(pages, variables)
 
     @classmethod
     def of(
@@ -221,6 +261,7 @@ class Limits:
             rules=(depth_rule(max_depth, None, None), aliases_rule(max_aliases)),
             validation_results=Lru(cache_size),
             parse=lru_cache(maxsize=cache_size)(parse),
+            pages=Lru(cache_size),
         )
 
 
@@ -294,7 +335,8 @@ class RequestPolicy(SchemaExtension):
             context.pre_execution_errors = list(errors)
         limits = self.limits
         if document is not None and not context.pre_execution_errors:
-            cost = query_cost(context.schema._schema, document, context.operation_name, context.variables)
+            operation = (context.query or "", context.operation_name)
+            cost = limits.cost(context.schema._schema, document, operation, context.variables)
             if cost > limits.max_cost:
                 context.pre_execution_errors = _too_complex(
                     f"The query may return up to {cost:,} objects; at most {limits.max_cost:,} are allowed in "

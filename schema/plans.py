@@ -33,7 +33,7 @@ from graphql.execution import Executor
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.types import ExecutionResult as StrawberryExecutionResult
 
-from schema.extensions import Limits, lone_root_field, longest_list, query_cost
+from schema.extensions import Limits, lone_root_field, longest_list
 from schema.lru import Lru
 
 
@@ -85,7 +85,7 @@ class RootFieldPlans:
         document = self._documents.get((query, operation_name))
         if document is None or longest_list(variables or {}) > self.limits.max_list_argument:
             return None
-        if query_cost(self.schema, document, operation_name, variables) > self.limits.max_cost:
+        if self.limits.cost(self.schema, document, (query, operation_name), variables) > self.limits.max_cost:
             return None
         result = execute(
             self.schema,
