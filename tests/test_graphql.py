@@ -394,6 +394,44 @@ async def test_health_and_ready(client, world):
     assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
 
 
+@pytest.mark.skipif(TEST_DB != "postgres", reason="an open SQLite file cannot be taken away from its server")
+async def test_a_server_that_loses_its_database_is_alive_but_not_ready(settings, tmp_path):
+    import os
+    import signal
+    from dataclasses import replace
+
+    import httpx
+
+    from tests.conftest import PG_ADMIN_URL
+    from tests.test_crash_safety import free_port, start_server
+    from tests.test_db import kms_migrate
+
+    # given: `kms serve` on a database of its own
+    name = f"kms_test_ready_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(PG_ADMIN_URL)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    own = replace(settings, database_url=PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", data_dir=tmp_path)
+    process = None
+    try:
+        assert (await kms_migrate(own.database_url, tmp_path))[0] == 0
+        port = free_port()
+        process = await start_server(own, port)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            assert (await http.get("/ready")).status_code == 200
+            # when: the database goes away under it
+            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            ready, health = await http.get("/ready"), await http.get("/health")
+        # then: a balancer takes it out of rotation, and it says no more than that
+        assert (ready.status_code, ready.json()) == (503, {"status": "database unavailable"})
+        assert (health.status_code, health.json()) == (200, {"status": "alive"})
+    finally:
+        if process is not None and process.returncode is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            await process.wait()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
 def directives(csp: str) -> dict[str, list[str]]:
     parts = (d.strip().split() for d in csp.split(";") if d.strip())
     return {p[0]: p[1:] for p in parts}
