@@ -256,6 +256,13 @@ async def _shared() -> dict[tuple[str, int], str]:
     return {(k, v): f for k, v, f in await KekVersion.all().values_list("kek_id", "version", "fingerprint")}
 
 
+async def unknown_versions(store: KeyStore) -> list[tuple[str, int]]:
+    """The KEK versions the servers registered that this server's ring lacks (another server rotated, and
+    its key file, token or KMS_KEK has not reached this one yet)."""
+    held = {(kek.kek_id, kek.version) for kek in store.ring().keks()}
+    return sorted(set(await _shared()) - held)
+
+
 async def share(store: KeyStore) -> None:
     """Register the fingerprints of the store's KEK versions that the servers do not know yet (at start, and
     after a rotation), then hold the store to what the servers share. Raises Sealed when this server's KEK is

@@ -327,6 +327,28 @@ async def test_a_second_kek_rotation_is_refused_while_one_runs(as_user, world, s
     assert new.version == versions[-1] + 1
 
 
+async def test_a_server_that_lacks_a_version_another_server_added_does_not_rotate(as_user, world, settings, tmp_path):
+    import shutil
+    from dataclasses import replace
+
+    from crypto.kek import FileKek
+    from resolvers.keys import rotate_kek
+    from resolvers.keystore import KeyStore
+
+    # given: a second host with a copy of the key file, and a rotation on the first host afterwards
+    await setup_catalog(as_user, world)
+    second = replace(settings, data_dir=tmp_path)
+    shutil.copy(settings.kek_path, second.kek_path)
+    new, _count = await rotate_kek(KeyStore(settings))
+    copied = [k.version for k in FileKek(second.kek_path, create=False).versions()]
+    # when: the second host rotates before it has the new key file
+    with pytest.raises(KmsError) as refused:
+        await rotate_kek(KeyStore(second))
+    # then: refused, naming the version it lacks, and its key file has no version of its own under that number
+    assert refused.value.code == "CONFLICT" and f"local {new.version}" in refused.value.message
+    assert [k.version for k in FileKek(second.kek_path, create=False).versions()] == copied
+
+
 def test_a_key_ring_read_while_the_key_file_is_rotated_is_read_again(settings, monkeypatch):
     from crypto.kek import FileKek
     from resolvers.keystore import KeyStore

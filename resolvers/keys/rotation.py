@@ -14,7 +14,7 @@ from models import db
 from models.keys import DeviceKey
 from resolvers.errors import KmsError
 from resolvers.keys.release import _CHUNK
-from resolvers.keystore import KeyStore, share
+from resolvers.keystore import KeyStore, share, unknown_versions
 
 _ROTATION_LOCK = 7_240_003  # PostgreSQL advisory lock: one rotation at a time over every host
 
@@ -48,6 +48,14 @@ async def rotate_kek(store: KeyStore, *, batch: int = _CHUNK) -> tuple[Kek, int]
 
 async def _rotate(store: KeyStore, batch: int) -> tuple[Kek, int]:
     await share(store)  # only the servers' own KEK is rotated (Sealed otherwise)
+    missing = await unknown_versions(store)
+    if missing:  # rotating here would add a version under a number another server already used
+        raise KmsError(
+            "This server lacks KEK version "
+            + ", ".join(f"{kek_id} {version}" for kek_id, version in missing)
+            + " that another server added: give it their key file, token or KMS_KEK before rotating here.",
+            code="CONFLICT",
+        )
     new = store.rotate()
     await share(store)  # the new version, for the other servers to check theirs against
     ring = store.ring()
