@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,15 @@ async def copy_rows(table: str, columns: tuple[str, ...], rows: list[tuple[Any, 
 
 def _sqlite(value: Any) -> Any:
     return str(value) if isinstance(value, uuid.UUID) else value
+
+
+async def clock() -> datetime:
+    """The database's time: hosts whose clocks differ agree on it (leases). SQLite's is this host's."""
+    if dialect() == "postgres":
+        rows = await connections.get("default").execute_query_dict("SELECT clock_timestamp() AS now")
+        return rows[0]["now"].astimezone(UTC)  # type: ignore[no-any-return]
+    rows = await connections.get("default").execute_query_dict("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now') AS now")
+    return datetime.fromisoformat(rows[0]["now"]).replace(tzinfo=UTC)
 
 
 async def analyze(*tables: str) -> None:

@@ -251,7 +251,7 @@ def _held(row: OutboxMessage) -> Q:
 async def _renew(row: OutboxMessage) -> bool:
     """Just before sending: extend the lease, if this worker still holds it (a batch's lease is taken at the
     claim, so a mail late in a slow batch is checked again here instead of being sent by two workers)."""
-    lease_until = _now() + LEASE
+    lease_until = await db.clock() + LEASE
     if not await OutboxMessage.filter(_held(row)).update(locked_until=lease_until):
         log.warning("mail %s was taken over by another worker after this one's lease ran out; not sent", row.id)
         return False
@@ -301,7 +301,7 @@ async def _mark_failed_attempt(row: OutboxMessage, error: str, *, permanent: boo
             ):
                 await _audit("mail.failed", row, {"attempts": attempts, "error": error[:500]})
         else:
-            retry_at = _now() + _backoff(attempts)
+            retry_at = await db.clock() + _backoff(attempts)
             await OutboxMessage.filter(_held(row)).update(
                 attempts=attempts, locked_until=None, last_error=error[:500], next_attempt_at=retry_at
             )
@@ -332,8 +332,10 @@ async def _deliver(sender: Sender, row: OutboxMessage, max_attempts: int) -> boo
 async def deliver_due(
     sender: Sender, *, batch: int = 20, now: datetime | None = None, max_attempts: int = DEFAULT_MAX_ATTEMPTS
 ) -> int:
-    """Claim up to ``batch`` due mails, send them and record the outcome; returns how many were claimed."""
-    rows = await _claim(batch, now or _now())
+    """Claim up to ``batch`` due mails, send them and record the outcome; returns how many were claimed.
+    Leases and retries are timed by the database's clock (``now`` stands in for it in tests): the workers of
+    hosts whose clocks differ still agree on whose lease has run out."""
+    rows = await _claim(batch, now or await db.clock())
     for row in rows:
         await _deliver(sender, row, max_attempts)
     return len(rows)

@@ -161,6 +161,21 @@ async def test_a_mail_whose_lease_ran_out_mid_batch_is_sent_by_one_worker_only(w
     assert await AuditEvent.filter(action="mail.sent").count() == 1
 
 
+async def test_a_host_whose_clock_runs_ahead_does_not_take_a_lease_that_has_not_run_out(world, smtp, monkeypatch):
+    from models import db
+
+    # given: a worker holds a mail's lease, and another host's clock runs past that lease's end
+    row = await queue(world)
+    [held] = await outbox._claim(20, await db.clock())
+    monkeypatch.setattr(outbox, "_now", lambda: datetime.now(UTC) + outbox.LEASE + timedelta(minutes=1))
+    # when: that host's worker polls
+    taken = await outbox.deliver_due(sender(smtp))
+    # then: it leaves the mail to the worker whose lease it is, by the database's clock, which sends it once
+    assert taken == 0 and smtp.messages == []
+    assert await outbox._deliver(sender(smtp), held, outbox.DEFAULT_MAX_ATTEMPTS) is True
+    assert len(smtp.wait_for(1)) == 1 and (await OutboxMessage.get(id=row.id)).status == "SENT"
+
+
 async def test_the_worker_loop_sends_and_stops(world, smtp, settings):
     fast = dataclasses.replace(settings, mail_poll_seconds=1)
     stop = asyncio.Event()
