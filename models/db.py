@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from datetime import UTC, datetime
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,15 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
 TORTOISE_ORM = tortoise_config("sqlite://data/kms.sqlite3")
 
 
-_MIGRATION_LOCK = 7_240_005  # PostgreSQL advisory lock: one `kms migrate` at a time over every host
+class AdvisoryLock(IntEnum):
+    """The service's PostgreSQL advisory locks, numbered in one place so that no two share a key. They are
+    held over every host that uses the database."""
+
+    AUDIT_CHAIN = 7_240_001  # appends to the audit chain, one at a time
+    BATCH = 7_240_002  # batch creations take turns, each seeing the batches before it
+    KEK_ROTATION = 7_240_003  # one KEK rotation at a time
+    FIRST_KEK = 7_240_004  # the first KEK is made by one server
+    MIGRATION = 7_240_005  # one `kms migrate` at a time
 
 
 async def migrate(database_url: str) -> None:
@@ -49,7 +58,7 @@ async def migrate(database_url: str) -> None:
     lock = await _connect(database_url) if not database_url.startswith("sqlite") else None
     try:
         if lock is not None:
-            await lock.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+            await lock.execute("SELECT pg_advisory_lock($1)", AdvisoryLock.MIGRATION)
         await tortoise_migrate(config=tortoise_config(database_url))
     finally:
         await Tortoise.close_connections()

@@ -18,8 +18,6 @@ from resolvers.actor import Actor
 from resolvers.pagination import Page, paginate
 
 GENESIS = "0" * 64
-# Any constant works: it names the one advisory lock that serialises appends to the chain on PostgreSQL.
-_CHAIN_LOCK = 7_240_001
 _FORBIDDEN_DETAIL_KEYS = {"password", "token", "key", "secret", "plaintext", "signupLink", "link"}
 
 
@@ -68,7 +66,7 @@ async def record(
         organisation_id, organisation_path = actor.organisation_id, actor.organisation_path
     async with in_transaction() as connection:
         if db.dialect() == "postgres":
-            await connection.execute_query(f"SELECT pg_advisory_xact_lock({_CHAIN_LOCK})")
+            await connection.execute_query(f"SELECT pg_advisory_xact_lock({int(db.AdvisoryLock.AUDIT_CHAIN)})")
         last = await AuditEvent.all().order_by("-seq").only("seq", "hash").first()
         event = AuditEvent(
             seq=(last.seq + 1) if last else 1,

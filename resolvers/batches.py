@@ -166,8 +166,6 @@ PENDING_SETS = "batch_id = $2"
 NOT_WAITING = (
     "(batch_id IS NULL OR batch_id NOT IN (SELECT id FROM batch_references WHERE state = 'PENDING_CONFIRMATION'))"
 )
-# PostgreSQL: batch creations take turns, so each one's statements see the batches created before it
-_BATCH_LOCK = 7_240_002
 TRANSFER_SETS = "owner_id = $2, owner_path = $3, claim_status = 'UNCLAIMED', claimed_at = NULL, batch_id = $4"
 
 
@@ -277,7 +275,7 @@ async def create_batch(actor: Actor, new: NewBatch, settings: Settings) -> Batch
     try:
         async with in_transaction() as connection:
             if postgres:
-                await connection.execute_query(f"SELECT pg_advisory_xact_lock({_BATCH_LOCK})")
+                await connection.execute_query(f"SELECT pg_advisory_xact_lock({int(db.AdvisoryLock.BATCH)})")
             batch = await BatchReference.create(
                 reference=reference,
                 label=label,

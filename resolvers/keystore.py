@@ -228,7 +228,7 @@ async def _open_kek(settings: Settings) -> None:
         return  # KMS_KEK is missing or is not the servers' KEK (logged): nothing to make here
     async with in_transaction():
         if db.dialect() == "postgres":  # servers starting together: one makes the first KEK, the others see it
-            await db.pg_fetch("SELECT pg_advisory_xact_lock($1)", _FIRST_KEK_LOCK)
+            await db.pg_fetch("SELECT pg_advisory_xact_lock($1)", db.AdvisoryLock.FIRST_KEK)
         shared, stored = await _shared(), await DeviceKey.all().count()
         if shared or stored:
             store.learn(shared)
@@ -247,9 +247,6 @@ async def _open_kek(settings: Settings) -> None:
             )
             return
         await share(store)
-
-
-_FIRST_KEK_LOCK = 7_240_004  # PostgreSQL advisory lock: the first KEK is made by one server
 
 
 async def _shared() -> dict[tuple[str, int], str]:

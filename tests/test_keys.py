@@ -305,8 +305,8 @@ async def test_a_second_kek_rotation_is_refused_while_one_runs(as_user, world, s
     import asyncpg
 
     from crypto.kek import FileKek
+    from models.db import AdvisoryLock
     from resolvers.keys import rotate_kek
-    from resolvers.keys.rotation import _ROTATION_LOCK
     from resolvers.keystore import KeyStore
 
     # given: a rotation runs on another host (it holds the rotation lock)
@@ -314,7 +314,7 @@ async def test_a_second_kek_rotation_is_refused_while_one_runs(as_user, world, s
     versions = [k.version for k in FileKek(settings.kek_path, create=False).versions()]
     other = await asyncpg.connect(settings.database_url)
     try:
-        assert await other.fetchval("SELECT pg_try_advisory_lock($1)", _ROTATION_LOCK)
+        assert await other.fetchval("SELECT pg_try_advisory_lock($1)", AdvisoryLock.KEK_ROTATION)
         # when: a second one starts
         with pytest.raises(KmsError) as refused:
             await rotate_kek(KeyStore(settings))

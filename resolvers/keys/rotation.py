@@ -16,8 +16,6 @@ from resolvers.errors import KmsError
 from resolvers.keys.release import _CHUNK
 from resolvers.keystore import KeyStore, share, unknown_versions
 
-_ROTATION_LOCK = 7_240_003  # PostgreSQL advisory lock: one rotation at a time over every host
-
 
 @asynccontextmanager
 async def _alone() -> AsyncIterator[None]:
@@ -29,12 +27,12 @@ async def _alone() -> AsyncIterator[None]:
         yield
         return
     async with connections.get("default").acquire_connection() as connection:
-        if not await connection.fetchval("SELECT pg_try_advisory_lock($1)", _ROTATION_LOCK):
+        if not await connection.fetchval("SELECT pg_try_advisory_lock($1)", db.AdvisoryLock.KEK_ROTATION):
             raise KmsError("Another KEK rotation is running; try again when it has finished.", code="CONFLICT")
         try:
             yield
         finally:
-            await connection.fetchval("SELECT pg_advisory_unlock($1)", _ROTATION_LOCK)
+            await connection.fetchval("SELECT pg_advisory_unlock($1)", db.AdvisoryLock.KEK_ROTATION)
 
 
 async def rotate_kek(store: KeyStore, *, batch: int = _CHUNK) -> tuple[Kek, int]:
