@@ -183,7 +183,7 @@ async def enqueue(
         organisation_id=organisation_id,
         status=PENDING,
         attempts=0,
-        next_attempt_at=_now(),
+        next_attempt_at=await db.clock(),  # due at once by the clock the workers read, whatever this host's says
     )
 
 

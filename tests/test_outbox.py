@@ -176,6 +176,17 @@ async def test_a_host_whose_clock_runs_ahead_does_not_take_a_lease_that_has_not_
     assert len(smtp.wait_for(1)) == 1 and (await OutboxMessage.get(id=row.id)).status == "SENT"
 
 
+async def test_a_mail_queued_on_a_host_whose_clock_runs_ahead_is_due_at_once(world, smtp, monkeypatch):
+    # given: a host whose clock is an hour ahead queues a mail
+    monkeypatch.setattr(outbox, "_now", lambda: datetime.now(UTC) + timedelta(hours=1))
+    await queue(world)
+    monkeypatch.undo()
+    # when: a worker on a host with the right time polls
+    sent = await outbox.deliver_due(sender(smtp))
+    # then: the mail goes out now, not in an hour
+    assert sent == 1 and len(smtp.wait_for(1)) == 1
+
+
 async def test_the_worker_loop_sends_and_stops(world, smtp, settings):
     fast = dataclasses.replace(settings, mail_poll_seconds=1)
     stop = asyncio.Event()
