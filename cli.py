@@ -38,7 +38,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     async def run() -> list[tuple[str, str, str]]:
         await open_key_store(settings)
-        return await demo.seed(settings, kek=keystore(settings).current(), registry=registry(settings.plugins))
+        return await demo.seed(settings, keys=keystore(settings), registry=registry(settings.plugins))
 
     rows = asyncio.run(_with_db(settings, run))
     print("Demo logins (each must choose a new password at the first login):")

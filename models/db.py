@@ -49,6 +49,7 @@ class AdvisoryLock(IntEnum):
     KEK_ROTATION = 7_240_003  # one KEK rotation at a time
     FIRST_KEK = 7_240_004  # the first KEK is made by one server
     MIGRATION = 7_240_005  # one `kms migrate` at a time
+    KEY_WRITE = 7_240_006  # shared by transactions that store sealed keys; a KEK rotation waits for them
 
 
 async def migrate(database_url: str) -> None:

@@ -9,13 +9,13 @@ import uuid
 from tortoise.transactions import in_transaction
 
 from crypto import passwords
-from crypto.kek import Kek
 from models.devices import Device
 from models.organisations import Organisation, Partnership
 from models.users import User
 from plugins.registry import PluginRegistry
 from resolvers import audit, batches, devices, invites
 from resolvers.auth import actor_for
+from resolvers.keystore import KeyStore
 from settings import Settings
 
 DEMO_PASSWORD = "Meter-Demo-2026!"  # every demo user must change it at the first login
@@ -90,7 +90,7 @@ async def create_platform(name: str) -> Organisation:
     return await _organisation(name, can_create=True)
 
 
-async def seed(settings: Settings, *, kek: Kek, registry: PluginRegistry) -> list[tuple[str, str, str]]:
+async def seed(settings: Settings, *, keys: KeyStore, registry: PluginRegistry) -> list[tuple[str, str, str]]:
     """Create what is missing; returns the demo logins as (email, role, organisation)."""
     platform = await _organisation("IntegraDemo", can_create=True)
     customer = await _organisation(CUSTOMER, parent=platform, reference="SWM-4711")
@@ -104,7 +104,7 @@ async def seed(settings: Settings, *, kek: Kek, registry: PluginRegistry) -> lis
         )
         users[role if org_name != "Nordic Heat AB" else "PARTNER"] = user
     if not await Device.exists(serial_number=CATALOG[0][0]):
-        await _catalog(settings, platform, customer, users, kek=kek, registry=registry)
+        await _catalog(settings, platform, customer, users, keys=keys, registry=registry)
     return [(email, role, org) for _, email, org, role in DEMO_USERS]
 
 
@@ -114,13 +114,13 @@ async def _catalog(
     customer: Organisation,
     users: dict[str, User],
     *,
-    kek: Kek,
+    keys: KeyStore,
     registry: PluginRegistry,
 ) -> None:
     operator = actor_for(users["PLATFORM_ADMIN"], platform)
     rows = [devices.ImportRow(s, t, (), json.dumps(a)) for s, t, a, _ in CATALOG]
     rows += [devices.ImportRow(s, t, (), json.dumps(a)) for s, t, a in PENDING]
-    await devices.import_devices(operator, str(platform.id), rows, kek=kek, registry=registry)  # keys generated
+    await devices.import_devices(operator, str(platform.id), rows, keys=keys, registry=registry)  # keys generated
     await batches.create_batch(
         operator,
         batches.NewBatch(DELIVERED_BATCH, [s for s, *_ in CATALOG], str(customer.id), label=DELIVERY_LABEL),
@@ -131,9 +131,9 @@ async def _catalog(
         batches.NewBatch(PENDING_BATCH, [s for s, *_ in PENDING], str(customer.id), requires_confirmation=True),
         settings,
     )
-    keys = actor_for(users["KEY_MANAGER"], customer)
+    key_manager = actor_for(users["KEY_MANAGER"], customer)
     claimed = await Device.filter(serial_number__in=[s for s, *_, c in CATALOG if c]).values_list("id", flat=True)
-    await devices.claim_devices(keys, [str(i) for i in claimed])
+    await devices.claim_devices(key_manager, [str(i) for i in claimed])
     # Labels for the catalog's label filter, and an invite waiting to be sent for the Invites screen.
     customer_admin = actor_for(users["OTC_ADMIN"], customer)
     for label, serials in DEMO_LABELS.items():

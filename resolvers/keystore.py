@@ -260,6 +260,30 @@ async def unknown_versions(store: KeyStore) -> list[tuple[str, int]]:
     return sorted(set(await _shared()) - held)
 
 
+async def storing_kek(store: KeyStore, sealed_with: Kek) -> Kek:
+    """Inside the transaction that stores keys sealed under `sealed_with`, after its first write: the KEK
+    they must be stored under. A rotation that registered a newer version since they were sealed rewraps
+    every key it can see, and these it cannot see before they commit: they go in under the newest version,
+    rewrapped by the caller. On PostgreSQL the transaction holds a shared lock that a rotation waits for
+    once it has registered its version (rotation.py), so a writer either commits before the rotation's
+    passes read the keys or reads the new version here. On SQLite the transaction's first write took the
+    database's single write lock, which registering a version needs too. Raises CONFLICT when this server
+    lacks the newest version (another server rotated and its key file has not reached this one)."""
+    if db.dialect() == "postgres":
+        await db.pg_fetch("SELECT pg_advisory_xact_lock_shared($1)", db.AdvisoryLock.KEY_WRITE)
+    newest = max((v for k, v in await _shared() if k == sealed_with.kek_id), default=sealed_with.version)
+    if newest <= sealed_with.version:
+        return sealed_with
+    kek = store.current()  # the key file is read again when it changed
+    if (kek.kek_id, kek.version) != (sealed_with.kek_id, newest):
+        raise KmsError(
+            f"This server lacks KEK {sealed_with.kek_id} version {newest} that another server added: give it "
+            "their key file, token or KMS_KEK; nothing was stored.",
+            code="CONFLICT",
+        )
+    return kek
+
+
 async def share(store: KeyStore) -> None:
     """Register the fingerprints of the store's KEK versions that the servers do not know yet (at start, and
     after a rotation), then hold the store to what the servers share. Raises Sealed when this server's KEK is

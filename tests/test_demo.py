@@ -12,7 +12,7 @@ from resolvers.keystore import keystore, registry
 async def test_demo_seeds_the_manuals_catalog_once(settings):
     # when
     for _ in range(2):
-        logins = await demo.seed(settings, kek=keystore(settings).current(), registry=registry(settings.plugins))
+        logins = await demo.seed(settings, keys=keystore(settings), registry=registry(settings.plugins))
     # then
     assert len(logins) == len(demo.DEMO_USERS) and await User.all().count() == len(demo.DEMO_USERS)
     assert await User.filter(must_change_password=True).count() == len(demo.DEMO_USERS)

@@ -327,6 +327,59 @@ async def test_a_second_kek_rotation_is_refused_while_one_runs(as_user, world, s
     assert new.version == versions[-1] + 1
 
 
+@pytest.mark.skipif(TEST_DB != "postgres", reason="SQLite: registering a version waits for the single write lock")
+@pytest.mark.parametrize(
+    "held_at",
+    ["before its first write", "after storing its keys"],
+)
+async def test_keys_imported_while_a_kek_rotation_runs_are_stored_under_the_new_version(
+    as_user, world, settings, held_at
+):
+    import asyncpg
+
+    from crypto.envelope import SealedKey, open_sealed
+    from models.db import AdvisoryLock
+    from models.keys import DeviceKey
+    from resolvers.keys import rotate_kek
+    from resolvers.keystore import KeyStore, keystore
+
+    await setup_catalog(as_user, world)
+    platform = await as_user("platform_admin")
+    other = await asyncpg.connect(settings.database_url)
+    waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted AND $1 = ANY(pg_blocking_pids(pid))"
+    rotation_waits = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = $1"
+    try:
+        # given: an import that sealed its keys under the current KEK version is held up in its transaction,
+        # before it writes anything or after it stored its keys (at its audit record)
+        transaction = other.transaction()
+        await transaction.start()
+        if held_at == "before its first write":
+            await other.execute("LOCK TABLE devices IN SHARE MODE")
+        else:
+            await other.execute("SELECT pg_advisory_xact_lock($1)", AdvisoryLock.AUDIT_CHAIN)
+        row = lora("R-1", "70B3D5E75E0000C1")
+        importing = asyncio.create_task(platform.ok(IMPORT, {"org": str(world.orgs["customer_a"].id), "rows": [row]}))
+        while not importing.done() and not await other.fetchval(waiting, other.get_server_pid()):
+            await asyncio.sleep(0.01)
+        # when: another server rotates the KEK: it adds a version and rewraps every key it can see
+        rotation = asyncio.create_task(rotate_kek(KeyStore(settings)))
+        while not rotation.done() and not await other.fetchval(rotation_waits, AdvisoryLock.KEY_WRITE):
+            await asyncio.sleep(0.01)
+        await transaction.commit()
+        new, _count = await asyncio.wait_for(rotation, timeout=60)
+        await asyncio.wait_for(importing, timeout=60)
+    finally:
+        await other.close()
+    # then: no key is left under the old version, and the imported key opens to what was imported
+    assert set(await DeviceKey.all().values_list("kek_version", flat=True)) == {new.version}
+    key = await DeviceKey.get(device__serial_number="R-1")
+    sealed = SealedKey(bytes(key.ciphertext), bytes(key.nonce), bytes(key.wrapped_dek), key.kek_id, key.kek_version)
+    opened = open_sealed(
+        sealed, device_id=str(key.device_id), key_type=key.key_type, kek_resolver=keystore(settings).resolver()
+    )
+    assert opened.reveal().hex() == APP_KEY
+
+
 async def test_a_server_that_lacks_a_version_another_server_added_does_not_rotate(as_user, world, settings, tmp_path):
     import shutil
     from dataclasses import replace
@@ -347,6 +400,37 @@ async def test_a_server_that_lacks_a_version_another_server_added_does_not_rotat
     # then: refused, naming the version it lacks, and its key file has no version of its own under that number
     assert refused.value.code == "CONFLICT" and f"local {new.version}" in refused.value.message
     assert [k.version for k in FileKek(second.kek_path, create=False).versions()] == copied
+
+
+async def test_a_server_that_lacks_the_newest_kek_version_imports_nothing(as_user, world, settings, tmp_path):
+    import shutil
+    from dataclasses import replace
+
+    from resolvers import devices
+    from resolvers.auth import actor_for
+    from resolvers.keys import rotate_kek
+    from resolvers.keystore import KeyStore, registry
+
+    # given: a second host with a copy of the key file, and a rotation on the first host afterwards
+    await setup_catalog(as_user, world)
+    second = replace(settings, data_dir=tmp_path)
+    shutil.copy(settings.kek_path, second.kek_path)
+    new, _count = await rotate_kek(KeyStore(settings))
+    before = await Device.all().count()
+    # when: the second host imports before it has the new key file
+    admin = world.users["platform_admin"]
+    rows = [devices.ImportRow("R-2", "topas-sonic-lora-w8", (), json.dumps({"devEui": "70B3D5E75E0000C2"}))]
+    with pytest.raises(KmsError) as refused:
+        await devices.import_devices(
+            actor_for(admin, world.orgs["platform"]),
+            str(world.orgs["customer_a"].id),
+            rows,
+            keys=KeyStore(second),
+            registry=registry(settings.plugins),
+        )
+    # then: refused, naming the version it lacks, and nothing was stored under the old one
+    assert refused.value.code == "CONFLICT" and f"version {new.version}" in refused.value.message
+    assert await Device.all().count() == before
 
 
 def test_a_key_ring_read_while_the_key_file_is_rotated_is_read_again(settings, monkeypatch):

@@ -14,7 +14,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from crypto.envelope import seal
+from crypto.envelope import SealedKey, rewrap, seal
 from crypto.kcv import KeyAlgorithm, generate_key, key_check_value
 from crypto.kek import Kek
 from crypto.secret import SecretBytes
@@ -37,6 +37,7 @@ from resolvers.devices.common import (
     DeviceRow,
 )
 from resolvers.errors import BadInput, KmsError
+from resolvers.keystore import KeyStore, storing_kek
 
 
 @dataclass(frozen=True)
@@ -149,8 +150,22 @@ def _seal_all(prepared: list[_Prepared], ids: list[uuid.UUID], kek: Kek, now: da
     return rows
 
 
+_SEALED = slice(5, 10)  # ciphertext, nonce, wrapped_dek, kek_id, kek_version in a row of _seal_all
+
+
+def _rewrap_all(rows: list[tuple[Any, ...]], store: KeyStore, kek: Kek) -> list[tuple[Any, ...]]:
+    """The rows of _seal_all with their data keys wrapped under `kek` instead (a rotation added it since)."""
+    ring = store.resolver()
+    out = []
+    for row in rows:
+        fresh = rewrap(SealedKey(*row[_SEALED]), ring, kek)
+        sealed = (fresh.ciphertext, fresh.nonce, fresh.wrapped_dek, fresh.kek_id, fresh.kek_version)
+        out.append(row[: _SEALED.start] + sealed + row[_SEALED.stop :])
+    return out
+
+
 async def import_devices(
-    actor: Actor, organisation_id: str, rows: Sequence[ImportRow], *, kek: Kek, registry: PluginRegistry
+    actor: Actor, organisation_id: str, rows: Sequence[ImportRow], *, keys: KeyStore, registry: PluginRegistry
 ) -> list[DeviceRow]:
     """Import devices with their keys, all or nothing; missing key slots are generated (CSPRNG)."""
     if not rows:
@@ -203,8 +218,9 @@ async def import_devices(
 
     ids = [uuid.uuid4() for _ in prepared]
     now = datetime.now(UTC)
+    kek = keys.current()
     # Sealing 100,000 keys takes seconds of CPU: keep it off the event loop.
-    keys = await asyncio.to_thread(_seal_all, prepared, ids, kek, now)
+    sealed = await asyncio.to_thread(_seal_all, prepared, ids, kek, now)
     device_rows = [
         (
             device_id,
@@ -221,7 +237,10 @@ async def import_devices(
     try:
         async with in_transaction():
             await db.copy_rows(Device._meta.db_table, DEVICE_COLUMNS, device_rows)
-            await db.copy_rows(DeviceKey._meta.db_table, KEY_COLUMNS, keys)
+            newest = await storing_kek(keys, kek)
+            if newest is not kek:  # a KEK rotation ran while the keys were sealed
+                sealed = await asyncio.to_thread(_rewrap_all, sealed, keys, newest)
+            await db.copy_rows(DeviceKey._meta.db_table, KEY_COLUMNS, sealed)
             await audit.record(
                 "devices.imported",
                 actor,

@@ -35,11 +35,24 @@ async def _alone() -> AsyncIterator[None]:
             await connection.fetchval("SELECT pg_advisory_unlock($1)", db.AdvisoryLock.KEK_ROTATION)
 
 
+async def _writers_done() -> None:
+    """Wait for the transactions that store keys and started before the new version was registered: they
+    sealed under the old one and hold the key-writing lock shared (keystore.storing_kek). Writers that take
+    it from now on read the new version and store under it. SQLite needs no wait: registering the version
+    took the database's single write lock, after every writer before it had committed."""
+    if db.dialect() != "postgres":
+        return
+    async with connections.get("default").acquire_connection() as connection:
+        await connection.fetchval("SELECT pg_advisory_lock($1)", db.AdvisoryLock.KEY_WRITE)
+        await connection.fetchval("SELECT pg_advisory_unlock($1)", db.AdvisoryLock.KEY_WRITE)
+
+
 async def rotate_kek(store: KeyStore, *, batch: int = _CHUNK) -> tuple[Kek, int]:
     """Add a KEK version and rewrap every data key under it, while servers keep serving: a key not yet
     rewrapped still opens under its old version, which stays in the ring. Returns the new KEK and the
-    number of keys rewrapped. Rows another process writes under the old version meanwhile are picked up
-    by the next pass; the loop ends when none is left. One rotation at a time (CONFLICT otherwise)."""
+    number of keys rewrapped. Keys stored meanwhile go in under the new version, or are committed before
+    the passes (see _writers_done); the loop ends when none is left under an old version. One rotation at a
+    time (CONFLICT otherwise)."""
     async with _alone():
         return await _rotate(store, batch)
 
@@ -56,6 +69,7 @@ async def _rotate(store: KeyStore, batch: int) -> tuple[Kek, int]:
         )
     new = store.rotate()
     await share(store)  # the new version, for the other servers to check theirs against
+    await _writers_done()  # then every key stored meanwhile is seen by the passes below
     ring = store.ring()
     done = 0
     while True:

@@ -89,7 +89,7 @@ class Mutation:
             info.context.require_actor(),
             organisation_id,
             plain,
-            kek=keystore(settings).current(),
+            keys=keystore(settings),
             registry=registry(settings.plugins),
         )
         return [DeviceObject.of(d) for d in imported]
