@@ -9,6 +9,7 @@ import json
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from conftest import PASSWORD, TEST_DB
@@ -60,6 +61,35 @@ async def test_release_hands_out_claimed_keys_and_explains_every_refusal(as_user
     rows = rows_of(release["content"])
     assert {(r["serial_number"], r["key"].lower()) for r in rows} >= {("A-LORA", APP_KEY), ("A-OMS", OMS_KEY)}
     assert "A-NEW" not in release["content"] and "B-1" not in release["content"]
+
+
+@pytest.mark.skipif(TEST_DB != "postgres", reason="SQLite runs one write transaction at a time")
+async def test_a_device_unclaimed_while_its_release_waits_is_not_released(as_user, world, settings):
+    import asyncpg
+
+    # given: a release of A-LORA that is held up before it records anything
+    ids = await setup_catalog(as_user, world)
+    keys_a = await as_user("keys_a")
+    other = await asyncpg.connect(settings.database_url)
+    try:
+        transaction = other.transaction()
+        await transaction.start()
+        await other.execute("LOCK TABLE key_releases IN SHARE MODE")
+        release = asyncio.create_task(keys_a.post(RELEASE, {"in": {"deviceIds": [ids["A-LORA"]]}}))
+        waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted AND $1 = ANY(pg_blocking_pids(pid))"
+        while not release.done() and not await other.fetchval(waiting, other.get_server_pid()):
+            await asyncio.sleep(0.01)
+        # when: the device is unclaimed (a transfer resets its claim) and that commits first
+        await other.execute("UPDATE devices SET claim_status = 'UNCLAIMED' WHERE id = $1", UUID(ids["A-LORA"]))
+        await transaction.commit()
+        response = await asyncio.wait_for(release, timeout=60)
+    finally:
+        await other.close()
+    # then: its key is not released, and nothing is recorded
+    [error] = response["errors"]
+    assert error["extensions"]["code"] == "NOTHING_TO_RELEASE"
+    assert error["extensions"]["refused"] == [{"serialNumber": "A-LORA", "reason": "DEVICE_UNCLAIMED"}]
+    assert not (response.get("data") or {}).get("releaseKeys") and await KeyRelease.all().count() == 0
 
 
 async def test_release_is_audited_with_check_values_and_never_the_keys(as_user, world):

@@ -244,14 +244,11 @@ async def release_keys(
             raise BadInput("recipientCertificate", str(exc)) from None
     allowed = {t.id for t in registry.device_types() if t.radio in key_format.radios}
     sel = _Selection()
-    if request.device_ids is not None:
-        listed = await _fit(await _by_ids(actor, request.device_ids, allowed, sel), key_format, sel)
-        chunks, nothing = _listed(listed), not listed
-    else:
+    query = None
+    if request.device_ids is None:
         query = await _by_filter(actor, request.filter or DeviceFilter(), allowed, sel)
-        chunks, nothing = _chunks_of(query, key_format, sel), not await query.exists()
-    if nothing:
-        raise _nothing_to_release(sel)
+        if not await query.exists():
+            raise _nothing_to_release(sel)
     token, digest = tokens.new_token(DOWNLOAD_PREFIX)
     now = datetime.now(UTC)
     extension = key_format.file_extension + (".p7m" if subject else "")
@@ -273,6 +270,13 @@ async def release_keys(
             token_digest=digest,
             expires_at=now + timedelta(seconds=policy.ttl_seconds),
         )
+        # The devices are chosen inside the transaction, each part by the statement that reads it: a device
+        # moved away or unclaimed before that statement is refused, and one moved after it was released first.
+        if query is None:
+            assert request.device_ids is not None
+            chunks = _listed(await _fit(await _by_ids(actor, request.device_ids, allowed, sel), key_format, sel))
+        else:
+            chunks = _chunks_of(query, key_format, sel)
         seq = 0
         async for rows in chunks:
             await _add_chunk(release, seq, rows, sel)
