@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
@@ -50,6 +52,23 @@ class AdvisoryLock(IntEnum):
     FIRST_KEK = 7_240_004  # the first KEK is made by one server
     MIGRATION = 7_240_005  # one `kms migrate` at a time
     KEY_WRITE = 7_240_006  # shared by transactions that store sealed keys; a KEK rotation waits for them
+    DEMO = 7_240_007  # one `kms demo` seeding at a time
+
+
+@asynccontextmanager
+async def held(lock: AdvisoryLock) -> AsyncIterator[None]:
+    """Hold `lock` over every host for the block, waiting for it first (PostgreSQL; it is held by a pooled
+    connection of its own, so the block's statements and transactions run beside it). SQLite serves one
+    host: nothing to hold."""
+    if dialect() != "postgres":
+        yield
+        return
+    async with connections.get("default").acquire_connection() as connection:
+        await connection.fetchval("SELECT pg_advisory_lock($1)", lock)
+        try:
+            yield
+        finally:
+            await connection.fetchval("SELECT pg_advisory_unlock($1)", lock)
 
 
 async def migrate(database_url: str) -> None:

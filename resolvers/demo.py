@@ -9,6 +9,7 @@ import uuid
 from tortoise.transactions import in_transaction
 
 from crypto import passwords
+from models import db
 from models.devices import Device
 from models.organisations import Organisation, Partnership
 from models.users import User
@@ -91,7 +92,13 @@ async def create_platform(name: str) -> Organisation:
 
 
 async def seed(settings: Settings, *, keys: KeyStore, registry: PluginRegistry) -> list[tuple[str, str, str]]:
-    """Create what is missing; returns the demo logins as (email, role, organisation)."""
+    """Create what is missing; returns the demo logins as (email, role, organisation). Hosts seeding one
+    database at once take turns: the first creates, the others find it there."""
+    async with db.held(db.AdvisoryLock.DEMO):
+        return await _seed(settings, keys=keys, registry=registry)
+
+
+async def _seed(settings: Settings, *, keys: KeyStore, registry: PluginRegistry) -> list[tuple[str, str, str]]:
     platform = await _organisation("IntegraDemo", can_create=True)
     customer = await _organisation(CUSTOMER, parent=platform, reference="SWM-4711")
     partner = await _organisation("Nordic Heat AB")

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+from conftest import TEST_DB
+
 from models.devices import BatchReference, Device, DeviceLabel
 from models.invites import Invite
 from models.users import User
@@ -39,3 +44,17 @@ async def test_demo_seeds_the_manuals_catalog_once(settings):
     assert await DeviceLabel.filter(label=demo.DELIVERY_LABEL).count() == 6
     invite = await Invite.get(email=demo.DEMO_INVITE)
     assert invite.state == "PREPARED" and await Invite.all().count() == 1
+
+
+@pytest.mark.skipif(TEST_DB != "postgres", reason="SQLite serves one host")
+async def test_hosts_seeding_the_demo_at_once_take_turns(settings):
+    from models.organisations import Organisation
+
+    # when: two hosts run `kms demo` on one database at the same time
+    seeding = [demo.seed(settings, keys=keystore(settings), registry=registry(settings.plugins)) for _ in range(2)]
+    await asyncio.gather(*seeding)
+    # then: one demo, with each organisation, user and device once
+    names = await Organisation.all().values_list("name", flat=True)
+    assert sorted(names) == sorted(set(names)) and demo.CUSTOMER in names
+    assert await User.all().count() == len(demo.DEMO_USERS)
+    assert await Device.all().count() == len(demo.CATALOG) + len(demo.PENDING)

@@ -40,11 +40,8 @@ async def _writers_done() -> None:
     sealed under the old one and hold the key-writing lock shared (keystore.storing_kek). Writers that take
     it from now on read the new version and store under it. SQLite needs no wait: registering the version
     took the database's single write lock, after every writer before it had committed."""
-    if db.dialect() != "postgres":
-        return
-    async with connections.get("default").acquire_connection() as connection:
-        await connection.fetchval("SELECT pg_advisory_lock($1)", db.AdvisoryLock.KEY_WRITE)
-        await connection.fetchval("SELECT pg_advisory_unlock($1)", db.AdvisoryLock.KEY_WRITE)
+    async with db.held(db.AdvisoryLock.KEY_WRITE):
+        pass
 
 
 async def rotate_kek(store: KeyStore, *, batch: int = _CHUNK) -> tuple[Kek, int]:
