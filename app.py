@@ -37,7 +37,7 @@ from models import db
 from resolvers import auth, keys, outbox
 from resolvers.actor import Actor
 from resolvers.errors import KmsError
-from resolvers.keystore import keystore, open_key_store, registry
+from resolvers.keystore import keystore, open_key_store, opening_ring, registry
 from resolvers.roles import Permission
 from schema import build_schema
 from schema.context import Context
@@ -318,7 +318,7 @@ def download_endpoint(settings: Settings) -> Any:
         if request.method != "GET":  # a HEAD (a link checker, a prefetch) must not use up the single-use link
             return Response(status_code=405, headers={"allow": "GET"})
         try:
-            ring = keystore(settings).resolver()  # a sealed key store refuses before the link is used up
+            ring = await opening_ring(keystore(settings))  # a sealed store refuses before the link is used up
         except KmsError as exc:
             return JSONResponse({"errors": [{"message": exc.message, "extensions": exc.extensions}]}, status_code=503)
         try:

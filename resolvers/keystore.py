@@ -260,6 +260,28 @@ async def unknown_versions(store: KeyStore) -> list[tuple[str, int]]:
     return sorted(set(await _shared()) - held)
 
 
+def lacking(missing: list[tuple[str, int]], what: str) -> KmsError:
+    """The answer of a server that lacks KEK versions another server added (its rotation's key file, token
+    or KMS_KEK has not reached this one): CONFLICT, so that a client retries, on another server or later."""
+    versions = ", ".join(f"{kek_id} version {version}" for kek_id, version in missing)
+    return KmsError(
+        f"This server lacks KEK {versions} that another server added: give it their key file, token or KMS_KEK; {what}",
+        code="CONFLICT",
+    )
+
+
+async def opening_ring(store: KeyStore) -> FollowingRing:
+    """What a key operation opens stored keys with, once this server is known to hold every KEK version the
+    servers registered. A server that another server's rotation has not reached yet would fail on the keys
+    rewrapped under the new version: it refuses before a release is recorded or a download link used up.
+    Raises Sealed when no KEK is configured."""
+    ring = store.resolver()
+    missing = await unknown_versions(store)
+    if missing:
+        raise lacking(missing, "nothing was released.")
+    return ring
+
+
 async def storing_kek(store: KeyStore, sealed_with: Kek) -> Kek:
     """Inside the transaction that stores keys sealed under `sealed_with`, after its first write: the KEK
     they must be stored under. A rotation that registered a newer version since they were sealed rewraps
@@ -276,11 +298,7 @@ async def storing_kek(store: KeyStore, sealed_with: Kek) -> Kek:
         return sealed_with
     kek = store.current()  # the key file is read again when it changed
     if (kek.kek_id, kek.version) != (sealed_with.kek_id, newest):
-        raise KmsError(
-            f"This server lacks KEK {sealed_with.kek_id} version {newest} that another server added: give it "
-            "their key file, token or KMS_KEK; nothing was stored.",
-            code="CONFLICT",
-        )
+        raise lacking([(sealed_with.kek_id, newest)], "nothing was stored.")
     return kek
 
 

@@ -10,7 +10,7 @@ from strawberry.types import Info
 from models.users import User
 from plugins.base import KeyFormat
 from resolvers import keys
-from resolvers.keystore import keystore, registry
+from resolvers.keystore import keystore, opening_ring, registry
 from resolvers.roles import Permission
 from schema.context import Context
 from schema.devices import DeviceFilter, RefusedDevice
@@ -85,7 +85,7 @@ class Query:
             info.context.require_actor(),
             device_id,
             frame,
-            ring=keystore(settings).resolver(),
+            ring=await opening_ring(keystore(settings)),
             registry=registry(settings.plugins),
         )
         return KeyVerification(ok=result.ok, key_type=result.key_type, method=result.method, detail=result.detail)
@@ -97,8 +97,8 @@ class Mutation:
     async def release_keys(self, info: Info, input: ReleaseKeysInput) -> KeyRelease:
         context: Context = info.context
         settings, actor = context.settings, context.require_actor()
-        # A sealed store refuses here, before anything is looked up.
-        ring, plugins = keystore(settings).resolver(), registry(settings.plugins)
+        # A sealed store, or one that lacks a KEK version, refuses here, before anything is looked up.
+        ring, plugins = await opening_ring(keystore(settings)), registry(settings.plugins)
         request = keys.ReleaseRequest(
             device_ids=[str(i) for i in input.device_ids] if input.device_ids is not None else None,
             filter=input.filter.to_resolver() if input.filter else None,

@@ -428,7 +428,7 @@ async def test_a_server_that_lacks_a_version_another_server_added_does_not_rotat
     with pytest.raises(KmsError) as refused:
         await rotate_kek(KeyStore(second))
     # then: refused, naming the version it lacks, and its key file has no version of its own under that number
-    assert refused.value.code == "CONFLICT" and f"local {new.version}" in refused.value.message
+    assert refused.value.code == "CONFLICT" and f"local version {new.version}" in refused.value.message
     assert [k.version for k in FileKek(second.kek_path, create=False).versions()] == copied
 
 
@@ -512,6 +512,37 @@ async def test_a_sealed_key_store_does_not_use_up_a_download_link(as_user, world
     finally:
         aside.rename(kek)
     assert sealed.status_code == 503 and sealed.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    opened = await keys_a.http.get(path)
+    assert opened.status_code == 200 and opened.text == release["content"]
+
+
+async def test_a_server_that_lacks_the_newest_kek_version_releases_nothing_until_it_has_it(
+    as_user, world, settings, tmp_path
+):
+    import shutil
+    from dataclasses import replace
+
+    from resolvers.keys import rotate_kek
+    from resolvers.keystore import KeyStore
+
+    # given: a release, then a rotation on a second host whose new key file has not reached this one
+    ids = await setup_catalog(as_user, world)
+    keys_a = await as_user("keys_a")
+    release = (await keys_a.ok(RELEASE, {"in": {"deviceIds": [ids["A-LORA"]]}}))["releaseKeys"]
+    path = "/downloads/" + release["downloadUrl"].rsplit("/", 1)[1]
+    second = replace(settings, data_dir=tmp_path)
+    shutil.copy(settings.kek_path, second.kek_path)
+    new, _count = await rotate_kek(KeyStore(second))
+    # when: this server is asked for keys
+    refused = await keys_a.post(RELEASE, {"in": {"deviceIds": [ids["A-LORA"]]}})
+    verify = await keys_a.post(VERIFY, {"id": ids["A-LORA"], "f": "00"})
+    download = await keys_a.http.get(path)
+    # then: each refuses before anything is recorded or the link is used, naming the version it lacks
+    for error in (refused["errors"][0], verify["errors"][0], download.json()["errors"][0]):
+        assert error["extensions"]["code"] == "CONFLICT" and f"local version {new.version}" in error["message"]
+    assert download.status_code == 503 and await KeyRelease.all().count() == 1
+    # and once the key file arrives, the link gives the file
+    shutil.copy(second.kek_path, settings.kek_path)
     opened = await keys_a.http.get(path)
     assert opened.status_code == 200 and opened.text == release["content"]
 

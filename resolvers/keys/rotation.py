@@ -14,7 +14,7 @@ from models import db
 from models.keys import DeviceKey
 from resolvers.errors import KmsError
 from resolvers.keys.release import _CHUNK
-from resolvers.keystore import KeyStore, share, unknown_versions
+from resolvers.keystore import KeyStore, lacking, share, unknown_versions
 
 
 @asynccontextmanager
@@ -58,12 +58,7 @@ async def _rotate(store: KeyStore, batch: int) -> tuple[Kek, int]:
     await share(store)  # only the servers' own KEK is rotated (Sealed otherwise)
     missing = await unknown_versions(store)
     if missing:  # rotating here would add a version under a number another server already used
-        raise KmsError(
-            "This server lacks KEK version "
-            + ", ".join(f"{kek_id} {version}" for kek_id, version in missing)
-            + " that another server added: give it their key file, token or KMS_KEK before rotating here.",
-            code="CONFLICT",
-        )
+        raise lacking(missing, "nothing was rotated.")
     new = store.rotate()
     await share(store)  # the new version, for the other servers to check theirs against
     await _writers_done()  # then every key stored meanwhile is seen by the passes below
