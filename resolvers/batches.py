@@ -206,22 +206,24 @@ async def _label_pg(ids: list[UUID], label: str) -> None:
     )
 
 
-async def _assign_not_waiting(ids: list[UUID], **changes: Any) -> None:
-    """SQLite, in the batch's transaction: change these devices, unless one waits in a batch for confirmation,
-    then nothing (the look before the transaction may be outdated by a batch created meanwhile; the batch row
-    written first holds SQLite's write lock, so nothing changes between this count and the update)."""
+async def _assign_not_waiting(actor: Actor, ids: list[UUID], **changes: Any) -> None:
+    """SQLite, in the batch's transaction: change these devices, unless one has left the caller's scope or
+    waits in a batch for confirmation, then nothing (the look before the transaction may be outdated by a
+    batch created meanwhile; the batch row written first holds SQLite's write lock, so nothing changes
+    between this count and the update)."""
     waiting = Subquery(BatchReference.filter(state=PENDING).values("id"))
-    query = Device.filter(Q(id__in=ids) & (Q(batch_id__isnull=True) | ~Q(batch_id__in=waiting)))
+    query = _scope.devices(actor).filter(Q(id__in=ids) & (Q(batch_id__isnull=True) | ~Q(batch_id__in=waiting)))
     if await query.count() != len(ids):  # (the update's own count would include the counting triggers' rows)
         raise KmsError("Some devices changed at the same time; nothing was changed. Please try again.", code="CONFLICT")
     await query.update(**changes)
 
 
 async def _move(
-    ids: list[UUID], target: Organisation, batch: BatchReference, label: str | None, *, guarded: bool = False
+    ids: list[UUID], target: Organisation, batch: BatchReference, label: str | None, *, guard: Actor | None = None
 ) -> None:
-    """Transfer devices: the new owner sees them UNCLAIMED. ``guarded``: refuse devices that wait in a batch
-    (a new batch; taking ownership moves the devices of the batch being accepted)."""
+    """Transfer devices: the new owner sees them UNCLAIMED. ``guard``: the sender of a new batch, whose scope
+    the devices must still be in, none of them waiting in a batch (taking ownership moves the devices of the
+    batch being accepted)."""
     if db.dialect() == "postgres":  # one statement per step with an array parameter
         await db.pg_fetch(
             "UPDATE devices SET owner_id = $1, owner_path = $2, claim_status = 'UNCLAIMED', claimed_at = NULL, "
@@ -243,8 +245,8 @@ async def _move(
             "claimed_at": None,
             "batch_id": batch.id,
         }
-        if guarded:
-            await _assign_not_waiting(chunk, **changes)
+        if guard is not None:
+            await _assign_not_waiting(guard, chunk, **changes)
         else:
             await Device.filter(id__in=chunk).update(**changes)
         if label:
@@ -290,9 +292,9 @@ async def create_batch(actor: Actor, new: NewBatch, settings: Settings) -> Batch
                 await _assign_pg(actor, serials, batch, target, label)
             elif pending:
                 for start in range(0, len(ids), _CHUNK):
-                    await _assign_not_waiting(ids[start : start + _CHUNK], batch_id=batch.id)
+                    await _assign_not_waiting(actor, ids[start : start + _CHUNK], batch_id=batch.id)
             else:
-                await _move(ids, target, batch, label, guarded=True)
+                await _move(ids, target, batch, label, guard=actor)
             if pending:
                 await _mail_admins(actor, batch, target, settings)
             await audit.record(

@@ -605,6 +605,40 @@ async def test_a_batch_created_meanwhile_still_keeps_its_waiting_devices(as_user
     assert (await Device.get(serial_number="9999990")).batch_id is None
 
 
+@pytest.mark.skipif(TEST_DB == "postgres", reason="PostgreSQL finds the devices in the statement that moves them")
+async def test_a_device_given_away_after_the_look_is_not_taken_back(as_user, world, monkeypatch):
+    """Another batch moves a device to the partner between SQLite's look at the devices and the transaction
+    that assigns them."""
+    from resolvers import batches
+
+    await seed(as_user, world)
+    admin_a = await as_user("admin_a")
+    partner = world.orgs["partner"]
+    looked = batches._devices_for
+
+    async def outdated_look(actor, serials):
+        found = await looked(actor, serials)
+        await Device.filter(serial_number="21N001052").update(owner_id=partner.id, owner_path=partner.path)
+        return found
+
+    monkeypatch.setattr(batches, "_devices_for", outdated_look)
+    sub = str(world.orgs["customer_a_sub"].id)
+    for confirm in (False, True):
+        new = {"reference": f"LATE-{confirm}", "serialNumbers": ["9999990", "21N001052"], "organisationId": sub}
+        error = await admin_a.error(CREATE, {"in": {**new, "requiresConfirmation": confirm}})
+        assert error["extensions"]["code"] in ("CONFLICT", "DEVICE_NOT_FOUND")
+        await Device.filter(serial_number="21N001052").update(
+            owner_id=world.orgs["customer_a"].id, owner_path=world.orgs["customer_a"].path
+        )
+    # the partner's device was neither taken nor put in a batch, and nothing else changed
+    assert {d.serial_number: (d.owner_id, d.batch_id) for d in await Device.all()} == {
+        "21N001052": (world.orgs["customer_a"].id, None),
+        "21N001064": (world.orgs["customer_a"].id, None),
+        "9999990": (world.orgs["customer_a"].id, None),
+    }
+    assert not await BatchReference.exists()
+
+
 async def test_the_sender_withdraws_a_batch_that_waits_and_its_devices_are_free_again(as_user, world):
     # given: a batch sent to the wrong organisation, waiting for it
     await seed(as_user, world)
