@@ -26,10 +26,10 @@ from models.organisations import Organisation
 from models.users import User
 from resolvers import _scope, audit, email_rendering, keystore, outbox
 from resolvers.actor import Actor
-from resolvers.auth import hash_new_password
+from resolvers.auth import actor_for, hash_new_password
 from resolvers.errors import BadInput, Forbidden, KmsError, duplicate_of
 from resolvers.pagination import Page, paginate
-from resolvers.roles import Role, parse_roles
+from resolvers.roles import Permission, Role, grantable_roles, parse_roles
 from settings import Settings
 
 PREPARED: Final = "PREPARED"
@@ -265,6 +265,21 @@ async def find_by_token(settings: Settings, token: str) -> Invite:
     return invite
 
 
+async def _inviter_still_grants(invite: Invite, org: Organisation) -> bool:
+    """An invite grants its roles only while the user who made it still could: active, still allowed to
+    manage the users of that organisation, and holding a role at least as high as those it grants (as an
+    API token's roles follow its creator's)."""
+    inviter = await User.get_or_none(id=invite.created_by_id) if invite.created_by_id else None  # type: ignore[attr-defined]
+    if inviter is None or not inviter.is_active:
+        return False
+    actor = actor_for(inviter, await Organisation.get(id=inviter.organisation_id))  # type: ignore[attr-defined]
+    return (
+        actor.has(Permission.MANAGE_USERS)
+        and _scope.in_subtree(actor, org.path)
+        and parse_roles(invite.roles.split(",")) <= grantable_roles(actor.roles)
+    )
+
+
 async def accept_invite(
     settings: Settings, *, token: str, name: str | None, email: str, password: str
 ) -> tuple[User, Organisation]:
@@ -279,8 +294,10 @@ async def accept_invite(
     if len(display_name) > 200:
         raise BadInput("name", "The name must have 1 to 200 characters.")
     await _email_taken(address)
-    password_hash = await hash_new_password(password, address)
     org = await _organisation(invite)
+    if not await _inviter_still_grants(invite, org):  # the inviter lost the right since: the invite lapsed
+        raise TokenInvalid("This invitation link")
+    password_hash = await hash_new_password(password, address)
     now = datetime.now(UTC)
     try:
         async with in_transaction():

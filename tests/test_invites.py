@@ -146,6 +146,38 @@ async def test_a_cancelled_invite_cannot_be_accepted_or_sent(as_user, world, cli
     assert await api.code(SEND, {"id": invite["id"]}) == "BAD_USER_INPUT"
 
 
+@pytest.mark.parametrize(
+    "change",
+    [{"roles": ["VIEWER"]}, {"roles": ["KEY_MANAGER"]}, {"is_active": False}, {"organisation": "customer_b"}],
+    ids=["demoted", "no longer an admin", "deactivated", "moved elsewhere"],
+)
+async def test_an_invite_lapses_when_its_inviter_can_no_longer_grant_it(as_user, world, client, change):
+    from models.users import User
+
+    # given: an invite to an administrator role, made by an administrator of customer A
+    api = await as_user("admin_a")
+    invite = await create(api, world, roles=["OTC_ADMIN"])
+    # when: the inviter loses the right to grant it
+    updates = dict(change)
+    if "roles" in updates:
+        updates["roles"] = User.encode_roles(updates["roles"])
+    if "organisation" in updates:
+        updates["organisation_id"] = world.orgs[updates.pop("organisation")].id
+    await User.filter(email="admin_a@example.com").update(**updates)
+    # then: the link no longer makes a user
+    assert await client().code(ACCEPT, accept_input(token_of(invite))) == "TOKEN_INVALID"
+    assert not await User.exists(email="nawel@integra.example")
+
+
+async def test_an_invite_from_an_inviter_who_keeps_the_right_is_accepted(as_user, world, client):
+    from models.users import User
+
+    api = await as_user("admin_a")
+    invite = await create(api, world, roles=["KEY_MANAGER"])
+    await User.filter(email="admin_a@example.com").update(name="Renamed")  # nothing that matters changes
+    assert (await client().ok(ACCEPT, accept_input(token_of(invite))))["acceptInvite"]["roles"] == ["KEY_MANAGER"]
+
+
 async def test_invites_expire(as_user, world, client):
     # given
     api = await as_user("admin_a")
