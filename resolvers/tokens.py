@@ -20,7 +20,10 @@ from resolvers.roles import parse_roles
 async def create_token(
     actor: Actor, *, name: str, roles: list[str], expires_at: datetime | None
 ) -> tuple[ApiToken, str]:
-    """Returns the token row and the secret, which is never shown again."""
+    """Returns the token row and the secret, which is never shown again. Tokens are made by a signed-in user:
+    one made with a token would outlive that token's expiry and revocation."""
+    if actor.via == "token":
+        raise Forbidden("API tokens are created by a signed-in user, not with another API token.")
     name = name.strip()
     if not name or len(name) > 200:
         raise BadInput("name", "The name must have 1 to 200 characters.")

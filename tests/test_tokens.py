@@ -61,6 +61,18 @@ async def test_bearer_token_authenticates_without_a_cookie(as_user, client, worl
     assert users["users"]["totalCount"] == 4  # customer_a and customer_a_sub
 
 
+async def test_a_token_cannot_make_another_token(as_user, client):
+    # given: a token that may do everything its creator may, expiring soon
+    soon = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    created = await create(await as_user("admin_a"), roles=["OTC_ADMIN"], expires_at=soon)
+    api = bearer(client, created["token"])
+    # when: it asks for a token without an expiry
+    error = await api.error(CREATE, {"name": "forever", "roles": ["OTC_ADMIN"], "exp": None})
+    # then: refused, and the only token is the first one
+    assert error["extensions"]["code"] == "FORBIDDEN" and "signed-in user" in error["message"]
+    assert await ApiToken.all().count() == 1
+
+
 async def test_unknown_bearer_token_is_anonymous(client, world):
     api = bearer(client, "kms_pat_" + "A" * 43)
     assert (await api.ok(ME))["me"] is None
@@ -225,7 +237,8 @@ async def test_token_acts_for_its_organisation(as_user, client, world):
     api = bearer(client, created["token"])
     assert (await api.ok(USERS))["users"]["totalCount"] == 1
     # the token's own events name the token by its public prefix, never the secret
-    await create(api, name="child", roles=["KEY_MANAGER"])
-    event = await AuditEvent.filter(action="token.created").order_by("-seq").first()
+    other = await create(await as_user("admin_a_sub"), name="other", roles=["KEY_MANAGER"])
+    await api.ok(REVOKE, {"id": other["apiToken"]["id"]})
+    event = await AuditEvent.filter(action="token.revoked").order_by("-seq").first()
     assert event.actor == f"token:{created['apiToken']['prefix']} (admin_a_sub@example.com)"
     assert created["token"] not in event.actor + event.details
