@@ -639,6 +639,26 @@ async def test_a_device_given_away_after_the_look_is_not_taken_back(as_user, wor
     assert not await BatchReference.exists()
 
 
+async def test_a_batch_the_owner_may_not_see_is_not_named_to_it(as_user, world):
+    """customer_a sends a device of its child customer_a_sub to its partner, with confirmation: the child
+    still owns the device but may not see the batch, so neither the facets nor the filter name it."""
+    await seed(as_user, world, owner="customer_a_sub", serials=("SUB-1",))
+    admin_a, sub = await as_user("admin_a"), await as_user("admin_a_sub")
+    sent = {"reference": "CONFIDENTIAL", "serialNumbers": ["SUB-1"], "organisationId": str(world.orgs["partner"].id)}
+    await admin_a.ok(CREATE, {"in": {**sent, "requiresConfirmation": True}})
+    devices = "query($f: DeviceFilter) { devices(filter: $f) { totalCount nodes { batchReference { reference } } } }"
+    assert (await sub.ok(devices))["devices"] == {"totalCount": 1, "nodes": [{"batchReference": None}]}
+    for flt in (None, {"claimStatus": "UNCLAIMED"}, {"search": "SUB"}):  # counted and grouped facets
+        facets = (await sub.ok(FACETS, {"f": flt}))["deviceFacets"]
+        assert facets["batchReferences"] == [] and facets["deviceTypes"][0]["count"] == 1
+    for flt in ({"batchReferences": ["CONFIDENTIAL"]}, {"batchReferences": ["CONFIDENTIAL"], "search": "SUB"}):
+        assert (await sub.ok(devices, {"f": flt}))["devices"]["totalCount"] == 0
+    # the sender sees its batch by name
+    assert (await admin_a.ok(FACETS))["deviceFacets"]["batchReferences"] == [{"value": "CONFIDENTIAL", "count": 1}]
+    found = await admin_a.ok(devices, {"f": {"batchReferences": ["CONFIDENTIAL"]}})
+    assert found["devices"]["totalCount"] == 1
+
+
 async def test_the_sender_withdraws_a_batch_that_waits_and_its_devices_are_free_again(as_user, world):
     # given: a batch sent to the wrong organisation, waiting for it
     await seed(as_user, world)

@@ -56,8 +56,9 @@ def filtered(actor: Actor, flt: DeviceFilter) -> QuerySet[Device]:
         query = query.filter(owner_path__in=Subquery(Organisation.filter(id__in=ids).values("path")))
     if flt.labels:
         query = query.filter(id__in=Subquery(DeviceLabel.filter(label__in=list(flt.labels)).values("device_id")))
-    if flt.batch_references:
-        query = query.filter(batch__reference__in=list(flt.batch_references))
+    if flt.batch_references:  # batches the caller may see (a device may sit in a batch it may not)
+        visible = _scope.batches(actor).filter(reference__in=list(flt.batch_references))
+        query = query.filter(batch_id__in=Subquery(visible.values("id")))
     return query
 
 
@@ -161,6 +162,17 @@ class _Conditions:
         self.values.append(value)
         self.conditions.append(template.format(f"${len(self.values)}"))
 
+    def add_batches(self, actor: Actor, column: str, references: Sequence[str]) -> None:
+        """``column`` names a batch with one of these references that the caller may see (_scope.batches_sql)."""
+        self.values.append(list(references))
+        references_parameter = len(self.values)
+        scope, bounds = _scope.batches_sql(actor, references_parameter + 1, "b")
+        self.values += bounds
+        self.conditions.append(
+            f"{column} IN (SELECT b.id FROM batch_references b "  # noqa: S608
+            f"WHERE b.reference = ANY(${references_parameter}::text[]) AND {scope})"
+        )
+
     @property
     def sql(self) -> str:
         return " AND ".join(self.conditions)
@@ -188,10 +200,7 @@ def _filtered_sql(actor: Actor, flt: DeviceFilter) -> _Conditions:
     if flt.labels:
         where.add("id IN (SELECT device_id FROM device_labels WHERE label = ANY({}::text[]))", list(flt.labels))
     if flt.batch_references:
-        where.add(
-            "batch_id IN (SELECT id FROM batch_references WHERE reference = ANY({}::text[]))",
-            list(flt.batch_references),
-        )
+        where.add_batches(actor, "batch_id", flt.batch_references)
     return where
 
 
@@ -234,11 +243,12 @@ def _countable(flt: DeviceFilter) -> bool:
     return not (flt.serial_numbers or flt.search or flt.labels)
 
 
-async def _batch_ids(flt: DeviceFilter) -> list[UUID] | None:
+async def _batch_ids(actor: Actor, flt: DeviceFilter) -> list[UUID] | None:
     """The batches a batch reference filter names (as filtered() matches them), None without that filter."""
     if not flt.batch_references:
         return None
-    ids = await BatchReference.filter(reference__in=list(flt.batch_references)).values_list("id", flat=True)
+    query = _scope.batches(actor).filter(reference__in=list(flt.batch_references))
+    ids = await query.values_list("id", flat=True)
     return [UUID(str(i)) for i in ids]
 
 
@@ -271,14 +281,11 @@ async def count_from_totals(actor: Actor, flt: DeviceFilter, *, fetch: Fetch | N
             where.add("c.claim_status = {}", flt.claim_status)
         if flt.device_types:
             where.add("c.device_type = ANY({}::text[])", list(flt.device_types))
-        if flt.batch_references:  # as _batch_ids: every batch of that reference
-            where.add(
-                "c.batch_id IN (SELECT id FROM batch_references WHERE reference = ANY({}::text[]))",
-                list(flt.batch_references),
-            )
+        if flt.batch_references:  # as _batch_ids: every batch of that reference the caller may see
+            where.add_batches(actor, "c.batch_id", flt.batch_references)
         sql = f"SELECT COALESCE(sum(c.n), 0)::bigint FROM device_counts c WHERE {where.sql}"  # noqa: S608
         return int((await (fetch or db.pg_fetch)(sql, *where.values))[0][0])
-    query = _totals(actor, flt, await _batch_ids(flt)).annotate(total=Sum("n"))
+    query = _totals(actor, flt, await _batch_ids(actor, flt)).annotate(total=Sum("n"))
     rows: list[Any] = await query.values_list("total", flat=True)
     return sum(int(n or 0) for n in rows)
 

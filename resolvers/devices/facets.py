@@ -10,7 +10,7 @@ from tortoise.expressions import Subquery
 from tortoise.functions import Count, Sum
 from tortoise.queryset import QuerySet
 
-from models.devices import BatchReference, Device, DeviceLabel
+from models.devices import Device, DeviceLabel
 from resolvers import _scope
 from resolvers.actor import Actor
 from resolvers.devices.catalog import _batch_ids, _countable, _counted, _totals, filtered
@@ -29,7 +29,7 @@ async def facets(actor: Actor, flt: DeviceFilter) -> Facets:
     """Distinct values with counts for the filter dropdowns: each facet under the other active filters.
     Under organisation, claim status, type and batch filters the counts come from the trigger-kept tables
     (a few thousand rows for a million devices); serial, search and label filters group the devices."""
-    batch_ids = await _batch_ids(flt)
+    batch_ids = await _batch_ids(actor, flt)
     if _countable(flt):
         types, statuses, per_batch = await _facets_from_totals(actor, flt, batch_ids)
     else:
@@ -52,11 +52,13 @@ async def facets(actor: Actor, flt: DeviceFilter) -> Facets:
             .values_list("label", "total")
         )
     labels = sorted((str(v), int(n)) for v, n in label_rows if n)
-    # Name the few batches found; one reference may name batches of several organisations.
-    names = dict(await BatchReference.filter(id__in=list(per_batch)).values_list("id", "reference"))
+    # Name the few batches found that the caller may see (a device of its subtree may wait in a batch its
+    # parent sent, which it may not); one reference may name batches of several organisations.
+    names = dict(await _scope.batches(actor).filter(id__in=list(per_batch)).values_list("id", "reference"))
     by_reference: Counter[str] = Counter()
     for batch_id, n in per_batch.items():
-        by_reference[str(names[batch_id])] += n
+        if batch_id in names:
+            by_reference[str(names[batch_id])] += n
     return Facets(types, statuses, labels, sorted(by_reference.items()))
 
 
