@@ -270,13 +270,27 @@ def lacking(missing: list[tuple[str, int]], what: str) -> KmsError:
     )
 
 
+async def _held_to_registry(store: KeyStore) -> dict[tuple[str, int], str]:
+    """The registered KEK versions, after checking this server's ring against them: a version held here
+    under a key other than the registered one (another server rotated to the same number first) seals this
+    server, and the log says why."""
+    shared = await _shared()
+    for kek in store.ring().keks():
+        ident = (kek.kek_id, kek.version)
+        if ident in shared and shared[ident] != fingerprint(kek):
+            store.learn(shared)
+            store.ring()  # raises Sealed
+    return shared
+
+
 async def opening_ring(store: KeyStore) -> FollowingRing:
     """What a key operation opens stored keys with, once this server is known to hold every KEK version the
-    servers registered. A server that another server's rotation has not reached yet would fail on the keys
-    rewrapped under the new version: it refuses before a release is recorded or a download link used up.
-    Raises Sealed when no KEK is configured."""
+    servers registered, each under the registered key. A server that another server's rotation has not
+    reached yet would fail on the keys rewrapped under the new version: it refuses before a release is
+    recorded or a download link used up. Raises Sealed when no KEK is configured or one is not the servers'."""
     ring = store.resolver()
-    missing = await unknown_versions(store)
+    held = {(kek.kek_id, kek.version) for kek in store.ring().keks()}
+    missing = sorted(set(await _held_to_registry(store)) - held)
     if missing:
         raise lacking(missing, "nothing was released.")
     return ring
@@ -293,7 +307,16 @@ async def storing_kek(store: KeyStore, sealed_with: Kek) -> Kek:
     lacks the newest version (another server rotated and its key file has not reached this one)."""
     if db.dialect() == "postgres":
         await db.pg_fetch("SELECT pg_advisory_xact_lock_shared($1)", db.AdvisoryLock.KEY_WRITE)
-    newest = max((v for k, v in await _shared() if k == sealed_with.kek_id), default=sealed_with.version)
+    shared = await _held_to_registry(store)
+    newest = max((v for k, v in shared if k == sealed_with.kek_id), default=None)
+    if newest is None or (newest <= sealed_with.version and (sealed_with.kek_id, sealed_with.version) not in shared):
+        # a rotation here wrote its version to the key file but did not register it (it failed half-way):
+        # another server may yet register a different key under that number
+        raise KmsError(
+            f"KEK {sealed_with.kek_id} version {sealed_with.version} of this server is not registered with the "
+            "servers (a rotation did not finish): run `kms rotate-kek` again here; nothing was stored.",
+            code="CONFLICT",
+        )
     if newest <= sealed_with.version:
         return sealed_with
     kek = store.current()  # the key file is read again when it changed

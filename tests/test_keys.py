@@ -463,6 +463,52 @@ async def test_a_server_that_lacks_the_newest_kek_version_imports_nothing(as_use
     assert await Device.all().count() == before
 
 
+async def test_no_key_is_stored_under_a_kek_version_the_servers_have_not_registered(as_user, world, settings):
+    from crypto.kek import FileKek
+    from resolvers.keys import rotate_kek
+    from resolvers.keystore import KeyStore
+
+    # given: a rotation here wrote its new version to the key file, then failed before registering it
+    await setup_catalog(as_user, world)
+    FileKek(settings.kek_path, create=False).rotate()
+    platform = await as_user("platform_admin")
+    rows = {"org": str(world.orgs["customer_a"].id), "rows": [lora("R-3", "70B3D5E75E0000C3")]}
+    # when: an import comes
+    error = await platform.error(IMPORT, rows)
+    # then: refused (another server could still register another key under that number)
+    assert error["extensions"]["code"] == "CONFLICT" and "not registered" in error["message"]
+    assert not await Device.exists(serial_number="R-3")
+    # and once the rotation is run again, keys are stored
+    await rotate_kek(KeyStore(settings))
+    await platform.ok(IMPORT, rows)
+
+
+async def test_a_server_holding_another_key_under_a_registered_version_is_sealed(as_user, world, settings, tmp_path):
+    import shutil
+    from dataclasses import replace
+
+    from crypto.kek import FileKek
+    from resolvers.keys import rotate_kek
+    from resolvers.keystore import KeyStore
+
+    # given: a second host rotated and registered version 2; this host's unfinished rotation made its own
+    ids = await setup_catalog(as_user, world)
+    second = replace(settings, data_dir=tmp_path)
+    shutil.copy(settings.kek_path, second.kek_path)
+    await rotate_kek(KeyStore(second))
+    FileKek(settings.kek_path, create=False).rotate()
+    platform, keys_a = await as_user("platform_admin"), await as_user("keys_a")
+    # when: this host is asked to store and to release keys
+    stored = await platform.error(
+        IMPORT, {"org": str(world.orgs["customer_a"].id), "rows": [lora("R-4", "70B3D5E75E0000C4")]}
+    )
+    released = await keys_a.error(RELEASE, {"in": {"deviceIds": [ids["A-LORA"]]}})
+    # then: both refused as sealed, before anything is written
+    for error in (stored, released):
+        assert error["extensions"] == {"code": "FORBIDDEN", "reason": "SEALED"}
+    assert not await Device.exists(serial_number="R-4") and await KeyRelease.all().count() == 0
+
+
 def test_a_key_ring_read_while_the_key_file_is_rotated_is_read_again(settings, monkeypatch):
     from crypto.kek import FileKek
     from resolvers.keystore import KeyStore
@@ -554,12 +600,9 @@ async def test_a_lost_key_file_leaves_the_store_sealed_instead_of_making_a_new_k
 
     from resolvers.keystore import Sealed, keystore, open_key_store
 
-    # given: a store that starts on an empty database makes its first KEK
-    fresh = replace(settings, data_dir=tmp_path / "fresh")
-    await open_key_store(fresh)
-    assert Path(fresh.kek_path).exists()
-    # when: keys are stored and a server starts with its key file missing
+    # given: keys stored under the servers' KEK (a first KEK on an empty database: the test after the next)
     await setup_catalog(as_user, world)
+    # when: a server starts with its key file missing
     lost = replace(settings, data_dir=tmp_path / "lost")
     with caplog.at_level("ERROR", logger="kms.keys"):
         await open_key_store(lost)
@@ -615,6 +658,7 @@ async def test_servers_starting_together_on_an_empty_database_make_one_kek(setti
     from resolvers.keystore import Sealed, keystore, open_key_store
 
     # given: an empty database (no key, no registered KEK) and three servers with empty data directories
+    await KekVersion.all().delete()
     servers = [replace(settings, data_dir=tmp_path / f"server-{i}") for i in range(3)]
     # when: they start at the same time
     await asyncio.gather(*(open_key_store(server) for server in servers))
@@ -677,8 +721,10 @@ async def test_a_long_refusal_list_is_cut_but_every_refused_device_is_counted(as
 async def test_a_key_store_that_cannot_open_lets_the_service_start_sealed(world, settings, tmp_path, caplog):
     from dataclasses import replace
 
+    from models.keys import KekVersion
     from resolvers.keystore import Sealed, keystore, open_key_store
 
+    await KekVersion.all().delete()  # a first start: it would make the first KEK if it could open the token
     no_token = replace(settings, data_dir=tmp_path, kek_provider="pkcs11", pkcs11_token_label="", pkcs11_pin="")
     with caplog.at_level("ERROR", logger="kms.keys"):
         await open_key_store(no_token)  # does not raise: the server starts
