@@ -147,7 +147,9 @@ async def test_release_uses_the_users_csv_delimiter_and_a_plugin_format(as_user,
     assert APP_KEY.upper() in tts["releaseKeys"]["content"].upper()
 
 
-async def test_release_enveloped_as_cms_opens_with_openssl(as_user, world, tmp_path):
+async def test_release_enveloped_as_cms_opens_with_openssl(as_user, world, tmp_path, monkeypatch):
+    import tempfile
+
     ids = await setup_catalog(as_user, world)
     subprocess.run(
         [
@@ -170,9 +172,18 @@ async def test_release_enveloped_as_cms_opens_with_openssl(as_user, world, tmp_p
         capture_output=True,
     )
     keys_a = await as_user("keys_a")
+
+    def no_temporary_file(*args, **kwargs):  # the plaintext must not reach the disk on its way into the envelope
+        raise AssertionError("a temporary file was made for the key file")
+
+    for name in ("SpooledTemporaryFile", "TemporaryFile", "NamedTemporaryFile", "mkstemp"):
+        monkeypatch.setattr(tempfile, name, no_temporary_file)
     release = await keys_a.ok(
         RELEASE, {"in": {"deviceIds": [ids["A-LORA"]], "recipientCertificate": (tmp_path / "cert.pem").read_text()}}
     )
+    downloaded = await keys_a.http.get("/downloads/" + release["releaseKeys"]["downloadUrl"].rsplit("/", 1)[1])
+    monkeypatch.undo()
+    assert downloaded.status_code == 200 and downloaded.text.startswith("-----BEGIN PKCS7-----")
     content = release["releaseKeys"]["content"]
     assert content.startswith("-----BEGIN PKCS7-----") and APP_KEY not in content.lower()
     (tmp_path / "file.p7m").write_text(content)

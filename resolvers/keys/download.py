@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import tempfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -116,8 +115,9 @@ async def _part_rows(release: KeyRelease, seq: int) -> list[tuple[Any, ...]]:
 async def stream_file(
     release: KeyRelease, key_format: KeyFormat, registry: PluginRegistry, ring: KekResolver
 ) -> AsyncIterator[bytes]:
-    """The release's file as chunks. A CMS envelope needs the whole plaintext first: it is built in a
-    spooled temporary file (memory up to 8 MB, then disk) and enveloped at the end."""
+    """The release's file as chunks. A CMS envelope needs the whole plaintext first: it is built in memory,
+    never in a temporary file, which would leave the keys in plain text on the disk (so an enveloped file
+    costs memory in proportion to its keys, about 80 bytes each)."""
     ctx = ExportContext(
         ExportOptions(csv_delimiter=release.csv_delimiter or ";", thousands_separator=release.csv_thousands_separator),
         {t.id: t for t in registry.device_types()},
@@ -151,11 +151,10 @@ async def stream_file(
         async for chunk in chunks():
             yield chunk
         return
-    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as buffer:
-        async for chunk in chunks():
-            buffer.write(chunk)
-        buffer.seek(0)
-        yield cms.envelope(buffer.read(), release.recipient_certificate)
+    plaintext = bytearray()
+    async for chunk in chunks():
+        plaintext += chunk
+    yield cms.envelope(bytes(plaintext), release.recipient_certificate)
 
 
 async def inline_content(release: Release, registry: PluginRegistry, ring: KekResolver, limit: int) -> str | None:
