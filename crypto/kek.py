@@ -178,6 +178,14 @@ class KekRing:
 _FINGERPRINT_INPUT = b"meter-kms/kek-fingerprint/v1\x00\x00\x00\x00"
 
 
+def _sync_directory(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def fingerprint(kek: Kek) -> str:
     """A name for a KEK's key that servers can compare without holding it: SHA-256 of the (deterministic,
     RFC 3394) wrap of a constant. Two KEKs with the same id and version but different keys differ here."""
@@ -370,16 +378,19 @@ class FileKek:
                 os.fsync(fh.fileno())
             if replace:
                 os.replace(tmp, self._path)
-                return True
-            try:
-                # link() never overwrites: when several workers start at once, exactly one creates the
-                # file and the others load it, instead of each sealing keys under its own KEK.
-                os.link(tmp, self._path)
-            except FileExistsError:
-                return False
-            return True
+            else:
+                try:
+                    # link() never overwrites: when several workers start at once, exactly one creates the
+                    # file and the others load it, instead of each sealing keys under its own KEK.
+                    os.link(tmp, self._path)
+                except FileExistsError:
+                    return False
         finally:
             tmp.unlink(missing_ok=True)
+        # The new name must survive a crash before anything is sealed under the version it holds (a rotation
+        # registers the version and rewraps keys right after): sync the directory entry too.
+        _sync_directory(self._path.parent)
+        return True
 
     def __repr__(self) -> str:
         return f"FileKek(path={str(self._path)!r}, kek_id={self._kek_id!r}, version={self._current})"

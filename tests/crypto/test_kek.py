@@ -65,6 +65,28 @@ def test_file_kek_rotation_keeps_old_versions(tmp_path: Path) -> None:
     assert open_sealed(moved, device_id="d", key_type="AppKey", kek_resolver=ring).reveal() == b"k" * 16
 
 
+def test_a_new_key_file_and_its_rotations_are_synced_with_their_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (a rename is durable only once its directory is synced: a crash could otherwise bring back a key file
+    # without the version that keys were already rewrapped under)
+    synced: list[tuple[bool, int]] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        info = os.fstat(fd)
+        synced.append((stat.S_ISDIR(info.st_mode), info.st_ino))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    path = tmp_path / "kek.json"
+    for step in (lambda: FileKek(path), lambda: FileKek(path).rotate()):
+        synced.clear()
+        step()
+        assert (True, tmp_path.stat().st_ino) in synced
+        assert synced[-1] == (True, tmp_path.stat().st_ino)  # after the file itself was written and renamed
+
+
 def test_rotations_of_one_file_by_two_processes_keep_both_versions(tmp_path: Path) -> None:
     # given: two processes (`kms rotate-kek` run twice) read the same key file before either rotates
     path = tmp_path / "kek.json"
