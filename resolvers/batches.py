@@ -166,7 +166,12 @@ PENDING_SETS = "batch_id = $2"
 NOT_WAITING = (
     "(batch_id IS NULL OR batch_id NOT IN (SELECT id FROM batch_references WHERE state = 'PENDING_CONFIRMATION'))"
 )
-TRANSFER_SETS = "owner_id = $2, owner_path = $3, claim_status = 'UNCLAIMED', claimed_at = NULL, batch_id = $4"
+# A batch to the organisation that owns a device already is no transfer: its claim stays.
+TRANSFER_SETS = (
+    "owner_id = $2, owner_path = $3, batch_id = $4, "
+    "claim_status = CASE WHEN owner_id = $2 THEN claim_status ELSE 'UNCLAIMED' END, "
+    "claimed_at = CASE WHEN owner_id = $2 THEN claimed_at END"
+)
 
 
 def assignment_sql(pending: bool, scope: str) -> str:
@@ -226,29 +231,27 @@ async def _move(
     batch being accepted)."""
     if db.dialect() == "postgres":  # one statement per step with an array parameter
         await db.pg_fetch(
-            "UPDATE devices SET owner_id = $1, owner_path = $2, claim_status = 'UNCLAIMED', claimed_at = NULL, "
-            "batch_id = $3 WHERE id = ANY($4::uuid[])",
+            f"UPDATE devices SET {TRANSFER_SETS} WHERE id = ANY($1::uuid[])",  # noqa: S608 - our constant
+            ids,
             target.id,
             target.path,
             batch.id,
-            ids,
         )
         if label:
             await _label_pg(ids, label)
         return
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
-        changes: dict[str, Any] = {
-            "owner_id": target.id,
-            "owner_path": target.path,
-            "claim_status": "UNCLAIMED",
-            "claimed_at": None,
-            "batch_id": batch.id,
-        }
         if guard is not None:
-            await _assign_not_waiting(guard, chunk, **changes)
+            await _assign_not_waiting(guard, chunk, batch_id=batch.id)
         else:
-            await Device.filter(id__in=chunk).update(**changes)
+            await Device.filter(id__in=chunk).update(batch_id=batch.id)
+        # (as TRANSFER_SETS: the devices the target owns already keep their claim)
+        await (
+            Device.filter(id__in=chunk)
+            .exclude(owner_id=target.id)
+            .update(owner_id=target.id, owner_path=target.path, claim_status="UNCLAIMED", claimed_at=None)
+        )
         if label:
             existing = set(
                 await DeviceLabel.filter(device_id__in=chunk, label=label).values_list("device_id", flat=True)
@@ -392,13 +395,9 @@ async def take_ownership(actor: Actor, reference: str, label: str | None) -> Bat
         )
         if won != 1:
             raise KmsError("No batch with this reference is waiting for your organisation.", code="BATCH_NOT_FOUND")
-        sender = await Organisation.get(id=batch.sender_id)  # type: ignore[attr-defined]
-        # Devices the sender gave away in the meantime are no longer its to hand over.
-        ids = list(
-            await Device.filter(batch_id=batch.id, **_scope.subtree("owner_path", sender.path)).values_list(
-                "id", flat=True
-            )
-        )
+        # Every device still in the batch: while it waits, nothing else may move it or put it in another
+        # batch (NOT_WAITING), and a withdrawal takes it out.
+        ids = list(await Device.filter(batch_id=batch.id).values_list("id", flat=True))
         await _move([UUID(str(i)) for i in ids], target, batch, label or batch.label)
         await BatchReference.filter(id=batch.id).update(device_count=len(ids))
         await audit.record(

@@ -557,6 +557,50 @@ async def test_devices_waiting_in_a_batch_stay_there_until_taken(as_user, world)
     assert (await partner.ok(CREATE, {"in": onward}))["createBatchReference"]["batchReference"]["deviceCount"] == 1
 
 
+async def test_a_platform_batch_of_another_root_organisations_devices_moves_them_all_when_taken(as_user, world):
+    # given: the platform operator sends two devices of the partner (its own root, not below the platform)
+    await seed(as_user, world, owner="partner", serials=("P1", "P2"))
+    platform = await as_user("platform_admin")
+    sent = {"reference": "PLAT-1", "serialNumbers": ["P1", "P2"], "organisationId": str(world.orgs["customer_b"].id)}
+    await platform.ok(CREATE, {"in": {**sent, "requiresConfirmation": True}})
+    # when: customer B takes ownership
+    taken = (await (await as_user("admin_b")).ok(TAKE, {"ref": "PLAT-1"}))["takeOwnership"]
+    # then: both devices moved
+    assert taken["deviceCount"] == 2
+    owners = await Device.filter(serial_number__in=["P1", "P2"]).values_list("owner_id", flat=True)
+    assert set(owners) == {world.orgs["customer_b"].id}
+
+
+@pytest.mark.parametrize("confirm", [False, True])
+async def test_a_batch_to_the_organisation_that_owns_the_devices_keeps_their_claims(as_user, world, confirm):
+    # given: customer A's claimed and unclaimed devices
+    from test_devices import CLAIM
+
+    await seed(as_user, world)
+    admin_a = await as_user("admin_a")
+    await admin_a.ok(CLAIM, {"ids": [str((await Device.get(serial_number="21N001052")).id)]})
+    claimed_at = (await Device.get(serial_number="21N001052")).claimed_at
+    serials = ["21N001052", "21N001064"]
+    # when: it puts them in a batch to itself
+    mine = {"reference": "OWN", "serialNumbers": serials, "organisationId": str(world.orgs["customer_a"].id)}
+    await admin_a.ok(CREATE, {"in": {**mine, "requiresConfirmation": confirm}})
+    if confirm:
+        await admin_a.ok(TAKE, {"ref": "OWN"})
+    # then: they are in the batch, and each keeps its claim; a real transfer still resets it
+    rows = {d.serial_number: d for d in await Device.filter(serial_number__in=serials)}
+    batch = await BatchReference.get(reference="OWN")
+    assert {s: (d.claim_status, d.batch_id) for s, d in rows.items()} == {
+        "21N001052": ("CLAIMED", batch.id),
+        "21N001064": ("UNCLAIMED", batch.id),
+    }
+    assert claimed_at is not None and rows["21N001052"].claimed_at == claimed_at
+    facets = (await admin_a.ok(FACETS))["deviceFacets"]["claimStatuses"]
+    assert {f["value"]: f["count"] for f in facets} == {"CLAIMED": 1, "UNCLAIMED": 2}
+    away = {"reference": "AWAY", "serialNumbers": ["21N001052"], "organisationId": str(world.orgs["customer_a_sub"].id)}
+    await admin_a.ok(CREATE, {"in": away})
+    assert (await Device.get(serial_number="21N001052")).claim_status == "UNCLAIMED"
+
+
 async def test_a_batch_still_names_its_partner_after_the_link_is_removed(as_user, world):
     await seed(as_user, world)
     admin_a = await as_user("admin_a")
