@@ -377,6 +377,8 @@ async def take_ownership(actor: Actor, reference: str, label: str | None) -> Bat
     for key, limit in ((user_key, TAKE_LIMIT_USER), (org_key, TAKE_LIMIT_ORGANISATION)):
         window = await ratelimit.hit(key, TAKE_WINDOW)
         if window.count > limit:
+            if window.count == limit + 1:  # the first refusal of a window is audited, not each one after it
+                await _take_refused(actor, reference, "RATE_LIMITED")
             raise KmsError(
                 "Too many batch references tried. Please wait.", code="RATE_LIMITED", retryAfter=window.retry_after
             )
@@ -384,6 +386,7 @@ async def take_ownership(actor: Actor, reference: str, label: str | None) -> Bat
         organisation_id=actor.organisation_id, reference=reference.strip(), state="PENDING_CONFIRMATION"
     )
     if batch is None:  # the same answer whether the reference exists elsewhere or not
+        await _take_refused(actor, reference, "BATCH_NOT_FOUND")
         raise KmsError("No batch with this reference is waiting for your organisation.", code="BATCH_NOT_FOUND")
     await ratelimit.give_back(user_key)
     await ratelimit.give_back(org_key)
@@ -400,13 +403,31 @@ async def take_ownership(actor: Actor, reference: str, label: str | None) -> Bat
         ids = list(await Device.filter(batch_id=batch.id).values_list("id", flat=True))
         await _move([UUID(str(i)) for i in ids], target, batch, label or batch.label)
         await BatchReference.filter(id=batch.id).update(device_count=len(ids))
-        await audit.record(
-            "batch.accepted",
-            actor,
-            target=f"batch:{batch.id}",
-            details={"reference": batch.reference, "deviceCount": len(ids)},
-        )
+        details = {"reference": batch.reference, "deviceCount": len(ids), "label": label or batch.label}
+        await audit.record("batch.accepted", actor, target=f"batch:{batch.id}", details=details)
+        sender = await Organisation.get(id=batch.sender_id)  # type: ignore[attr-defined]
+        if not _scope.in_subtree(actor, sender.path):  # the sender's administrators see the acceptance too
+            await audit.record(
+                "batch.accepted",
+                actor,
+                organisation_id=sender.id,
+                organisation_path=sender.path,
+                target=f"batch:{batch.id}",
+                details=details,
+            )
     return await BatchReference.get(id=batch.id)
+
+
+_KEY_LIKE = re.compile(r"[0-9A-Fa-f]{16,}")
+
+
+async def _take_refused(actor: Actor, reference: str, reason: str) -> None:
+    """A take-ownership attempt that found no batch: references work like claim codes, so guesses leave a
+    trace in the caller's organisation: what was typed, cut to a reference's length, unless it looks like
+    key material pasted into the wrong field (audit details never hold keys)."""
+    typed = reference.strip()[:100]
+    details = {"reference": "(withheld: it looks like a key)" if _KEY_LIKE.search(typed) else typed, "reason": reason}
+    await audit.record("batch.take_refused", actor, details=details)
 
 
 _BATCH_COLUMNS = ", ".join(f"b.{name}" for name in BATCH_COLUMNS)

@@ -260,3 +260,18 @@ async def test_no_change_remains_when_the_audit_event_cannot_be_written(as_user,
     # and once the store works again, so does the change
     await api.ok(CREATE_TOKEN, {"name": "real"})
     assert (await (await as_user("platform_admin")).ok(VERIFY))["verifyAuditLog"]["ok"] is True
+
+
+def test_the_consoles_action_suggestions_name_every_action_the_service_records():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    recorded = set()
+    for source in (root / "resolvers").rglob("*.py"):
+        recorded |= set(re.findall(r'(?:audit\.record|_record)\(\s*"([a-z_.]+)"', source.read_text()))
+    listed = re.search(
+        r"export const ACTIONS = \[(.*?)\];", (root / "console/static/plugins/audit/list.js").read_text(), re.S
+    )
+    assert listed and set(re.findall(r'"([a-z_.]+)"', listed.group(1))) == recorded
+    assert {"batch.take_refused", "keys.released", "invite.sent"} <= recorded  # the pattern finds both call forms

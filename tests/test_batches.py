@@ -164,12 +164,21 @@ async def test_batch_with_confirmation_waits_mails_the_admins_and_moves_on_take_
     assert await partner.code(TAKE, {"ref": "CLAIM-CODE-77"}) == "BATCH_NOT_FOUND"
 
 
-async def test_take_ownership_attempts_are_rate_limited(as_user, world):
+async def test_take_ownership_attempts_are_rate_limited_and_audited(as_user, world):
     admin_b = await as_user("admin_b")
-    for i in range(10):
+    for i in range(9):
         assert await admin_b.code(TAKE, {"ref": f"GUESS-{i}"}) == "BATCH_NOT_FOUND"
-    error = await admin_b.error(TAKE, {"ref": "GUESS-X"})
-    assert error["extensions"]["code"] == "RATE_LIMITED" and error["extensions"]["retryAfter"] > 0
+    assert await admin_b.code(TAKE, {"ref": "2b7e151628aed2a6abf7158809cf4f3c"}) == "BATCH_NOT_FOUND"  # a key, pasted
+    for _ in range(3):
+        error = await admin_b.error(TAKE, {"ref": "GUESS-X"})
+        assert error["extensions"]["code"] == "RATE_LIMITED" and error["extensions"]["retryAfter"] > 0
+    # every guess left a trace in customer B's audit log, the refusals after the limit one, and no key
+    events = await AuditEvent.filter(action="batch.take_refused").order_by("seq")
+    assert {e.organisation_id for e in events} == {world.orgs["customer_b"].id}
+    details = [json.loads(e.details) for e in events]
+    assert [d["reason"] for d in details] == ["BATCH_NOT_FOUND"] * 10 + ["RATE_LIMITED"]
+    assert details[0]["reference"] == "GUESS-0" and details[9]["reference"] == "(withheld: it looks like a key)"
+    assert all("2b7e1516" not in e.details for e in await AuditEvent.all())
 
 
 async def test_parallel_take_ownership_guesses_cannot_pass_the_limit_together(as_user, world):
@@ -599,6 +608,17 @@ async def test_a_batch_to_the_organisation_that_owns_the_devices_keeps_their_cla
     away = {"reference": "AWAY", "serialNumbers": ["21N001052"], "organisationId": str(world.orgs["customer_a_sub"].id)}
     await admin_a.ok(CREATE, {"in": away})
     assert (await Device.get(serial_number="21N001052")).claim_status == "UNCLAIMED"
+
+
+async def test_the_sender_sees_in_its_audit_log_that_its_batch_was_accepted(as_user, world):
+    await seed(as_user, world)
+    sent = {"reference": "TO-P", "serialNumbers": ["21N001052"], "organisationId": str(world.orgs["partner"].id)}
+    await (await as_user("admin_a")).ok(CREATE, {"in": {**sent, "requiresConfirmation": True}})
+    await (await as_user("partner_admin")).ok(TAKE, {"ref": "TO-P", "label": "P-stock"})
+    events = await AuditEvent.filter(action="batch.accepted")
+    assert {e.organisation_id for e in events} == {world.orgs["partner"].id, world.orgs["customer_a"].id}
+    assert {e.actor for e in events} == {"user:partner_admin@example.com"}
+    assert all(json.loads(e.details)["label"] == "P-stock" for e in events)
 
 
 async def test_a_batch_still_names_its_partner_after_the_link_is_removed(as_user, world):

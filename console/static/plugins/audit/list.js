@@ -15,12 +15,13 @@ const PAGE = 50;
 
 /** Actions the service records (resolvers/*.py audit.record), offered as suggestions; any text works. */
 export const ACTIONS = [
-  "batch.accepted", "batch.created", "devices.claimed", "devices.imported", "devices.labelled",
-  "email_template.activated", "email_template.copied", "email_template.deleted", "email_template.test_sent",
-  "email_template.updated", "invite.accepted", "invite.cancelled", "invite.created", "invite.sent",
-  "key.verified", "keys.released", "login.failed", "login.succeeded", "logout", "organisation.created",
-  "organisation.updated", "partner.added", "partner.removed", "password.changed", "password.set",
-  "token.created", "token.revoked", "user.created", "user.updated",
+  "batch.accepted", "batch.created", "batch.take_refused", "batch.withdrawn", "devices.claimed",
+  "devices.imported", "devices.labelled", "email_template.activated", "email_template.copied",
+  "email_template.deleted", "email_template.test_sent", "email_template.updated", "invite.accepted",
+  "invite.cancelled", "invite.created", "invite.sent", "key.verified", "keys.released", "login.failed",
+  "login.succeeded", "logout", "organisation.created", "organisation.updated", "otp.disabled", "otp.enabled",
+  "otp.reset", "partner.added", "partner.removed", "password.changed", "password.set", "token.created",
+  "token.revoked", "user.created", "user.updated",
 ];
 
 /** Date and time to the second, in the language's format (audit events are often seconds apart). */
