@@ -196,8 +196,30 @@ async def _assign_pg(
     rows = await db.pg_fetch(assignment_sql(pending, scope), serials, *values, *bounds)
     if len(rows) != len(serials):
         await _refuse(actor, serials, {r[1] for r in rows})
-    if label and not pending:
-        await _label_pg([r[0] for r in rows], label)
+    if not pending:
+        await _relabel([r[0] for r in rows], actor.organisation_path, target, label)
+
+
+async def _relabel(ids: list[UUID], sender_path: str, target: Organisation, label: str | None) -> None:
+    """After a transfer: devices that leave the sending organisation's subtree leave its labels behind (they
+    are its own notes, "customer Meier", not the new owner's business); then the batch's label is added."""
+    if not target.path.startswith(sender_path):
+        if db.dialect() == "postgres":
+            await db.pg_fetch("DELETE FROM device_labels WHERE device_id = ANY($1::uuid[])", ids)
+        else:
+            for start in range(0, len(ids), _CHUNK):
+                await DeviceLabel.filter(device_id__in=ids[start : start + _CHUNK]).delete()
+    if not label:
+        return
+    if db.dialect() == "postgres":
+        await _label_pg(ids, label)
+        return
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        existing = set(await DeviceLabel.filter(device_id__in=chunk, label=label).values_list("device_id", flat=True))
+        await DeviceLabel.bulk_create(
+            [DeviceLabel(device_id=i, label=label) for i in chunk if i not in existing], batch_size=_CHUNK
+        )
 
 
 async def _label_pg(ids: list[UUID], label: str) -> None:
@@ -224,11 +246,18 @@ async def _assign_not_waiting(actor: Actor, ids: list[UUID], **changes: Any) -> 
 
 
 async def _move(
-    ids: list[UUID], target: Organisation, batch: BatchReference, label: str | None, *, guard: Actor | None = None
+    ids: list[UUID],
+    target: Organisation,
+    batch: BatchReference,
+    label: str | None,
+    sender_path: str,
+    *,
+    guard: Actor | None = None,
 ) -> None:
-    """Transfer devices: the new owner sees them UNCLAIMED. ``guard``: the sender of a new batch, whose scope
-    the devices must still be in, none of them waiting in a batch (taking ownership moves the devices of the
-    batch being accepted)."""
+    """Transfer devices: the new owner sees them UNCLAIMED, with the batch's label and without the sender's
+    labels if they leave its subtree (_relabel). ``guard``: the sender of a new batch, whose scope the devices
+    must still be in, none of them waiting in a batch (taking ownership moves the devices of the batch being
+    accepted)."""
     if db.dialect() == "postgres":  # one statement per step with an array parameter
         await db.pg_fetch(
             f"UPDATE devices SET {TRANSFER_SETS} WHERE id = ANY($1::uuid[])",  # noqa: S608 - our constant
@@ -237,8 +266,7 @@ async def _move(
             target.path,
             batch.id,
         )
-        if label:
-            await _label_pg(ids, label)
+        await _relabel(ids, sender_path, target, label)
         return
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
@@ -252,13 +280,7 @@ async def _move(
             .exclude(owner_id=target.id)
             .update(owner_id=target.id, owner_path=target.path, claim_status="UNCLAIMED", claimed_at=None)
         )
-        if label:
-            existing = set(
-                await DeviceLabel.filter(device_id__in=chunk, label=label).values_list("device_id", flat=True)
-            )
-            await DeviceLabel.bulk_create(
-                [DeviceLabel(device_id=i, label=label) for i in chunk if i not in existing], batch_size=_CHUNK
-            )
+    await _relabel(ids, sender_path, target, label)
 
 
 async def create_batch(actor: Actor, new: NewBatch, settings: Settings) -> BatchReference:
@@ -297,7 +319,7 @@ async def create_batch(actor: Actor, new: NewBatch, settings: Settings) -> Batch
                 for start in range(0, len(ids), _CHUNK):
                     await _assign_not_waiting(actor, ids[start : start + _CHUNK], batch_id=batch.id)
             else:
-                await _move(ids, target, batch, label, guard=actor)
+                await _move(ids, target, batch, label, actor.organisation_path, guard=actor)
             if pending:
                 await _mail_admins(actor, batch, target, settings)
             await audit.record(
@@ -401,11 +423,11 @@ async def take_ownership(actor: Actor, reference: str, label: str | None) -> Bat
         # Every device still in the batch: while it waits, nothing else may move it or put it in another
         # batch (NOT_WAITING), and a withdrawal takes it out.
         ids = list(await Device.filter(batch_id=batch.id).values_list("id", flat=True))
-        await _move([UUID(str(i)) for i in ids], target, batch, label or batch.label)
+        sender = await Organisation.get(id=batch.sender_id)  # type: ignore[attr-defined]
+        await _move([UUID(str(i)) for i in ids], target, batch, label or batch.label, sender.path)
         await BatchReference.filter(id=batch.id).update(device_count=len(ids))
         details = {"reference": batch.reference, "deviceCount": len(ids), "label": label or batch.label}
         await audit.record("batch.accepted", actor, target=f"batch:{batch.id}", details=details)
-        sender = await Organisation.get(id=batch.sender_id)  # type: ignore[attr-defined]
         if not _scope.in_subtree(actor, sender.path):  # the sender's administrators see the acceptance too
             await audit.record(
                 "batch.accepted",

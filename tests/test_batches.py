@@ -12,7 +12,7 @@ from test_devices import IMPORT, lora
 
 from models import db
 from models.audit import AuditEvent
-from models.devices import BatchReference, Device
+from models.devices import BatchReference, Device, DeviceLabel
 from models.outbox import OutboxMessage
 
 CREATE = """mutation($in: CreateBatchReferenceInput!) { createBatchReference(input: $in) {
@@ -619,6 +619,32 @@ async def test_the_sender_sees_in_its_audit_log_that_its_batch_was_accepted(as_u
     assert {e.organisation_id for e in events} == {world.orgs["partner"].id, world.orgs["customer_a"].id}
     assert {e.actor for e in events} == {"user:partner_admin@example.com"}
     assert all(json.loads(e.details)["label"] == "P-stock" for e in events)
+
+
+@pytest.mark.parametrize("confirm", [False, True])
+async def test_devices_leaving_the_senders_subtree_leave_its_labels_behind(as_user, world, confirm):
+    # given: customer A's own notes on two devices
+    await seed(as_user, world)
+    admin_a = await as_user("admin_a")
+    ids = [
+        str(d.id) for d in await Device.filter(serial_number__in=["21N001052", "21N001064"]).order_by("serial_number")
+    ]
+    await admin_a.ok(LABELS, {"ids": ids, "l": ["A-internal: customer Meier"]})
+    # when: one goes to its partner and one to its own suborganisation, each with the batch's label
+    for reference, serial, org in (("TO-P", "21N001052", "partner"), ("TO-SUB", "21N001064", "customer_a_sub")):
+        batch = {"reference": reference, "serialNumbers": [serial], "organisationId": str(world.orgs[org].id)}
+        await admin_a.ok(CREATE, {"in": {**batch, "requiresConfirmation": confirm, "label": f"from A {reference}"}})
+    if confirm:
+        await (await as_user("partner_admin")).ok(TAKE, {"ref": "TO-P"})
+        await (await as_user("admin_a_sub")).ok(TAKE, {"ref": "TO-SUB"})
+    # then: the partner sees only the batch's label; the suborganisation, which A still sees, keeps A's note
+    labels: dict[str, list[str]] = {}
+    for row in await DeviceLabel.all().prefetch_related("device").order_by("label"):
+        labels.setdefault(row.device.serial_number, []).append(row.label)
+    assert labels["21N001052"] == ["from A TO-P"]
+    assert labels["21N001064"] == ["A-internal: customer Meier", "from A TO-SUB"]
+    partner_view = (await (await as_user("partner_admin")).ok(FACETS))["deviceFacets"]["labels"]
+    assert partner_view == [{"value": "from A TO-P", "count": 1}]
 
 
 async def test_a_batch_still_names_its_partner_after_the_link_is_removed(as_user, world):
