@@ -152,6 +152,7 @@ def _refuse_waiting(serials: Sequence[str], waiting: Collection[str]) -> None:
             f"{len(listed)} devices wait in a batch for another organisation to take ownership; nothing was changed.",
             code=BadInput.code,
             field="serialNumbers",
+            reason="BATCH_PENDING",
             serialNumbers=[s for s in serials if s in listed][:1000],
             refusedCount=len(listed),
         )

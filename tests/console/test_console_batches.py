@@ -224,6 +224,39 @@ async def test_unknown_typed_serials_are_refused_and_nothing_is_created(page, wo
     )
 
 
+async def test_devices_waiting_in_another_batch_are_refused_with_the_reason(page, world, as_user):
+    # given: BR-LORA-1 waits in a batch for Customer A to take ownership
+    await import_devices(as_user, world)
+    waiting = {"reference": "BR-WAIT", "organisationId": str(world.orgs["customer_a"].id)}
+    await (await as_user("platform_admin")).ok(
+        CREATE, {"in": {**waiting, "serialNumbers": ["BR-LORA-1"], "requiresConfirmation": True}}
+    )
+    await login(page, world.users["platform_admin"].email)
+    # when: it is put in another batch, typed
+    await open_create_form(page)
+    await page.get_by_label("Batch reference", exact=True).fill("BR-AGAIN")
+    await page.get_by_label("Comma separated device serial numbers").fill("BR-LORA-1 BR-OMS-1")
+    await page.get_by_label("Organisation", exact=True).select_option(label="Customer B")
+    await page.get_by_role("button", name="Save").click()
+    # then: the message and the list say why, and nothing changed
+    await expect(page.get_by_role("alert")).to_contain_text("some devices wait in a batch for another organisation")
+    await expect(page.locator(".refused li[data-serial=BR-LORA-1]")).to_contain_text("waits in a batch")
+    await expect(page.locator(".refused li")).to_have_count(1)
+    assert await BatchReference.all().count() == 1
+    # and from the catalog's selection
+    await page.goto("/console#/devices")
+    for serial in ("BR-LORA-1", "BR-OMS-1"):
+        await page.get_by_label(f"Select {serial}").check()
+    await page.get_by_role("button", name="+ Create batch from current selection").click()
+    form = page.locator("form.batch-form")
+    await form.get_by_label("Batch reference").fill("BR-SEL")
+    await form.get_by_label("Target organisation").select_option(label="Customer B")
+    await form.get_by_role("button", name="Create batch").click()
+    await expect(page.get_by_role("alert")).to_contain_text("some devices wait in a batch for another organisation")
+    await expect(page.locator(".refused li[data-serial=BR-LORA-1]")).to_contain_text("waits in a batch")
+    assert await BatchReference.all().count() == 1
+
+
 async def test_take_ownership_is_rate_limited_and_a_viewer_sees_no_batch_actions(page, world, as_user):
     admin_b = await as_user("admin_b")
     for i in range(10):

@@ -63,6 +63,8 @@ export function errorMessage(error) {
     minutes: formatNumber(Math.max(1, Math.ceil((ext.retryAfter || 60) / 60))),
   };
   const key = `error.${error.code}`;
+  const reasonKey = `error.reason.${ext.reason}`;
+  if (ext.reason && t(reasonKey, params) !== reasonKey) return t(reasonKey, params);
   if (error.code === "BAD_USER_INPUT" && ext.field) return t("error.BAD_USER_INPUT.field", params);
   const text = t(key, params);
   return text === key ? t("error.INTERNAL", params) : text;

@@ -32,6 +32,7 @@ export function parseSerials(text) {
 /** A sentence for the errors this form can meet; anything else as everywhere in the console. */
 function createError(t, error) {
   const ext = error?.extensions || {};
+  if (ext.reason) return errorMessage(error);
   if (error?.code === "BAD_USER_INPUT" && FIELDS.includes(ext.field)) return t(`batches.invalid.${ext.field}`);
   if (error?.code === "FILE_TOO_LARGE") return t("batches.error.FILE_TOO_LARGE", { size: formatNumber(MAX_FILE_BYTES / 1024 / 1024) });
   if (error?.code === "DEVICE_NOT_FOUND") return tn("batches.error.DEVICE_NOT_FOUND", ext.refusedCount || 1);
@@ -51,7 +52,9 @@ function refusedSerials(t, error) {
     h(
       "ul",
       {},
-      serials.map((serial) => h("li", { dataset: { serial } }, h("strong", {}, serial), ": ", t("batches.refused.unknown"))),
+      serials.map((serial) =>
+        h("li", { dataset: { serial } }, h("strong", {}, serial), ": ", t(error.extensions.reason === "BATCH_PENDING" ? "batches.refused.waiting" : "batches.refused.unknown")),
+      ),
       more > 0 ? h("li", {}, tn("batches.refused.more", more)) : null,
     ),
   );

@@ -288,7 +288,8 @@ export async function renderCatalog(main, ctx) {
             } catch (error) {
               message.showError(error);
               const unknown = error.extensions?.serialNumbers || [];
-              replace(outcome, refusedList(t, unknown.map((s) => ({ serialNumber: s, reason: error.code })), (s) => s));
+              const reason = error.extensions?.reason || error.code;
+              replace(outcome, refusedList(t, unknown.map((s) => ({ serialNumber: s, reason })), (s) => s));
             }
           });
         },
