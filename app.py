@@ -36,6 +36,7 @@ from console.web import (
 from models import db
 from resolvers import auth, keys, outbox
 from resolvers.actor import Actor
+from resolvers.batches import MAX_UPLOAD_BYTES
 from resolvers.errors import KmsError
 from resolvers.keystore import keystore, open_key_store, opening_ring, registry
 from resolvers.roles import Permission
@@ -177,6 +178,13 @@ class KmsGraphQL(GraphQL[Context, None]):
                 )
                 await response(scope, receive, send)
                 return
+            if scope["method"] == "POST" and media_type == "multipart/form-data":
+                body = await _body_within(request, receive, MAX_UPLOAD_BYTES + _MULTIPART_FIELDS_BYTES)
+                if body is None:
+                    too_large = {"message": "The upload is too large.", "extensions": {"code": "FILE_TOO_LARGE"}}
+                    await JSONResponse({"errors": [too_large]}, status_code=413)(scope, receive, send)
+                    return
+                receive = _replay(body, receive)
         await super().__call__(scope, receive, send)
 
     async def _json_post(self, request: Request, send: Send) -> None:
@@ -309,6 +317,43 @@ async def ready(request: Request) -> Response:
         log.exception("readiness check failed")
         return JSONResponse({"status": "database unavailable"}, status_code=503)
     return JSONResponse({"status": "ready"})
+
+
+# What a multipart request may carry besides its file: the operation (query and variables) and the map.
+_MULTIPART_FIELDS_BYTES = 256 * 1024
+
+
+async def _body_within(request: Request, receive: Receive, limit: int) -> bytes | None:
+    """The request's body if it has at most ``limit`` bytes, else None, read no further than that: an upload
+    is refused before it is parsed (which would spool any size to a temporary file first)."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        return None
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        body += message.get("body", b"")
+        if len(body) > limit:
+            return None
+        if not message.get("more_body", False):
+            break
+    return bytes(body)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive channel that gives the body read already, then what the client sends after it."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 def download_endpoint(settings: Settings) -> Any:

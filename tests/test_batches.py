@@ -229,6 +229,37 @@ async def test_batch_from_an_uploaded_csv_file(as_user, world):
     assert binary.json()["errors"][0]["extensions"]["code"] == "FILE_UNSUPPORTED"
 
 
+async def test_an_upload_over_the_limit_is_refused_before_it_is_parsed(as_user, world):
+    admin_a = await as_user("admin_a")
+    target = str(world.orgs["customer_a_sub"].id)
+    # a body that says how long it is: refused on its Content-Length
+    big = await upload(admin_a, "big.txt", b"1 " * (3 * 1024 * 1024), target)
+    assert big.status_code == 413 and big.json()["errors"][0]["extensions"]["code"] == "FILE_TOO_LARGE"
+    # a body sent in chunks without a length: refused once it has passed the limit
+    boundary = "kmsboundary"
+    operations = {"query": CREATE, "variables": {"in": {"reference": "BR-X", "organisationId": target, "file": None}}}
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="operations"\r\n\r\n{json.dumps(operations)}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="map"\r\n\r\n{{"0": ["variables.in.file"]}}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="0"; filename="big.txt"\r\n'
+        "Content-Type: text/plain\r\n\r\n"
+    ).encode()
+    sent = 0
+
+    async def chunks():
+        nonlocal sent
+        yield head
+        for _ in range(64):  # up to 64 MiB, if nobody stops reading
+            sent += 1
+            yield b"1 " * (512 * 1024)
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    headers = {"X-KMS-CSRF": "1", "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    chunked = await admin_a.http.post("/graphql", content=chunks(), headers=headers)
+    assert chunked.status_code == 413 and chunked.json()["errors"][0]["extensions"]["code"] == "FILE_TOO_LARGE"
+    assert sent < 64 and not await BatchReference.exists()
+
+
 async def test_batch_from_an_uploaded_txt_file_and_typed_serials_together(as_user, world):
     # given: a text file without a BOM, its serials separated every way the manual allows, and one more typed
     await seed(as_user, world, serials=("21N001052", "21N001064", "9999990", "9999991"))
