@@ -329,8 +329,9 @@ async def share(store: KeyStore) -> None:
     """Register the fingerprints of the store's KEK versions that the servers do not know yet (at start, and
     after a rotation), then hold the store to what the servers share. Raises Sealed when this server's KEK is
     not theirs (another server registered a different key under the same id and version first)."""
-    ring = store.ring()
     shared = await _shared()
+    store.learn(shared)  # the ring is held to what the servers share now, not to an earlier look
+    ring = store.ring()
     for kek in ring.keks():
         ident = (kek.kek_id, kek.version)
         if ident not in shared:
