@@ -367,10 +367,12 @@ def download_endpoint(settings: Settings) -> Any:
         except KmsError as exc:
             return JSONResponse({"errors": [{"message": exc.message, "extensions": exc.extensions}]}, status_code=503)
         try:
-            release = await keys.claim_download(request.path_params["token"])
+            plugins = registry(settings.plugins)
+            client = request.client.host if request.client else None
+            release = await keys.claim_download(request.path_params["token"], plugins, client)
         except KmsError as exc:
-            return JSONResponse({"errors": [{"message": exc.message, "extensions": exc.extensions}]}, status_code=404)
-        plugins = registry(settings.plugins)
+            error = {"message": exc.message, "extensions": exc.extensions}
+            return JSONResponse({"errors": [error]}, status_code=404 if exc.code == "TOKEN_INVALID" else 503)
         key_format = plugins.format(release.format)
         media_type = "application/pkcs7-mime" if release.recipient_certificate else key_format.media_type
         return StreamingResponse(

@@ -334,8 +334,8 @@ async def test_a_download_that_started_before_a_kek_rotation_streams_every_key(a
     ring = keystore(settings).resolver()
     # when: `kms rotate-kek` in another process adds a version and rewraps the keys before they are read
     await rotate_kek(KeyStore(settings))
-    claimed = await keys.claim_download(release["downloadUrl"].rsplit("/", 1)[1])
     plugins = registry(settings.plugins)
+    claimed = await keys.claim_download(release["downloadUrl"].rsplit("/", 1)[1], plugins)
     body = b"".join([chunk async for chunk in keys.stream_file(claimed, plugins.format("csv"), plugins, ring)])
     # then: the file holds every key, as the release's inline copy does
     assert rows_of(body.decode()) == rows_of(release["content"]) and len(rows_of(release["content"])) == 2
@@ -602,6 +602,26 @@ async def test_a_server_that_lacks_the_newest_kek_version_releases_nothing_until
     shutil.copy(second.kek_path, settings.kek_path)
     opened = await keys_a.http.get(path)
     assert opened.status_code == 200 and opened.text == release["content"]
+
+
+async def test_a_download_is_audited_and_a_disabled_format_does_not_use_up_the_link(as_user, world):
+    ids = await setup_catalog(as_user, world)
+    keys_a = await as_user("keys_a")
+    release = (await keys_a.ok(RELEASE, {"in": {"deviceIds": [ids["A-LORA"]]}}))["releaseKeys"]
+    path = "/downloads/" + release["downloadUrl"].rsplit("/", 1)[1]
+    # given: the release's format is not enabled on this server (any more)
+    await KeyRelease.filter(id=release["id"]).update(format="no-such-format")
+    refused = await keys_a.http.get(path)
+    assert refused.status_code == 503 and refused.json()["errors"][0]["extensions"]["code"] == "CONFLICT"
+    assert not await AuditEvent.exists(action="keys.downloaded")
+    # when: it is back, the link works once, and the download is audited for the organisation
+    await KeyRelease.filter(id=release["id"]).update(format="csv")
+    assert (await keys_a.http.get(path)).status_code == 200
+    assert (await keys_a.http.get(path)).status_code == 404
+    [event] = await AuditEvent.filter(action="keys.downloaded")
+    assert event.organisation_id == world.orgs["customer_a"].id and event.target == f"release:{release['id']}"
+    details = json.loads(event.details)
+    assert details["keyCount"] == 1 and "clientAddress" in details and APP_KEY not in event.details.lower()
 
 
 async def test_a_lost_key_file_leaves_the_store_sealed_instead_of_making_a_new_kek(

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from tortoise.transactions import in_transaction
+
 from crypto import cms, tokens
 from crypto.envelope import SealedKey, open_sealed
 from crypto.kcv import KeyAlgorithm
@@ -17,8 +19,10 @@ from crypto.kek import KekResolver
 from models import db
 from models.devices import Device
 from models.keys import DeviceKey, KeyRelease, KeyReleasePart
+from models.organisations import Organisation
 from plugins.base import ExportContext, ExportOptions, KeyFormat, KeyRecord
-from plugins.registry import PluginRegistry
+from plugins.registry import PluginRegistry, UnknownFormat
+from resolvers import audit
 from resolvers.devices import KEY_COLUMNS
 from resolvers.errors import KmsError
 from resolvers.keys.release import _CHUNK, Release, is_text
@@ -165,13 +169,32 @@ async def inline_content(release: Release, registry: PluginRegistry, ring: KekRe
     return b"".join(parts).decode("utf-8")
 
 
-async def claim_download(token: str) -> KeyRelease:
-    """Use a download token once: one guarded UPDATE, so two requests cannot both get the file."""
+async def claim_download(token: str, registry: PluginRegistry, client_address: str | None = None) -> KeyRelease:
+    """Use a download token once: one guarded UPDATE, so two requests cannot both get the file, committed
+    with an audit event (who fetched the keys is part of their release). A release in a format no longer
+    enabled is refused before its link is used up."""
     digest = tokens.token_digest(token)
     now = datetime.now(UTC)
-    used = await KeyRelease.filter(token_digest=digest, downloaded_at__isnull=True, expires_at__gt=now).update(
-        downloaded_at=now
-    )
-    if used != 1:
+    waiting = KeyRelease.filter(token_digest=digest, downloaded_at__isnull=True, expires_at__gt=now)
+    release = await waiting.first()
+    if release is None:
         raise KmsError("This download link is unknown, used or expired.", code="TOKEN_INVALID")
-    return await KeyRelease.get(token_digest=digest)
+    try:
+        registry.format(release.format)
+    except UnknownFormat:
+        raise KmsError(f"The key format {release.format!r} is not enabled on this server.", code="CONFLICT") from None
+    async with in_transaction():
+        if await waiting.update(downloaded_at=now) != 1:
+            raise KmsError("This download link is unknown, used or expired.", code="TOKEN_INVALID")
+        organisation = await Organisation.get(id=release.organisation_id)  # type: ignore[attr-defined]
+        await audit.record(
+            "keys.downloaded",
+            None,
+            actor_label="download link",
+            organisation_id=organisation.id,
+            organisation_path=organisation.path,
+            target=f"release:{release.id}",
+            details={"filename": release.filename, "keyCount": release.key_count, "clientAddress": client_address},
+        )
+    release.downloaded_at = now
+    return release
