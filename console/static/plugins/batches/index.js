@@ -12,6 +12,8 @@ export default {
   messages,
   menu: [
     { id: "batches", section: "catalog", label: "batches.menu", route: "/batches", requires: ["READ_CATALOG"], order: 20 },
+    // the manual's sidebar (10.1) lists "Create batch reference" beside the list
+    { id: "create-batch", section: "catalog", label: "batches.create.menu", route: "/batches/new", requires: ["MANAGE_BATCHES"], order: 25 },
     { id: "take-ownership", section: "catalog", label: "batches.take.menu", route: "/take-ownership", requires: ["CLAIM_DEVICES"], order: 30 },
   ],
   routes: [
