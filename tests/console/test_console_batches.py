@@ -165,9 +165,19 @@ async def test_unknown_typed_serials_are_refused_and_nothing_is_created(page, wo
     serials = page.get_by_label("Comma separated device serial numbers")
     await serials.fill("BR-LORA-1, NOPE-1;\nBR-OMS-1 BR-LORA-1")
     await expect(page.locator("[data-typed]")).to_have_text("3 serial numbers entered.")
+    # ADD DEVICE moves them into the SERIAL NUMBER list with its count (manual 10.7)
+    added = page.get_by_role("region", name="Serial numbers added")
+    await expect(added.locator(".serial-count")).to_have_text("0")
     await page.get_by_role("button", name="Add device").click()
-    await page.get_by_label("Device serial number 1", exact=True).fill("NOPE-2")
+    await expect(serials).to_have_value("")
+    await expect(added.locator("tr[data-serial]")).to_have_count(3)
+    await expect(added.locator(".serial-count")).to_have_text("3")
+    await serials.fill("NOPE-2")  # typed, not added yet: it counts too
     await expect(page.locator("[data-typed]")).to_have_text("4 serial numbers entered.")
+    await page.get_by_role("button", name="Add device").click()
+    await expect(added.locator("tr[data-serial] td:first-child")).to_have_text(
+        ["BR-LORA-1", "NOPE-1", "BR-OMS-1", "NOPE-2"]
+    )
     await page.get_by_label("Organisation", exact=True).select_option(label="Customer B")
     await page.get_by_role("button", name="Save").click()
 
@@ -182,8 +192,10 @@ async def test_unknown_typed_serials_are_refused_and_nothing_is_created(page, wo
     assert await owners() == {s: ("IntegraDemo", "UNCLAIMED") for s in SERIALS}
 
     # when: the unknown ones are removed, the batch (without confirmation) moves the devices at once
-    await page.get_by_role("button", name="Remove device serial number 1").click()
-    await serials.fill("BR-LORA-1 BR-OMS-1")
+    for serial in ("NOPE-1", "NOPE-2"):
+        await page.get_by_role("button", name=f"Remove {serial}").click()
+    await expect(added.locator(".serial-count")).to_have_text("2")
+    await expect(page.locator("[data-typed]")).to_have_text("2 serial numbers entered.")
     await page.get_by_role("button", name="Save").click()
     await expect(page.get_by_role("heading", name="Batch reference BR-TYPED-1")).to_be_visible()
     await expect(page.get_by_role("status")).to_have_text(

@@ -156,10 +156,11 @@ function layout(route) {
   return main;
 }
 
-function entryNode(entry, { current }) {
+function entryNode(entry, { current, exact = false }) {
   const label = t(entry.label);
   if (entry.route) {
-    const active = current === entry.route || current.startsWith(`${entry.route}/`);
+    // a page below an entry keeps it marked, unless the page has an entry of its own
+    const active = current === entry.route || (!exact && current.startsWith(`${entry.route}/`));
     return h("a", { href: href(entry.route), "aria-current": active ? "page" : null, dataset: { menu: entry.id || entry.route } }, label);
   }
   if (entry.href) {
@@ -180,6 +181,7 @@ function entryNode(entry, { current }) {
 function sideMenu() {
   const menu = menuFor(session);
   const current = currentLocation().path;
+  const exact = Object.values(menu).some((entries) => entries.some((entry) => entry.route === current));
   return h(
     "nav",
     { class: "sidebar", "aria-label": t("menu.main") },
@@ -188,7 +190,7 @@ function sideMenu() {
         "section",
         { dataset: { section } },
         h("h2", {}, t(`section.${section}`)),
-        h("ul", {}, menu[section].map((entry) => h("li", {}, entryNode(entry, { current })))),
+        h("ul", {}, menu[section].map((entry) => h("li", {}, entryNode(entry, { current, exact })))),
       ),
     ),
   );

@@ -83,8 +83,17 @@ export async function renderCreateBatch(main, ctx) {
   const reference = input({ name: "reference", required: true, maxlength: 100, autocomplete: "off" });
   const serials = h("textarea", { name: "serialNumbers", rows: 4, spellcheck: "false" });
   const typedCount = h("p", { class: "hint", "aria-live": "polite", dataset: { typed: "0" } });
-  const rowList = h("div", { class: "serial-rows" });
   const addDevice = button(t("batches.addDevice"), { dataset: { action: "add-device" } });
+  // The manual's 10.7: ADD DEVICE moves what was typed into the SERIAL NUMBER list below, with its count.
+  const added = new Set();
+  const listBody = h("tbody");
+  const listCount = h("p", { class: "serial-count", "aria-live": "polite", dataset: { count: "0" } });
+  const list = h(
+    "section",
+    { class: "serial-list", "aria-label": t("batches.list.title") },
+    h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("batches.col.serial")), h("th", { scope: "col" }))), listBody),
+    listCount,
+  );
   // The browser's own file button speaks the browser's language; a label styled as a button speaks
   // the user's. The input stays focusable (visually hidden), so Tab and Space still open the chooser.
   const file = h("input", {
@@ -107,32 +116,62 @@ export async function renderCreateBatch(main, ctx) {
   const label = input({ name: "label", maxlength: 100 });
   const organisation = h("select", { name: "organisationId", required: true });
   const save = button(t("common.save"), { kind: "primary", type: "submit" });
-  let rowCount = 0;
-
-  const serialList = () => [serials.value, ...[...rowList.querySelectorAll("input")].map((i) => i.value)];
+  // Everything that goes into the batch: the list, and what is still typed in the field.
+  const serialList = () => [...new Set([...added, ...parseSerials(serials.value)])];
   const updateCount = () => {
-    const count = parseSerials(serialList().join("\n")).length;
+    const count = serialList().length;
     typedCount.dataset.typed = String(count);
     replace(typedCount, tn("batches.typed", count));
   };
   serials.addEventListener("input", updateCount);
 
-  addDevice.addEventListener("click", () => {
-    rowCount += 1;
-    const serial = input({ name: `serial-${rowCount}`, autocomplete: "off", onInput: updateCount });
-    const row = h("div", { class: "serial-row" }, field(t("batches.field.device", { n: formatNumber(rowCount) }), serial));
-    row.append(
-      button(t("batches.removeDevice"), {
-        "aria-label": t("batches.removeDeviceNamed", { n: formatNumber(rowCount) }),
-        onClick: () => {
-          row.remove();
-          updateCount();
-          addDevice.focus();
-        },
-      }),
+  const LIST_SHOWN = 200; // a pasted list of 100,000 is counted, not drawn
+  const renderList = () => {
+    const shown = [...added].slice(0, LIST_SHOWN);
+    replace(
+      listBody,
+      shown.map((serial) =>
+        h(
+          "tr",
+          { dataset: { serial } },
+          h("td", {}, serial),
+          h(
+            "td",
+            { class: "remove" },
+            button(t("batches.removeDevice"), {
+              "aria-label": t("batches.removeDeviceNamed", { serial }),
+              onClick: () => {
+                added.delete(serial);
+                renderList();
+                updateCount();
+                addDevice.focus();
+              },
+            }),
+          ),
+        ),
+      ),
+      added.size > LIST_SHOWN ? h("tr", {}, h("td", { colspan: 2 }, tn("batches.refused.more", added.size - LIST_SHOWN))) : null,
+      added.size ? null : h("tr", {}, h("td", { colspan: 2, class: "hint" }, t("batches.list.empty"))),
     );
-    rowList.append(row);
-    serial.focus();
+    listCount.dataset.count = String(added.size);
+    replace(listCount, formatNumber(added.size));
+  };
+
+  addDevice.addEventListener("click", () => {
+    const typed = parseSerials(serials.value);
+    if (!typed.length) {
+      serials.setAttribute("aria-invalid", "true");
+      message.show(t("batches.missing.typed"), "error");
+      serials.focus();
+      return;
+    }
+    serials.removeAttribute("aria-invalid");
+    message.clear();
+    for (const serial of typed) added.add(serial);
+    serials.value = "";
+    renderList();
+    updateCount();
+    serials.focus();
   });
 
   const setProgress = (loaded, totalBytes) => {
@@ -174,7 +213,7 @@ export async function renderCreateBatch(main, ctx) {
     replace(details);
     for (const control of [reference, serials, organisation, label, file]) control.removeAttribute("aria-invalid");
     const chosen = file.files[0] || null;
-    const typed = serialList().filter((s) => s.trim());
+    const typed = serialList();
     if (!reference.value.trim()) return invalid(reference, t("batches.missing.reference"));
     if (!typed.length && !chosen) return invalid(serials, t("batches.missing.serials"));
     if (!organisation.value) return invalid(organisation, t("batches.missing.organisation"));
@@ -222,7 +261,6 @@ export async function renderCreateBatch(main, ctx) {
     field(t("batches.field.reference"), reference, { hint: t("batches.field.referenceHint") }),
     field(t("batches.field.serials"), serials, { hint: t("batches.field.serialsHint") }),
     typedCount,
-    rowList,
     h("div", { class: "form-actions" }, addDevice),
     h(
       "div",
@@ -235,8 +273,10 @@ export async function renderCreateBatch(main, ctx) {
     field(t("batches.field.label"), label),
     field(t("batches.field.organisation"), organisation, { hint: t("batches.field.organisationHint") }),
     h("div", { class: "form-actions" }, save, h("a", { href: href("/batches") }, t("common.cancel"))),
+    list,
   );
   main.append(pageHeader(t("batches.create.title")), message.element, details, form);
+  renderList();
   updateCount();
   reference.focus();
   try {
