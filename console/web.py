@@ -156,11 +156,12 @@ async def email_link_page(request: Request) -> Response:
 
     The query moves into the fragment (``/console#/signup?token=…``), so the token is not sent to
     the server again by the console, and ``Referrer-Policy: no-referrer`` keeps it from other sites.
-    Only the ``token`` parameter is carried over.
+    Only the ``token`` parameter (the account links) and ``reference`` (the "New batch" mail's batch
+    reference, which fills in the Take ownership form) are carried over.
     """
     screen = EMAIL_LINK_PAGES[request.url.path]
-    token = request.query_params.get("token", "")
-    fragment = f"{screen}?{urlencode({'token': token})}" if token else screen
+    carried = {name: request.query_params[name] for name in ("token", "reference") if request.query_params.get(name)}
+    fragment = f"{screen}?{urlencode(carried)}" if carried else screen
     return RedirectResponse(f"/console#{fragment}", status_code=303, headers={"Cache-Control": "no-store"})
 
 

@@ -9,6 +9,7 @@ from collections.abc import Collection, Container, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 from tortoise.exceptions import IntegrityError
@@ -356,7 +357,8 @@ async def _mail_admins(actor: Actor, batch: BatchReference, target: Organisation
                 "batch_reference": batch.reference,
                 "device_count": str(batch.device_count),
                 "sender_organisation_name": sender.name,
-                "action_link": f"{settings.public_url.rstrip('/')}/console/take-ownership",
+                "action_link": f"{settings.public_url.rstrip('/')}/console/take-ownership?"
+                + urlencode({"reference": batch.reference}),
             },
             settings=settings,
         )

@@ -80,6 +80,7 @@ async def test_root_redirects_to_the_console(client):
         ("/reset-password?token=r%2Bs", "/console#/reset-password?token=r%2Bs"),
         ("/confirm-email?token=c1&other=x", "/console#/confirm-email?token=c1"),
         ("/console/take-ownership", "/console#/take-ownership"),
+        ("/console/take-ownership?reference=BR+7%2F1&x=1", "/console#/take-ownership?reference=BR+7%2F1"),
     ],
 )
 async def test_email_links_open_their_console_screen(client, link, screen):
