@@ -97,22 +97,37 @@ async def update_organisation(actor: Actor, organisation_id: str, changes: Organ
     return org
 
 
-async def add_partner(actor: Actor, partner_id: str) -> Organisation:
-    """Link an existing organisation, found by its ID (which its users copy and hand over)."""
+async def _partnering(actor: Actor, for_organisation_id: str | None) -> Organisation:
+    """The organisation whose partner links change: the caller's own, or one of its subtree."""
+    if for_organisation_id is None:
+        return await Organisation.get(id=actor.organisation_id)
+    return await _scope.organisation(actor, for_organisation_id)
+
+
+async def add_partner(actor: Actor, partner_id: str, for_organisation_id: str | None = None) -> Organisation:
+    """Link an existing organisation, found by its ID (which its users copy and hand over), as a partner of
+    the caller's organisation or of one in its subtree."""
+    organisation = await _partnering(actor, for_organisation_id)
     try:
         partner = await Organisation.get_or_none(id=UUID(partner_id))
     except ValueError:
         partner = None
     if partner is None:
         raise NotFound("Organisation")
-    if partner.path.startswith(actor.organisation_path):
+    if partner.path.startswith(organisation.path):
         raise BadInput("organisationId", "This organisation is already yours or below yours.")
-    if await Partnership.exists(organisation_id=actor.organisation_id, partner_id=partner.id):
+    if await Partnership.exists(organisation_id=organisation.id, partner_id=partner.id):
         raise KmsError("This organisation is already a partner.", code="CONFLICT")
     try:
         async with in_transaction():
-            await Partnership.create(organisation_id=actor.organisation_id, partner_id=partner.id)
-            await audit.record("partner.added", actor, target=f"organisation:{partner.id}")
+            await Partnership.create(organisation_id=organisation.id, partner_id=partner.id)
+            await audit.record(
+                "partner.added",
+                actor,
+                organisation_id=organisation.id,
+                organisation_path=organisation.path,
+                target=f"organisation:{partner.id}",
+            )
     except IntegrityError as exc:  # a concurrent request added the same link between the check and the insert
         if not duplicate_of(exc, "partnerships", "organisation_id", "partner_id"):
             raise
@@ -120,16 +135,23 @@ async def add_partner(actor: Actor, partner_id: str) -> Organisation:
     return partner
 
 
-async def remove_partner(actor: Actor, partner_id: str) -> bool:
+async def remove_partner(actor: Actor, partner_id: str, for_organisation_id: str | None = None) -> bool:
+    organisation = await _partnering(actor, for_organisation_id)
     try:
         pid = UUID(partner_id)
     except ValueError:
         raise NotFound("Partner") from None
     async with in_transaction():
-        deleted = await Partnership.filter(organisation_id=actor.organisation_id, partner_id=pid).delete()
+        deleted = await Partnership.filter(organisation_id=organisation.id, partner_id=pid).delete()
         if not deleted:
             raise NotFound("Partner")
-        await audit.record("partner.removed", actor, target=f"organisation:{pid}")
+        await audit.record(
+            "partner.removed",
+            actor,
+            organisation_id=organisation.id,
+            organisation_path=organisation.path,
+            target=f"organisation:{pid}",
+        )
     return True
 
 

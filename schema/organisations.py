@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -123,10 +124,27 @@ class Mutation:
         return OrganisationType.of(await organisations.update_organisation(info.context.require_actor(), id, changes))
 
     @strawberry.mutation(extensions=requires(Permission.MANAGE_ORGANISATIONS))
-    async def add_partner(self, info: Info, organisation_id: strawberry.ID) -> OrganisationType:
-        partner = await organisations.add_partner(info.context.require_actor(), organisation_id)
+    async def add_partner(
+        self,
+        info: Info,
+        organisation_id: strawberry.ID,
+        for_organisation_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Whose partner: the caller's organisation (default) or one below it."),
+        ] = None,
+    ) -> OrganisationType:
+        actor = info.context.require_actor()
+        partner = await organisations.add_partner(actor, organisation_id, for_organisation_id)
         return OrganisationType.of(partner, full=False)
 
     @strawberry.mutation(extensions=requires(Permission.MANAGE_ORGANISATIONS))
-    async def remove_partner(self, info: Info, organisation_id: strawberry.ID) -> bool:
-        return await organisations.remove_partner(info.context.require_actor(), organisation_id)
+    async def remove_partner(
+        self,
+        info: Info,
+        organisation_id: strawberry.ID,
+        for_organisation_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Whose partner: the caller's organisation (default) or one below it."),
+        ] = None,
+    ) -> bool:
+        return await organisations.remove_partner(info.context.require_actor(), organisation_id, for_organisation_id)

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from models.audit import AuditEvent
 from models.organisations import Organisation, Partnership
 from tests.conftest import make_org
 
@@ -323,6 +324,25 @@ async def test_remove_partner(as_user, world):
     assert await api.code(ORG, {"id": partner}) == "NOT_FOUND"
     assert (await api.ok(ORG, {"id": oid(world, "customer_a")}))["organisation"]["partners"] == []
     assert await api.code(REMOVE_PARTNER, {"id": partner}) == "NOT_FOUND"
+
+
+async def test_an_administrator_manages_the_partner_links_of_its_subtree(as_user, world):
+    add = "mutation($id: ID!, $for: ID) { addPartner(organisationId: $id, forOrganisationId: $for) { id } }"
+    remove = "mutation($id: ID!, $for: ID) { removePartner(organisationId: $id, forOrganisationId: $for) }"
+    admin_a, sub = await as_user("admin_a"), oid(world, "customer_a_sub")
+    # when: customer A's administrator links customer B as a partner of its suborganisation
+    await admin_a.ok(add, {"id": oid(world, "customer_b"), "for": sub})
+    # then: the suborganisation has the partner, customer A itself does not, and both see the link
+    assert await Partnership.filter(organisation_id=world.orgs["customer_a_sub"].id).count() == 1
+    linked = (await (await as_user("admin_a_sub")).ok(ORG, {"id": sub}))["organisation"]["partners"]
+    assert [p["id"] for p in linked] == [oid(world, "customer_b")]
+    event = await AuditEvent.get(action="partner.added")
+    assert event.organisation_id == world.orgs["customer_a_sub"].id and event.actor == "user:admin_a@example.com"
+    # and it removes the link again; the platform operator could too
+    assert (await admin_a.ok(remove, {"id": oid(world, "customer_b"), "for": sub}))["removePartner"] is True
+    assert not await Partnership.exists(organisation_id=world.orgs["customer_a_sub"].id)
+    platform = await as_user("platform_admin")
+    assert (await platform.ok(remove, {"id": oid(world, "partner"), "for": oid(world, "customer_a")}))["removePartner"]
 
 
 @pytest.mark.parametrize(

@@ -63,6 +63,8 @@ CREATE_ORG_OP = 'mutation($parent: ID) { createOrganisation(input: {name: "Rogue
 UPDATE_ORG_OP = 'mutation($id: ID!) { updateOrganisation(id: $id, input: {name: "Hijacked"}) { id } }'
 ADD_PARTNER_OP = "mutation($id: ID!) { addPartner(organisationId: $id) { id } }"
 REMOVE_PARTNER_OP = "mutation($id: ID!) { removePartner(organisationId: $id) }"
+ADD_PARTNER_FOR_OP = "mutation($id: ID!, $for: ID) { addPartner(organisationId: $id, forOrganisationId: $for) { id } }"
+REMOVE_PARTNER_FOR_OP = "mutation($id: ID!, $for: ID) { removePartner(organisationId: $id, forOrganisationId: $for) }"
 CREATE_TOKEN_OP = 'mutation($roles: [Role!]!) { createApiToken(input: {name: "t", roles: $roles}) { token } }'
 REVOKE_TOKEN_OP = "mutation($id: ID!) { revokeApiToken(id: $id) { id revoked } }"
 DEVICE_OP = "query($id: ID!) { device(id: $id) { id serialNumber } }"
@@ -190,6 +192,13 @@ DENIALS = [
     Denial("Mutation.removePartner", "admin_b", REMOVE_PARTNER_OP, {"id": "org:partner"}),
     Denial("Mutation.removePartner", "admin_a_sub", REMOVE_PARTNER_OP, {"id": "org:partner"}),
     Denial("Mutation.removePartner", "keys_a", REMOVE_PARTNER_OP, {"id": "org:partner"}, "FORBIDDEN"),
+    # another organisation's partner links, or its parent's
+    Denial("Mutation.addPartner", "admin_b", ADD_PARTNER_FOR_OP, {"id": "org:partner", "for": "org:customer_a"}),
+    Denial("Mutation.addPartner", "admin_a_sub", ADD_PARTNER_FOR_OP, {"id": "org:customer_b", "for": "org:customer_a"}),
+    Denial("Mutation.removePartner", "admin_b", REMOVE_PARTNER_FOR_OP, {"id": "org:partner", "for": "org:customer_a"}),
+    Denial(
+        "Mutation.removePartner", "admin_a_sub", REMOVE_PARTNER_FOR_OP, {"id": "org:partner", "for": "org:customer_a"}
+    ),
     Denial("Mutation.createApiToken", "viewer_a", CREATE_TOKEN_OP, {"roles": ["VIEWER"]}, "FORBIDDEN"),
     Denial("Mutation.createApiToken", "keys_a", CREATE_TOKEN_OP, {"roles": ["OTC_ADMIN"]}, "FORBIDDEN"),
     Denial("Mutation.revokeApiToken", "admin_b", REVOKE_TOKEN_OP, {"id": "token:keys_a"}),
