@@ -137,6 +137,10 @@ class KeyStore:
                     raise Sealed() from None
             self._ring = None
 
+    def rotation_lock_path(self) -> Path:
+        """The file a KEK rotation locks on a single host (SQLite; PostgreSQL uses an advisory lock)."""
+        return Path(self._settings.data_dir) / "kek-rotation.lock"
+
     def resolver(self) -> FollowingRing:
         """What a key operation opens keys with: this ring, read again when a key names a version it lacks."""
         return FollowingRing(self)

@@ -421,6 +421,30 @@ async def test_keys_imported_while_a_kek_rotation_runs_are_stored_under_the_new_
     assert opened.reveal().hex() == APP_KEY
 
 
+@pytest.mark.skipif(TEST_DB == "postgres", reason="PostgreSQL: the advisory lock (the test before)")
+async def test_a_second_kek_rotation_on_one_host_is_refused_while_one_runs(as_user, world, settings):
+    import fcntl
+
+    from crypto.kek import FileKek
+    from resolvers.keys import rotate_kek
+    from resolvers.keystore import KeyStore
+
+    # given: a rotation runs in another process on this host (it holds the rotation lock file)
+    await setup_catalog(as_user, world)
+    store = KeyStore(settings)
+    versions = [k.version for k in FileKek(settings.kek_path, create=False).versions()]
+    with open(store.rotation_lock_path(), "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        # when: a second one starts
+        with pytest.raises(KmsError) as refused:
+            await rotate_kek(store)
+    # then: refused before adding a version; once the first is done, a rotation runs
+    assert refused.value.code == "CONFLICT"
+    assert [k.version for k in FileKek(settings.kek_path, create=False).versions()] == versions
+    new, _count = await rotate_kek(KeyStore(settings))
+    assert new.version == versions[-1] + 1
+
+
 async def test_a_server_that_lacks_a_version_another_server_added_does_not_rotate(as_user, world, settings, tmp_path):
     import shutil
     from dataclasses import replace

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,18 +19,32 @@ from resolvers.keys.release import _CHUNK
 from resolvers.keystore import KeyStore, lacking, share, unknown_versions
 
 
+def _running() -> KmsError:
+    return KmsError("Another KEK rotation is running; try again when it has finished.", code="CONFLICT")
+
+
 @asynccontextmanager
-async def _alone() -> AsyncIterator[None]:
+async def _alone(store: KeyStore) -> AsyncIterator[None]:
     """Refuse a second rotation while one runs: two would each rewrap the keys under their own new version,
-    undoing each other's work pass after pass. PostgreSQL: an advisory lock, held on one connection for the
-    whole rotation (every host shares the database). SQLite serves one host, where the key file's own lock
-    orders the versions; two rotations there still take turns on the database's single writer."""
+    undoing each other's work pass after pass, and one would stop on keys under a version its ring lacks.
+    PostgreSQL: an advisory lock, held on one connection for the whole rotation (every host shares the
+    database). SQLite serves one host: a lock on a file in the data directory."""
     if db.dialect() != "postgres":
-        yield
+        path = store.rotation_lock_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise _running() from None
+            yield
+        finally:
+            os.close(fd)  # (which releases the lock)
         return
     async with connections.get("default").acquire_connection() as connection:
         if not await connection.fetchval("SELECT pg_try_advisory_lock($1)", db.AdvisoryLock.KEK_ROTATION):
-            raise KmsError("Another KEK rotation is running; try again when it has finished.", code="CONFLICT")
+            raise _running()
         try:
             yield
         finally:
@@ -50,7 +66,7 @@ async def rotate_kek(store: KeyStore, *, batch: int = _CHUNK) -> tuple[Kek, int]
     number of keys rewrapped. Keys stored meanwhile go in under the new version, or are committed before
     the passes (see _writers_done); the loop ends when none is left under an old version. One rotation at a
     time (CONFLICT otherwise)."""
-    async with _alone():
+    async with _alone(store):
         return await _rotate(store, batch)
 
 
