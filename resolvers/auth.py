@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -18,6 +19,7 @@ from crypto import passwords, tokens, totp
 from crypto.secret import SecretBytes
 from models import db
 from models.auth import Session
+from models.invites import AccountToken
 from models.organisations import Organisation
 from models.tokens import ApiToken
 from models.users import User
@@ -318,12 +320,43 @@ class OtpSetup:
     uri: str  # otpauth://, for a QR code
 
 
-async def start_otp_setup(actor: Actor, password: str, server: SecretBytes, issuer: str) -> OtpSetup:
+@asynccontextmanager
+async def _asked_again(user: User, policy: SessionPolicy) -> AsyncIterator[None]:
+    """A password (and code) asked again of a signed-in caller is counted against the account like a login,
+    so a stolen session or token cannot guess it without limit, and a locked account refuses it too. The
+    block checks the secrets; when it passes, the attempt gives its count back."""
+    key = _account_key(user.email)
+    window = await ratelimit.hit(key, policy.login_window_seconds)
+    if window.count > policy.login_account_limit:
+        raise KmsError(
+            "Too many failed attempts. The account is locked for a while.",
+            code="ACCOUNT_LOCKED",
+            retryAfter=window.retry_after,
+        )
+    try:
+        yield
+    except KmsError as error:
+        if error.code not in ("INVALID_CREDENTIALS", "OTP_INVALID"):
+            await ratelimit.give_back(key)  # not a guess (a weak new password, say)
+        else:
+            await _failed_login(user, reason="asked again")
+        raise
+    await ratelimit.give_back(key)
+
+
+async def _password_again(user: User, password: str, message: str = "The password is wrong.") -> None:
+    if not await passwords.verify_password(password, user.password_hash):
+        raise KmsError(message, code="INVALID_CREDENTIALS")
+
+
+async def start_otp_setup(
+    actor: Actor, password: str, server: SecretBytes, issuer: str, policy: SessionPolicy
+) -> OtpSetup:
     """A new secret for the caller's authenticator app; it takes effect once a code from it is confirmed.
     The password is asked again: an open session alone must not be enough to bind a second factor."""
-    user = await User.get(id=actor.user_id)
-    if not await passwords.verify_password(password, user.password_hash):
-        raise KmsError("The password is wrong.", code="INVALID_CREDENTIALS")
+    user = await User.get(id=actor.user_id).select_related("organisation")
+    async with _asked_again(user, policy):
+        await _password_again(user, password)
     if user.otp_enabled_at is not None:
         raise KmsError("A second factor is already set up. Turn it off first.", code="CONFLICT")
     secret = totp.new_secret()
@@ -354,15 +387,15 @@ async def confirm_otp_setup(actor: Actor, code: str, server: SecretBytes) -> Use
     return await User.get(id=user.id)
 
 
-async def disable_otp(actor: Actor, password: str, code: str, server: SecretBytes) -> User:
+async def disable_otp(actor: Actor, password: str, code: str, server: SecretBytes, policy: SessionPolicy) -> User:
     """Turn the caller's second factor off, with the password and a current code."""
-    user = await User.get(id=actor.user_id)
-    if not await passwords.verify_password(password, user.password_hash):
-        raise KmsError("The password is wrong.", code="INVALID_CREDENTIALS")
-    if user.otp_enabled_at is None:
-        raise KmsError("No second factor is set up.", code="CONFLICT")
-    if not await _use_otp(user, code, server):
-        raise KmsError("The one-time code is wrong or was used already.", code="OTP_INVALID")
+    user = await User.get(id=actor.user_id).select_related("organisation")
+    async with _asked_again(user, policy):
+        await _password_again(user, password)
+        if user.otp_enabled_at is None:
+            raise KmsError("No second factor is set up.", code="CONFLICT")
+        if not await _use_otp(user, code, server):
+            raise KmsError("The one-time code is wrong or was used already.", code="OTP_INVALID")
     async with in_transaction():
         await User.filter(id=user.id).update(otp_secret=None, otp_enabled_at=None, otp_last_step=None)
         await audit.record("otp.disabled", actor, target=f"user:{user.id}")
@@ -396,8 +429,8 @@ async def change_password(actor: Actor, current: str, new: str, policy: SessionP
     """Change the caller's own password: every session of the user ends, and a browser caller gets a
     fresh one. Returns the user and the new cookie (None for API tokens)."""
     user = await User.get(id=actor.user_id).select_related("organisation")
-    if not await passwords.verify_password(current, user.password_hash):
-        raise KmsError("The current password is wrong.", code="INVALID_CREDENTIALS")
+    async with _asked_again(user, policy):
+        await _password_again(user, current, "The current password is wrong.")
     if current == new:
         raise KmsError(
             "The new password must differ from the current one.",
@@ -432,4 +465,6 @@ async def set_password_hash(user: User, password_hash: str, *, must_change: bool
     user.password_changed_at = _now()
     await user.save(update_fields=["password_hash", "must_change_password", "password_changed_at"])
     await Session.filter(user_id=user.id).delete()
+    # reset links mailed before no longer set a password (one in a compromised mailbox would undo this)
+    await AccountToken.filter(user_id=user.id, purpose="RESET_PASSWORD", used_at__isnull=True).update(used_at=_now())
     await outbox.notify_password_changed(user)  # in the caller's transaction, like the change itself

@@ -88,9 +88,10 @@ class Mutation:
     @strawberry.mutation(extensions=requires(allow_pending=True))
     async def change_password(self, info: Info, current_password: str, new_password: str) -> UserType:
         context: Context = info.context
-        user, cookie = await auth.change_password(
-            context.require_actor(), current_password, new_password, context.session_policy
-        )
+        actor = context.require_actor()
+        if actor.via != "session":  # a token (perhaps a viewer's) must not take over its creator's account
+            raise Forbidden("Passwords are changed in the console, not with an API token.")
+        user, cookie = await auth.change_password(actor, current_password, new_password, context.session_policy)
         if cookie:
             _set_cookie(context, cookie)
         return UserType.of(user)
@@ -103,7 +104,11 @@ class Mutation:
     async def start_otp_setup(self, info: Info, password: str) -> OtpSetup:
         context: Context = info.context
         setup = await auth.start_otp_setup(
-            _browser_actor(context), password, keystore.server_secret(context.settings), OTP_ISSUER
+            _browser_actor(context),
+            password,
+            keystore.server_secret(context.settings),
+            OTP_ISSUER,
+            context.session_policy,
         )
         return OtpSetup(secret=setup.secret, uri=setup.uri)
 
@@ -116,7 +121,8 @@ class Mutation:
     @strawberry.mutation(extensions=requires(), description="Turn your second factor off (password and a code).")
     async def disable_otp(self, info: Info, password: str, code: str) -> UserType:
         context: Context = info.context
-        user = await auth.disable_otp(_browser_actor(context), password, code, keystore.server_secret(context.settings))
+        server = keystore.server_secret(context.settings)
+        user = await auth.disable_otp(_browser_actor(context), password, code, server, context.session_policy)
         return UserType.of(user)
 
     @strawberry.mutation(

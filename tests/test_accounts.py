@@ -88,6 +88,20 @@ async def test_one_used_reset_link_retires_the_others(client, world, smtp):
     assert await client().code(RESET, {"t": token_in(first, "reset-password"), "p": NEW_PASSWORD}) == "TOKEN_INVALID"
 
 
+async def test_a_password_set_another_way_retires_open_reset_links(as_user, world, client, smtp):
+    # given: a reset link sits in the mailbox (perhaps a compromised one)
+    await client().ok(REQUEST, {"e": "keys_a@example.com"})
+    (mail,) = await deliver(smtp)
+    # when: an administrator sets a new password
+    admin = await as_user("admin_a")
+    await admin.ok(SET_PASSWORD, {"id": str(world.users["keys_a"].id), "p": NEW_PASSWORD})
+    # then: the old link no longer overwrites it
+    assert await client().code(RESET, {"t": token_in(mail, "reset-password"), "p": "Another-Try-2026!x"}) == (
+        "TOKEN_INVALID"
+    )
+    assert await client().login("keys_a@example.com", NEW_PASSWORD)
+
+
 async def test_every_password_change_is_mailed(as_user, world, smtp):
     # own change
     api = await as_user("keys_a")

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise.expressions import F
 
 from crypto import totp
+from crypto.passwords import verify_password as passwords_verify
 from crypto.secret import SecretBytes
 from models.audit import AuditEvent
 from models.auth import RateLimit, Session
@@ -82,6 +83,35 @@ async def test_account_locks_after_repeated_failures_even_for_unknown_emails(cli
             f'mutation {{ login(email: "admin_a@example.com", password: "{PASSWORD}") {{ user {{ id }} }} }}'
         )
     )["extensions"]["code"] == "ACCOUNT_LOCKED"
+
+
+async def test_a_password_asked_again_is_counted_like_a_login(as_user, client, world, settings):
+    # given: a signed-in session (stolen, say) guessing the password through changePassword
+    api = await as_user("keys_a")
+    for _ in range(settings.login_account_limit):
+        assert await api.code(CHANGE, {"c": "Guess-1234567!", "n": NEW_PASSWORD}) == "INVALID_CREDENTIALS"
+    # then: the account is locked there and at the login, even for the right password
+    locked = await api.error(CHANGE, {"c": PASSWORD, "n": NEW_PASSWORD})
+    assert locked["extensions"]["code"] == "ACCOUNT_LOCKED"
+    assert await client().code(LOGIN_AS % ("keys_a@example.com", PASSWORD)) == "ACCOUNT_LOCKED"
+    assert await api.code(START_OTP, {"p": PASSWORD}) == "ACCOUNT_LOCKED"
+    assert await AuditEvent.filter(action="login.failed").count() == settings.login_account_limit
+    # and the password did not change
+    user = await User.get(email="keys_a@example.com")
+    assert await passwords_verify(PASSWORD, user.password_hash)
+
+
+async def test_a_right_password_asked_again_does_not_count(as_user, settings):
+    api = await as_user("keys_a")
+    for _ in range(settings.login_account_limit + 2):
+        await api.ok(START_OTP, {"p": PASSWORD})
+
+
+async def test_an_api_token_cannot_change_its_creators_password(as_user, client):
+    admin = await as_user("admin_a")
+    created = await admin.ok('mutation { createApiToken(input: {name: "ci", roles: [VIEWER]}) { token } }')
+    api = client(headers={"Authorization": f"Bearer {created['createApiToken']['token']}"})
+    assert await api.code(CHANGE, {"c": PASSWORD, "n": NEW_PASSWORD}) == "FORBIDDEN"
 
 
 async def test_a_lock_lifts_when_its_window_ends_and_a_login_starts_the_count_again(client, world, settings):
