@@ -243,22 +243,34 @@ def _placeholders_of(email_type: str) -> dict[str, str]:
         raise TemplateInvalid(f"Unknown email type '{email_type}'. Known types: {', '.join(EMAIL_TYPES)}.") from None
 
 
+# What a deeply nested template raises while Jinja parses it or Python compiles it: recursion, "too many
+# levels of indentation" (IndentationError, a SyntaxError), "too many nested parentheses" (SyntaxError).
+_TOO_DEEP = (RecursionError, SyntaxError, MemoryError)
+# Levels of the parsed template (tags, expressions, operands); the system templates need 2.
+_MAX_NESTING: Final = 40
+
+
 def _check_source(part: str, source: str, allowed: Mapping[str, str]) -> None:
     """Parse one template source and refuse syntax errors, unknown placeholders and unsafe constructs."""
     try:
         tree = _HTML_ENV.parse(source)
     except TemplateSyntaxError as exc:
         raise TemplateInvalid(f"{part}, line {exc.lineno}: syntax error: {_sentence(exc)}") from None
-    except RecursionError:
+    except _TOO_DEEP:
         raise TemplateInvalid(f"{part}: the template is nested too deeply.") from None
     # The allowlist walk comes first: find_undeclared_variables compiles the tree and would trip over an
     # unknown filter with a less helpful message.
-    stack: list[nodes.Node] = [tree]
+    stack: list[tuple[nodes.Node, int]] = [(tree, 0)]
     while stack:
-        node = stack.pop()
+        node, depth = stack.pop()
+        if depth > _MAX_NESTING:  # compiling deep trees costs time growing far faster than their size
+            raise TemplateInvalid(f"{part}: the template is nested too deeply.")
         _check_node(part, node)
-        stack.extend(node.iter_child_nodes())
-    unknown = sorted(find_undeclared_variables(tree) - allowed.keys())
+        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+    try:
+        unknown = sorted(find_undeclared_variables(tree) - allowed.keys())
+    except _TOO_DEEP:  # Jinja compiles to Python, whose parser has its own depth limits
+        raise TemplateInvalid(f"{part}: the template is nested too deeply.") from None
     if unknown:
         raise TemplateInvalid(
             f"{part}: unknown placeholder{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}. "
@@ -424,6 +436,8 @@ def _compile(email_type: str, subject: str, body: str) -> _Compiled:
         return _Compiled(cleaned, _TEXT_ENV.from_string(subject), _HTML_ENV.from_string(cleaned))
     except TemplateSyntaxError as exc:
         raise TemplateInvalid(f"Line {exc.lineno}: {_sentence(exc)}") from None
+    except _TOO_DEEP:
+        raise TemplateInvalid("The template is nested too deeply.") from None
 
 
 def render(
@@ -460,12 +474,22 @@ def render(
     except SecurityError as exc:  # unreachable after validation; kept as a second line of defence
         raise TemplateInvalid(f"Unsafe template: {exc}.") from None
     fragment = _SEND_CLEANER.clean(fragment)
-    subject_text = " ".join(subject_text.split())
+    subject_text = _fitted(" ".join(subject_text.split()))
     return RenderedEmail(
         subject=subject_text,
         html=wrap_document(fragment, title=subject_text, language=language),
         text=html_to_text(fragment),
     )
+
+
+def _fitted(subject: str) -> str:
+    """A rendered subject cut to MAX_SUBJECT_LENGTH: the template has that limit, but its values (a name of
+    200 characters, a link) can make the subject longer, and the mail must still go out."""
+    if len(subject) <= MAX_SUBJECT_LENGTH:
+        return subject
+    cut = subject[: MAX_SUBJECT_LENGTH - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > MAX_SUBJECT_LENGTH // 2 else cut).rstrip() + "…"
 
 
 def preview(email_type: str, subject: str, body: str, *, language: str = DEFAULT_LANGUAGE) -> RenderedEmail:

@@ -377,3 +377,17 @@ def test_render_refuses_invalid_templates() -> None:
         render(RESET, "Reset", "{{ user_name.__class__ }}", RESET_VALUES)
     with pytest.raises(TemplateInvalid):
         preview(RESET, "Reset", "{% include 'x' %}")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<p>" + "{% if user_name %}" * 120 + "x" + "{% endif %}" * 120 + "</p>",
+        "<p>{% if " + "not " * 250 + "user_name %}x{% endif %}</p>",
+        "<p>{% if " + " and ".join(["user_name"] * 1000) + " %}x{% endif %}</p>",
+    ],
+    ids=["nested ifs", "a chain of nots", "a long and"],
+)
+def test_a_template_nested_too_deeply_is_refused_not_crashed(body: str) -> None:
+    with pytest.raises(TemplateInvalid, match="nested too deeply"):
+        validate_template(RESET, "Reset", body)

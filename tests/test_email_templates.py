@@ -242,3 +242,18 @@ async def test_key_managers_cannot_manage_templates(as_user, world, operation):
 
 async def test_anonymous_callers_cannot_list_templates(client, world):
     assert await client().code(LIST) == "UNAUTHENTICATED"
+
+
+async def test_a_subject_that_renders_too_long_is_cut_and_the_mail_still_goes(as_user, client, world):
+    from models.outbox import OutboxMessage
+
+    # given: an active copy whose subject (under the 500-character limit) renders far longer
+    api = await as_user("admin_a")
+    copy = await copy_of(api)
+    await api.ok(UPDATE, {"id": copy["id"], "input": {"subject": "{{ action_link }} " * 27}})
+    await api.ok(ACTIVATE, {"id": copy["id"]})
+    # when: a reset is requested for a user of that organisation
+    assert (await client().ok(RESET, {"e": "keys_a@example.com"}))["requestPasswordReset"] is True
+    # then: the mail is queued with a subject cut to the limit
+    [mail] = await OutboxMessage.filter(to="keys_a@example.com")
+    assert len(mail.subject) <= 500 and mail.subject.endswith("…")
