@@ -18,10 +18,11 @@ export const ACTIONS = [
   "batch.accepted", "batch.created", "batch.take_refused", "batch.withdrawn", "devices.claimed",
   "devices.imported", "devices.labelled", "email_template.activated", "email_template.copied",
   "email_template.deleted", "email_template.test_sent", "email_template.updated", "invite.accepted",
-  "invite.cancelled", "invite.created", "invite.sent", "key.verified", "keys.downloaded", "keys.released", "login.failed",
-  "login.succeeded", "logout", "organisation.created", "organisation.updated", "otp.disabled", "otp.enabled",
-  "otp.reset", "partner.added", "partner.removed", "password.changed", "password.set", "token.created",
-  "token.revoked", "user.created", "user.updated",
+  "invite.cancelled", "invite.created", "invite.sent", "key.verified", "keys.downloaded", "keys.released",
+  "login.failed", "login.succeeded", "logout", "mail.failed", "mail.sent", "organisation.created",
+  "organisation.updated", "otp.disabled", "otp.enabled", "otp.reset", "partner.added", "partner.removed",
+  "password.changed", "password.reset", "password.reset_requested", "password.set", "token.created",
+  "token.revoked", "user.created", "user.email_change_requested", "user.email_confirmed", "user.updated",
 ];
 
 /** Date and time to the second, in the language's format (audit events are often seconds apart). */
