@@ -428,7 +428,8 @@ def _compile(email_type: str, subject: str, body: str) -> _Compiled:
         raise TemplateInvalid(f"Subject: at most {MAX_SUBJECT_LENGTH} characters are allowed.")
     if len(body) > MAX_BODY_LENGTH:
         raise TemplateInvalid(f"Body: at most {MAX_BODY_LENGTH} characters are allowed.")
-    _check_source("Subject", subject, allowed)
+    # A subject stays in the outbox after the mail is sent; the single-use link goes in the body only.
+    _check_source("Subject", subject, {k: v for k, v in allowed.items() if k != "action_link"})
     _check_source("Body", body, allowed)
     cleaned = sanitise_body(body)
     _check_source("Body", cleaned, allowed)

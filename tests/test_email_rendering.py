@@ -391,3 +391,9 @@ def test_render_refuses_invalid_templates() -> None:
 def test_a_template_nested_too_deeply_is_refused_not_crashed(body: str) -> None:
     with pytest.raises(TemplateInvalid, match="nested too deeply"):
         validate_template(RESET, "Reset", body)
+
+
+def test_the_link_cannot_be_in_the_subject() -> None:
+    # (a subject is kept in the outbox after sending; a reset or invite link is single-use and secret)
+    with pytest.raises(TemplateInvalid, match="unknown placeholder action_link"):
+        validate_template(RESET, "Reset: {{ action_link }}", "<p>{{ action_link }}</p>")
