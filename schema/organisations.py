@@ -99,6 +99,13 @@ class Query:
         return Connection.of(page, [OrganisationType.of(o) for o in page.nodes])
 
 
+# Whose partner links addPartner and removePartner change.
+ForOrganisation = Annotated[
+    strawberry.ID | None,
+    strawberry.argument(description="Whose partner: the caller's organisation (default) or one below it."),
+]
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation(extensions=requires(Permission.MANAGE_ORGANISATIONS))
@@ -128,10 +135,7 @@ class Mutation:
         self,
         info: Info,
         organisation_id: strawberry.ID,
-        for_organisation_id: Annotated[
-            strawberry.ID | None,
-            strawberry.argument(description="Whose partner: the caller's organisation (default) or one below it."),
-        ] = None,
+        for_organisation_id: ForOrganisation = None,
     ) -> OrganisationType:
         actor = info.context.require_actor()
         partner = await organisations.add_partner(actor, organisation_id, for_organisation_id)
@@ -142,9 +146,6 @@ class Mutation:
         self,
         info: Info,
         organisation_id: strawberry.ID,
-        for_organisation_id: Annotated[
-            strawberry.ID | None,
-            strawberry.argument(description="Whose partner: the caller's organisation (default) or one below it."),
-        ] = None,
+        for_organisation_id: ForOrganisation = None,
     ) -> bool:
         return await organisations.remove_partner(info.context.require_actor(), organisation_id, for_organisation_id)
