@@ -23,7 +23,7 @@ from models.users import User
 from resolvers import _scope, audit, outbox, ratelimit
 from resolvers.actor import Actor
 from resolvers.devices import BATCH_COLUMNS, LABEL, BatchRow, Fetch, _uuid
-from resolvers.errors import BadInput, Forbidden, KmsError, NotFound, duplicate_of
+from resolvers.errors import KEY_LIKE, BadInput, Forbidden, KmsError, NotFound, duplicate_of
 from resolvers.pagination import Page, paginate
 from settings import Settings
 
@@ -443,15 +443,12 @@ async def take_ownership(actor: Actor, reference: str, label: str | None) -> Bat
     return await BatchReference.get(id=batch.id)
 
 
-_KEY_LIKE = re.compile(r"[0-9A-Fa-f]{16,}")
-
-
 async def _take_refused(actor: Actor, reference: str, reason: str) -> None:
     """A take-ownership attempt that found no batch: references work like claim codes, so guesses leave a
     trace in the caller's organisation: what was typed, cut to a reference's length, unless it looks like
     key material pasted into the wrong field (audit details never hold keys)."""
     typed = reference.strip()[:100]
-    details = {"reference": "(withheld: it looks like a key)" if _KEY_LIKE.search(typed) else typed, "reason": reason}
+    details = {"reference": "(withheld: it looks like a key)" if KEY_LIKE.search(typed) else typed, "reason": reason}
     await audit.record("batch.take_refused", actor, details=details)
 
 

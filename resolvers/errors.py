@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+# What key material looks like inside text: a run of hex digits as long as a key (a DES key has 16). Errors
+# and audit details that may quote what a user typed drop such runs.
+KEY_LIKE = re.compile(r"[0-9A-Fa-f]{16,}")
 
 
 class KmsError(Exception):

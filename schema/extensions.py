@@ -37,7 +37,7 @@ from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.schema import validate_document
 
-from resolvers.errors import KmsError, lost_to_concurrent_change
+from resolvers.errors import KEY_LIKE, KmsError, lost_to_concurrent_change
 from resolvers.pagination import MAX_PAGE_SIZE
 from resolvers.roles import Permission
 from schema.lru import Lru
@@ -58,8 +58,6 @@ _QUOTED_VALUE = re.compile(
 _ENUM_VALUE = re.compile(r"^Value .* does not exist in ('\w+') enum\.", re.S)
 _REPRESENT = re.compile(r"(cannot represent (?:an? )?\w{1,40}): .*$", re.S)  # strawberry's scalars
 _TOKEN = re.compile(r"\b((?:found|Unexpected) (?:Name|String|BlockString|Int|Float))\b.*$", re.S)  # syntax errors
-# and wherever a message quotes input in a way not foreseen above: no run of hex digits as long as a key
-_HEX_RUN = re.compile(r"[0-9A-Fa-f]{16,}")
 
 
 def without_values(message: str) -> str:
@@ -72,7 +70,8 @@ def without_values(message: str) -> str:
     cut = _QUOTED_VALUE.search(message)
     if cut:
         message = message[: cut.start()].rstrip(" .,;") + "."
-    return _HEX_RUN.sub("…", prefix + message)
+    # and wherever a message quotes input in a way not foreseen above: no run of hex digits as long as a key
+    return KEY_LIKE.sub("…", prefix + message)
 
 
 def public_error(error: GraphQLError, request_id: str) -> GraphQLError:
