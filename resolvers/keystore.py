@@ -259,9 +259,11 @@ async def _shared() -> dict[tuple[str, int], str]:
 
 async def unknown_versions(store: KeyStore) -> list[tuple[str, int]]:
     """The KEK versions the servers registered that this server's ring lacks (another server rotated, and
-    its key file, token or KMS_KEK has not reached this one yet)."""
+    its key file, token or KMS_KEK has not reached this one yet). Raises Sealed when a version held here is
+    registered under another key (_held_to_registry)."""
+    shared = await _held_to_registry(store)
     held = {(kek.kek_id, kek.version) for kek in store.ring().keks()}
-    return sorted(set(await _shared()) - held)
+    return sorted(set(shared) - held)
 
 
 def lacking(missing: list[tuple[str, int]], what: str) -> KmsError:
@@ -293,8 +295,7 @@ async def opening_ring(store: KeyStore) -> FollowingRing:
     reached yet would fail on the keys rewrapped under the new version: it refuses before a release is
     recorded or a download link used up. Raises Sealed when no KEK is configured or one is not the servers'."""
     ring = store.resolver()
-    held = {(kek.kek_id, kek.version) for kek in store.ring().keks()}
-    missing = sorted(set(await _held_to_registry(store)) - held)
+    missing = await unknown_versions(store)
     if missing:
         raise lacking(missing, "nothing was released.")
     return ring
@@ -312,8 +313,7 @@ async def storing_kek(store: KeyStore, sealed_with: Kek) -> Kek:
     if db.dialect() == "postgres":
         await db.pg_fetch("SELECT pg_advisory_xact_lock_shared($1)", db.AdvisoryLock.KEY_WRITE)
     shared = await _held_to_registry(store)
-    newest = max((v for k, v in shared if k == sealed_with.kek_id), default=None)
-    if newest is None or (newest <= sealed_with.version and (sealed_with.kek_id, sealed_with.version) not in shared):
+    if (sealed_with.kek_id, sealed_with.version) not in shared:
         # a rotation here wrote its version to the key file but did not register it (it failed half-way):
         # another server may yet register a different key under that number
         raise KmsError(
@@ -321,7 +321,8 @@ async def storing_kek(store: KeyStore, sealed_with: Kek) -> Kek:
             "servers (a rotation did not finish): run `kms rotate-kek` again here; nothing was stored.",
             code="CONFLICT",
         )
-    if newest <= sealed_with.version:
+    newest = max(v for k, v in shared if k == sealed_with.kek_id)
+    if newest == sealed_with.version:
         return sealed_with
     kek = store.current()  # the key file is read again when it changed
     if (kek.kek_id, kek.version) != (sealed_with.kek_id, newest):
