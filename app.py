@@ -319,8 +319,9 @@ async def ready(request: Request) -> Response:
     return JSONResponse({"status": "ready"})
 
 
-# What a multipart request may carry besides its file: the operation (query and variables) and the map.
-_MULTIPART_FIELDS_BYTES = 256 * 1024
+# What a multipart request may carry besides its file: the operation (the form parser takes at most 1 MiB
+# for it, typed serial numbers included) and the map.
+_MULTIPART_FIELDS_BYTES = 1024 * 1024 + 64 * 1024
 
 
 async def _body_within(request: Request, receive: Receive, limit: int) -> bytes | None:

@@ -235,6 +235,11 @@ async def test_an_upload_over_the_limit_is_refused_before_it_is_parsed(as_user, 
     # a body that says how long it is: refused on its Content-Length
     big = await upload(admin_a, "big.txt", b"1 " * (3 * 1024 * 1024), target)
     assert big.status_code == 413 and big.json()["errors"][0]["extensions"]["code"] == "FILE_TOO_LARGE"
+    # a file of the largest size with as many typed serial numbers as the operation's part may hold (1 MiB)
+    # passes, and is refused, as it should be, only for its unknown serials
+    typed = [f"{i:064d}" for i in range(14_000)]
+    full = await upload(admin_a, "max.txt", b"1 " * (2 * 1024 * 1024), target, serialNumbers=typed)
+    assert full.status_code == 200 and full.json()["errors"][0]["extensions"]["code"] == "DEVICE_NOT_FOUND"
     # a body sent in chunks without a length: refused once it has passed the limit
     boundary = "kmsboundary"
     operations = {"query": CREATE, "variables": {"in": {"reference": "BR-X", "organisationId": target, "file": None}}}
