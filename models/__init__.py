@@ -8,6 +8,7 @@ MODEL_MODULES = [
     "models.audit",
     "models.email_templates",
     "models.invites",
+    "models.accounts",
     "models.outbox",
     "models.devices",
     "models.keys",

@@ -1,7 +1,8 @@
 """Accounts by mail: password reset links and confirmation of a changed email address.
 
 Reset and confirmation tokens are random (``crypto.tokens.new_token``), stored only as digests, single use
-and short-lived. ``request_password_reset`` answers the same whether the address belongs to somebody or not.
+and short-lived. ``request_password_reset`` answers the same, after the same work, whether the address belongs
+to somebody or not: it only queues the request, and the mail worker looks the address up.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from crypto import tokens
+from models.accounts import PasswordResetRequest
 from models.invites import AccountToken
 from models.organisations import Organisation
 from models.users import User
@@ -32,6 +34,9 @@ RESET_PREFIX: Final = "kms_rst"
 CONFIRM_PREFIX: Final = "kms_cfm"
 # Reset mails per account and hour: enough for a person, too few to flood an inbox.
 RESET_MAILS_PER_HOUR: Final = 5
+# Reset requests per client address and hour: the queue's bound against one caller's flood.
+RESET_REQUESTS_PER_CLIENT: Final = 30
+ADDRESS_MAX: Final = 320
 
 
 class TokenInvalid(KmsError):
@@ -58,27 +63,56 @@ async def _audit_for(action: str, user: User, actor: Actor | None = None, **deta
     )
 
 
-async def request_password_reset(settings: Settings, email: str) -> bool:
-    """Mail a single-use reset link if the address belongs to an active user. Always True."""
+async def request_password_reset(settings: Settings, email: str, client_address: str | None) -> bool:
+    """Queue a reset request; the mail worker mails a link if the address belongs to an active user
+    (``prepare_reset_mails``). Always True, and the same work whatever the address: nothing here looks it up,
+    so neither the answer nor its time tells whether somebody has an account."""
     address = email.strip().lower()
-    user = await User.get_or_none(email=address, is_active=True) if address else None
-    if user is None:
+    if not address or len(address) > ADDRESS_MAX:
         return True
-    throttle = await ratelimit.hit("reset-mail:" + hashlib.sha256(address.encode()).hexdigest(), 3600)
-    if throttle.count > RESET_MAILS_PER_HOUR:
-        return True  # the same answer: a caller learns nothing, the inbox is not flooded
-    token, digest = tokens.new_token(RESET_PREFIX)
-    expires_at = datetime.now(UTC) + RESET_TTL
-    async with in_transaction():
-        await AccountToken.create(user=user, purpose=RESET_PASSWORD, digest=digest, expires_at=expires_at)
-        await outbox.mail_user(
-            "RESET_PASSWORD",
-            user,
-            {"action_link": _link(settings, "reset-password", token), "expires_at": outbox.format_time(expires_at)},
-            settings=settings,
-        )
-        await _audit_for("password.reset_requested", user)
+    if client_address is not None:
+        window = await ratelimit.hit("reset-request:" + client_address, 3600)
+        if window.count > RESET_REQUESTS_PER_CLIENT:
+            return True  # the same answer; the queue is not flooded from one address
+    await PasswordResetRequest.create(address=address)
     return True
+
+
+async def prepare_reset_mails(settings: Settings, *, batch: int = 100) -> int:
+    """The mail worker's first step: turn queued reset requests into mails, each in one transaction with
+    taking the request off the queue. Returns how many requests were taken."""
+    taken = 0
+    for request in await PasswordResetRequest.all().limit(batch):
+        async with in_transaction():
+            # Of two workers that read the same request, only the one whose delete removes it goes on.
+            if not await PasswordResetRequest.filter(id=request.id).delete():
+                continue
+            taken += 1
+            await _mail_reset_link(settings, request)
+    return taken
+
+
+async def _mail_reset_link(settings: Settings, request: PasswordResetRequest) -> None:
+    """Mail a single-use reset link if the request is fresh and its address belongs to an active user."""
+    now = datetime.now(UTC)
+    if request.created_at <= now - RESET_TTL:
+        return  # a link mailed now would answer a request its sender has long given up on
+    user = await User.get_or_none(email=request.address, is_active=True)
+    if user is None:
+        return
+    throttle = await ratelimit.hit("reset-mail:" + hashlib.sha256(request.address.encode()).hexdigest(), 3600)
+    if throttle.count > RESET_MAILS_PER_HOUR:
+        return  # the inbox is not flooded
+    token, digest = tokens.new_token(RESET_PREFIX)
+    expires_at = now + RESET_TTL
+    await AccountToken.create(user=user, purpose=RESET_PASSWORD, digest=digest, expires_at=expires_at)
+    await outbox.mail_user(
+        "RESET_PASSWORD",
+        user,
+        {"action_link": _link(settings, "reset-password", token), "expires_at": outbox.format_time(expires_at)},
+        settings=settings,
+    )
+    await _audit_for("password.reset_requested", user)
 
 
 async def _consume(token: str, purpose: str) -> AccountToken:

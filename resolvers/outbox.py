@@ -330,11 +330,21 @@ async def _deliver(sender: Sender, row: OutboxMessage, max_attempts: int) -> boo
 
 
 async def deliver_due(
-    sender: Sender, *, batch: int = 20, now: datetime | None = None, max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    sender: Sender,
+    *,
+    batch: int = 20,
+    now: datetime | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    settings: Settings | None = None,
 ) -> int:
-    """Claim up to ``batch`` due mails, send them and record the outcome; returns how many were claimed.
-    Leases and retries are timed by the database's clock (``now`` stands in for it in tests): the workers of
-    hosts whose clocks differ still agree on whose lease has run out."""
+    """Turn queued password-reset requests into mails, then claim up to ``batch`` due mails, send them and
+    record the outcome; returns how many mails were claimed. Leases and retries are timed by the database's
+    clock (``now`` stands in for it in tests): the workers of hosts whose clocks differ still agree on whose
+    lease has run out."""
+    # Imported here: resolvers.accounts queues its mails through this module.
+    from resolvers import accounts
+
+    await accounts.prepare_reset_mails(settings or load())
     rows = await _claim(batch, now or await db.clock())
     for row in rows:
         await _deliver(sender, row, max_attempts)
@@ -348,7 +358,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event, *, sender: Sender 
     batch = 20
     while not stop.is_set():
         try:
-            claimed = await deliver_due(sender, batch=batch, max_attempts=settings.mail_max_attempts)
+            claimed = await deliver_due(
+                sender, batch=batch, max_attempts=settings.mail_max_attempts, settings=settings
+            )
         except Exception:  # the database may be away for a moment; the worker must outlive that
             log.exception("mail worker: delivery round failed")
             claimed = 0

@@ -16,7 +16,7 @@ class Mutation:
         extensions=anyone(), description="Mails a single-use reset link if the address is known; always true."
     )
     async def request_password_reset(self, info: Info, email: str) -> bool:
-        return await accounts.request_password_reset(info.context.settings, email)
+        return await accounts.request_password_reset(info.context.settings, email, info.context.client_address)
 
     @strawberry.mutation(extensions=anyone())
     async def reset_password(self, info: Info, token: str, new_password: str) -> bool:

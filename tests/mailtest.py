@@ -59,7 +59,7 @@ def mails_to(server: SmtpServer, address: str) -> list[EmailMessage]:
 async def deliver_to_mailbox(settings: Settings) -> int:
     """What the mail worker does, once (the browser tests' server runs with KMS_MAIL_WORKER=off): every due
     mail of the outbox goes to the demo mailbox in ``settings.mailbox_dir``. Returns how many were sent."""
-    return await outbox.deliver_due(outbox.MailboxSender(Mailbox(settings.mailbox_dir)), batch=100)
+    return await outbox.deliver_due(outbox.MailboxSender(Mailbox(settings.mailbox_dir)), batch=100, settings=settings)
 
 
 async def mailbox_mails(settings: Settings, to: str) -> list[MailboxEntry]:

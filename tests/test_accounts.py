@@ -8,9 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from mailtest import deliver, mails_to, running_smtp, text_of, token_in
 
+from models.accounts import PasswordResetRequest
+from models.audit import AuditEvent
 from models.invites import AccountToken
 from models.outbox import OutboxMessage
 from models.users import User
+from resolvers import accounts
 from tests.conftest import PASSWORD
 
 REQUEST = "mutation($e: String!) { requestPasswordReset(email: $e) }"
@@ -53,9 +56,9 @@ async def test_reset_link_works_once(client, world, smtp):
 
 async def test_reset_link_expires_after_an_hour(client, world, smtp):
     await client().ok(REQUEST, {"e": "keys_a@example.com"})
+    (mail,) = await deliver(smtp)
     row = await AccountToken.get(user_id=world.users["keys_a"].id)
     assert timedelta(minutes=59) < row.expires_at - datetime.now(UTC) <= timedelta(hours=1)
-    (mail,) = await deliver(smtp)
     await AccountToken.filter(id=row.id).update(expires_at=datetime.now(UTC) - timedelta(seconds=1))
     assert await client().code(RESET, {"t": token_in(mail, "reset-password"), "p": NEW_PASSWORD}) == "TOKEN_INVALID"
 
@@ -63,13 +66,48 @@ async def test_reset_link_expires_after_an_hour(client, world, smtp):
 async def test_unknown_addresses_get_the_same_answer_and_no_mail(client, world, smtp):
     for email in ("ghost@example.com", "", "not an email"):
         assert (await client().ok(REQUEST, {"e": email}))["requestPasswordReset"] is True
-    assert await OutboxMessage.all().count() == 0
+    assert await deliver(smtp) == []
+    assert await OutboxMessage.all().count() == 0 and await PasswordResetRequest.all().count() == 0
 
 
-async def test_reset_mails_are_throttled_per_account(client, world):
+async def test_asking_does_the_same_work_for_a_known_and_an_unknown_address(client, world, settings):
+    """No lookup while the caller waits: a known address must not cost the answer a token, a mail and an
+    audit record that an unknown one does not (its time would tell which addresses have accounts)."""
+    tables = (AccountToken, OutboxMessage, AuditEvent, PasswordResetRequest)
+
+    async def rows() -> list[int]:
+        return [await table.all().count() for table in tables]
+
+    before = await rows()
+    await client().ok(REQUEST, {"e": "ghost@example.com"})
+    after_unknown = await rows()
+    await client().ok(REQUEST, {"e": "keys_a@example.com"})
+    after_known = await rows()
+    assert [b - a for a, b in zip(before, after_unknown, strict=True)] == [0, 0, 0, 1]
+    assert [b - a for a, b in zip(after_unknown, after_known, strict=True)] == [0, 0, 0, 1]
+    # the worker takes both requests off the queue and mails the known address only
+    assert await accounts.prepare_reset_mails(settings) == 2
+    assert [b - a for a, b in zip(after_known, await rows(), strict=True)] == [1, 1, 1, -2]
+
+
+async def test_reset_mails_are_throttled_per_account(client, world, settings):
     for _ in range(8):
         assert (await client().ok(REQUEST, {"e": "keys_a@example.com"}))["requestPasswordReset"] is True
+    await accounts.prepare_reset_mails(settings)
     assert await OutboxMessage.all().count() == 5
+
+
+async def test_reset_requests_are_bounded_per_client_address(client, world, settings):
+    for n in range(accounts.RESET_REQUESTS_PER_CLIENT + 5):
+        assert (await client().ok(REQUEST, {"e": f"ghost{n}@example.com"}))["requestPasswordReset"] is True
+    assert await PasswordResetRequest.all().count() == accounts.RESET_REQUESTS_PER_CLIENT
+
+
+async def test_a_request_the_worker_takes_after_an_hour_is_not_answered(client, world, settings, smtp):
+    await client().ok(REQUEST, {"e": "keys_a@example.com"})
+    await PasswordResetRequest.all().update(created_at=datetime.now(UTC) - timedelta(hours=1, seconds=1))
+    assert await deliver(smtp) == []
+    assert await PasswordResetRequest.all().count() == 0 and await AccountToken.all().count() == 0
 
 
 async def test_a_weak_password_does_not_use_up_the_link(client, world, smtp):
@@ -179,4 +217,5 @@ async def test_tokens_only_work_for_their_purpose(client, world, smtp):
 async def test_a_deactivated_user_cannot_reset(client, world, smtp):
     await User.filter(id=world.users["keys_a"].id).update(is_active=False)
     await client().ok(REQUEST, {"e": "keys_a@example.com"})
+    assert await deliver(smtp) == []
     assert await OutboxMessage.all().count() == 0

@@ -5,6 +5,7 @@ that fails the test on any script error, CSP violation or request leaving the se
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sys
 import tempfile
@@ -80,6 +81,13 @@ async def server(settings, tmp_path_factory) -> AsyncIterator[str]:
     """`kms serve` in a subprocess, on the test database and data directory (same KEK, same secret)."""
     async with start_server(settings, log_dir=tmp_path_factory.mktemp("server")) as base:
         yield base
+
+
+@pytest.fixture
+def worker_settings(settings, server):
+    """The settings of a mail worker beside `server` (which runs without one): the links of the mails it
+    writes, such as a requested password reset's, lead to that server."""
+    return dataclasses.replace(settings, public_url=server)
 
 
 @pytest.fixture

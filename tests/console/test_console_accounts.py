@@ -32,12 +32,12 @@ async def request_reset(page: Page, email: str) -> None:
     )
 
 
-async def test_forgot_password_mail_reset_and_login_with_the_new_password(page, world, settings):
+async def test_forgot_password_mail_reset_and_login_with_the_new_password(page, world, worker_settings):
     # given
     user = world.users["keys_a"]
     # when: "Forgot password?" on the login screen
     await request_reset(page, user.email)
-    mail = await delivered_mail(settings, user.email)
+    mail = await delivered_mail(worker_settings, user.email)
     link = link_in(mail, "reset-password")
     # then: the mailed link opens the reset screen with its token
     await page.goto(link)
@@ -76,15 +76,15 @@ async def test_forgot_password_mail_reset_and_login_with_the_new_password(page, 
     assert await passwords.verify_password(NEW_PASSWORD, (await User.get(id=user.id)).password_hash)
 
 
-async def test_an_unknown_address_gets_the_same_answer_and_no_mail(page, world, settings):
+async def test_an_unknown_address_gets_the_same_answer_and_no_mail(page, world, worker_settings):
     await request_reset(page, "nobody@example.com")
-    assert len(await mailbox_mails(settings, "nobody@example.com")) == 0
+    assert len(await mailbox_mails(worker_settings, "nobody@example.com")) == 0
 
 
-async def test_a_weak_password_keeps_the_reset_link_usable(page, world, settings):
+async def test_a_weak_password_keeps_the_reset_link_usable(page, world, worker_settings):
     user = world.users["viewer_a"]
     await request_reset(page, user.email)
-    link = link_in(await delivered_mail(settings, user.email), "reset-password")
+    link = link_in(await delivered_mail(worker_settings, user.email), "reset-password")
     await page.goto(link)
     # the rules are met, but the server also refuses common passwords and the email's name
     await page.get_by_label("New password", exact=True).fill("Viewer_a-2026-Meter!")
@@ -100,7 +100,7 @@ async def test_a_weak_password_keeps_the_reset_link_usable(page, world, settings
     assert await passwords.verify_password(NEW_PASSWORD, (await User.get(id=user.id)).password_hash)
 
 
-async def test_a_changed_email_address_is_confirmed_with_the_mailed_link(page, world, settings):
+async def test_a_changed_email_address_is_confirmed_with_the_mailed_link(page, world, worker_settings):
     # given: an admin changes the address of keys_a
     user = world.users["keys_a"]
     await login(page, world.users["admin_a"].email)
@@ -110,7 +110,7 @@ async def test_a_changed_email_address_is_confirmed_with_the_mailed_link(page, w
     await expect(page.get_by_role("status")).to_contain_text("We sent a confirmation link to keys.moved@example.com")
     await logout(page)
     # when: the link from the mail to the new address
-    link = link_in(await delivered_mail(settings, "keys.moved@example.com"), "confirm-email")
+    link = link_in(await delivered_mail(worker_settings, "keys.moved@example.com"), "confirm-email")
     await page.goto(link)
     # then
     await expect(page.get_by_role("heading", name="Confirm email address")).to_be_visible()
@@ -144,7 +144,7 @@ async def test_links_without_or_with_an_unknown_token_show_a_clear_error(page, w
     await expect(page.get_by_role("alert")).to_contain_text("This password reset link is unknown")
 
 
-async def test_account_pages_in_all_four_languages(page, world, settings):
+async def test_account_pages_in_all_four_languages(page, world, worker_settings):
     user = world.users["keys_a"]
     await page.goto("/console#/login")
     for language in LANGUAGES:
@@ -158,7 +158,7 @@ async def test_account_pages_in_all_four_languages(page, world, settings):
         await page.locator("form.forgot-form button[type=submit]").click()
         await expect(page.locator("[data-fact=resetRequested]")).to_be_visible()
         await shot(page, "accounts-02-reset-requested", language)
-        link = link_in(await delivered_mail(settings, user.email), "reset-password")
+        link = link_in(await delivered_mail(worker_settings, user.email), "reset-password")
         await page.goto(link)
         await page.locator("input[name=newPassword]").press_sequentially("Meter-K")
         await shot(page, "accounts-03-reset-password", language)

@@ -23,7 +23,9 @@ async def choose(page: Page, template: str, action: str) -> None:
     await page.get_by_role("menu", name=re.compile(re.escape(template))).get_by_role("menuitem", name=action).click()
 
 
-async def test_a_test_email_and_a_reset_mail_appear_in_the_demo_mailbox_and_open(page, world, settings, server):
+async def test_a_test_email_and_a_reset_mail_appear_in_the_demo_mailbox_and_open(
+    worker_settings, page, world, settings, server
+):
     admin = world.users["platform_admin"]
     address = f"mailbox-{uuid.uuid4().hex[:8]}@example.com"
     await login(page, admin.email)
@@ -39,7 +41,7 @@ async def test_a_test_email_and_a_reset_mail_appear_in_the_demo_mailbox_and_open
         "/graphql", data={"query": RESET, "variables": {"e": world.users["keys_a"].email}}
     )
     assert response.ok and (await response.json())["data"] == {"requestPasswordReset": True}
-    assert await deliver_to_mailbox(settings) == 2  # what the mail worker would do
+    assert await deliver_to_mailbox(worker_settings) == 2  # what the mail worker would do
 
     await page.get_by_role("navigation", name="Main menu").get_by_role("link", name="Demo mailbox").click()
     await expect(page.get_by_role("heading", name="Demo mailbox")).to_be_visible()
@@ -84,11 +86,11 @@ async def test_only_platform_admins_see_the_demo_mailbox(page, world):
     await expect(page.get_by_role("heading", name="Not available")).to_be_visible()
 
 
-async def test_mailbox_screens_in_all_four_languages(page, world, as_user, settings):
+async def test_mailbox_screens_in_all_four_languages(page, world, as_user, worker_settings):
     admin = world.users["platform_admin"]
     api = await as_user("platform_admin")
     await api.ok(RESET, {"e": world.users["viewer_a"].email})
-    await deliver_to_mailbox(settings)
+    await deliver_to_mailbox(worker_settings)
     for language in LANGUAGES:
         await User.filter(id=admin.id).update(language=language)
         await login(page, admin.email)
