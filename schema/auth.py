@@ -126,7 +126,7 @@ class Mutation:
         return UserType.of(user)
 
     @strawberry.mutation(
-        extensions=requires(Permission.MANAGE_USERS),
+        extensions=requires(Permission.MANAGE_USERS, session_only=True),
         description="Remove another user's second factor (e.g. a lost phone); they set it up again.",
     )
     async def reset_user_otp(self, info: Info, id: strawberry.ID) -> UserType:

@@ -13,6 +13,9 @@ from resolvers.errors import Forbidden, PasswordChangeRequired, Unauthenticated
 from resolvers.roles import Permission
 
 
+TOKEN_REFUSED = "This is done in the console, not with an API token."
+
+
 class Anyone(BasePermission):
     """Open to anonymous callers (log in, reset a password). Declared so that every field states its rule."""
 
@@ -22,12 +25,21 @@ class Anyone(BasePermission):
 
 class Authenticated(BasePermission):
     """A logged-in caller holding every given permission. Until a pending password change is done,
-    only fields marked ``allow_pending`` answer."""
+    only fields marked ``allow_pending`` answer. ``session_only`` fields refuse API tokens: what they do
+    (set a password, take a second factor away) would hand an account to whoever holds a token, and the
+    account would outlive the token's expiry and revocation."""
 
-    def __init__(self, *permissions: Permission, allow_pending: bool = False, self_arg: str | None = None) -> None:
+    def __init__(
+        self,
+        *permissions: Permission,
+        allow_pending: bool = False,
+        self_arg: str | None = None,
+        session_only: bool = False,
+    ) -> None:
         self.permissions = permissions
         self.allow_pending = allow_pending
         self.self_arg = self_arg
+        self.session_only = session_only
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         actor = info.context.actor
@@ -35,6 +47,8 @@ class Authenticated(BasePermission):
             raise Unauthenticated()
         if actor.must_change_password and not self.allow_pending:
             raise PasswordChangeRequired()
+        if self.session_only and actor.via != "session":
+            raise Forbidden(TOKEN_REFUSED)
         if self.self_arg and actor.is_self(kwargs.get(self.self_arg)):
             return True  # a user always reads and edits their own account
         if not all(actor.has(p) for p in self.permissions):
@@ -47,8 +61,8 @@ def anyone() -> list[FieldExtension]:
 
 
 def requires(
-    *permissions: Permission, allow_pending: bool = False, self_arg: str | None = None
+    *permissions: Permission, allow_pending: bool = False, self_arg: str | None = None, session_only: bool = False
 ) -> list[FieldExtension]:
     """Field extensions for ``@strawberry.field(extensions=requires(Permission.X))``."""
-    check = Authenticated(*permissions, allow_pending=allow_pending, self_arg=self_arg)
+    check = Authenticated(*permissions, allow_pending=allow_pending, self_arg=self_arg, session_only=session_only)
     return [PermissionExtension(permissions=[check], use_directives=False)]

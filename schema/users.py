@@ -10,10 +10,11 @@ from strawberry.types import Info
 
 from models.users import User
 from resolvers import users
+from resolvers.errors import Forbidden
 from resolvers.roles import Permission, Role
 from schema.common import Connection
 from schema.organisations import OrganisationType, load_organisation
-from schema.permissions import requires
+from schema.permissions import TOKEN_REFUSED, requires
 
 RoleEnum = strawberry.enum(Role, name="Role")
 
@@ -141,6 +142,10 @@ class Mutation:
 
     @strawberry.mutation(extensions=requires(Permission.MANAGE_USERS, self_arg="id"))
     async def update_user(self, info: Info, id: strawberry.ID, input: UpdateUserInput) -> UserType:
+        actor = info.context.require_actor()
+        if input.email is not None and actor.via != "session":
+            # the new address confirms the change, then resets the password: an account for the token's holder
+            raise Forbidden(TOKEN_REFUSED)
         profile = users.Profile(
             name=input.name,
             email=input.email,
@@ -151,8 +156,8 @@ class Mutation:
             csv_thousands_separator=input.csv_thousands_separator,
             is_active=input.is_active,
         )
-        return UserType.of(await users.update_user(info.context.require_actor(), id, profile))
+        return UserType.of(await users.update_user(actor, id, profile))
 
-    @strawberry.mutation(extensions=requires(Permission.MANAGE_USERS))
+    @strawberry.mutation(extensions=requires(Permission.MANAGE_USERS, session_only=True))
     async def set_user_password(self, info: Info, id: strawberry.ID, new_password: str) -> UserType:
         return UserType.of(await users.set_user_password(info.context.require_actor(), id, new_password))

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise import connections
 
 from models.audit import AuditEvent
+from models.invites import AccountToken
 from models.tokens import ApiToken
 
 CREATE = """mutation($name: String!, $roles: [Role!]!, $exp: DateTime) {
@@ -71,6 +72,32 @@ async def test_a_token_cannot_make_another_token(as_user, client):
     # then: refused, and the only token is the first one
     assert error["extensions"]["code"] == "FORBIDDEN" and "signed-in user" in error["message"]
     assert await ApiToken.all().count() == 1
+
+
+UPDATE_EMAIL = "mutation($id: ID!, $e: String!) { updateUser(id: $id, input: {email: $e}) { id } }"
+SET_PASSWORD = "mutation($id: ID!, $p: String!) { setUserPassword(id: $id, newPassword: $p) { id } }"
+RESET_OTP = "mutation($id: ID!) { resetUserOtp(id: $id) { id } }"
+
+
+async def test_a_token_cannot_hand_an_account_to_its_holder(as_user, client, world):
+    """An address the holder picks (confirmed, then a reset link), a password it sets, a second factor it
+    removes: each would give the holder an account that outlives the token's expiry and revocation."""
+    # given: an administrator's token with the administrator's own role
+    admin = await as_user("admin_a")
+    api = bearer(client, (await create(admin, roles=["OTC_ADMIN"]))["token"])
+    creator, colleague = str(world.users["admin_a"].id), str(world.users["keys_a"].id)
+    # when / then: refused for the creator and for any other user of its organisation
+    for user_id in (creator, colleague):
+        error = await api.error(UPDATE_EMAIL, {"id": user_id, "e": "attacker@evil.example"})
+        assert error["extensions"]["code"] == "FORBIDDEN" and "API token" in error["message"]
+    assert await api.code(SET_PASSWORD, {"id": colleague, "p": "Taken-Over-2026!x"}) == "FORBIDDEN"
+    assert await api.code(RESET_OTP, {"id": colleague}) == "FORBIDDEN"
+    # nothing was queued for the new address, and the token still does what it is for
+    assert not await AccountToken.filter(new_email="attacker@evil.example").exists()
+    renamed = "mutation($id: ID!) { updateUser(id: $id, input: {name: \"Kim\"}) { id } }"
+    assert await api.ok(renamed, {"id": colleague})
+    # the same changes in a signed-in administrator's session still work
+    assert await admin.ok(UPDATE_EMAIL, {"id": colleague, "e": "kim@new.example"})
 
 
 async def test_unknown_bearer_token_is_anonymous(client, world):
