@@ -8,7 +8,7 @@ import logging
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 from typing import Any
 
 import orjson
@@ -76,13 +76,6 @@ def cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _body_length(scope: Scope) -> int:
-    for name, value in scope.get("headers", ()):
-        if name == b"content-length":
-            return int(value) if value.isdigit() else 0
-    return 0
-
-
 def _csp(nonce: str, *, frame_ancestors: str = "'none'", frame_src: str | None = None) -> str:
     return (
         "default-src 'none'; script-src 'self'; "
@@ -144,48 +137,57 @@ class KmsGraphQL(GraphQL[Context, None]):
         self.plans = schema.plans
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _body_length(scope) >= BULK_BODY_BYTES:
-            with cyclic_gc_paused():
-                await self._handle(scope, receive, send)
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
             return
-        await self._handle(scope, receive, send)
+        request = Request(scope)
+        content_type = request.headers.get("content-type", "")
+        # Browsers send forms (multipart, urlencoded, text/plain) cross-site without a preflight; a custom
+        # header they cannot add without one makes an upload unforgeable. JSON bodies already need a
+        # preflight. The media type is compared as parsed: " multipart/form-data" is multipart too.
+        media_type = content_type.split(";", 1)[0].strip().lower()
+        if scope["method"] == "POST" and media_type != "application/json" and request.headers.get(CSRF_HEADER) != "1":
+            refused = _error("Uploads and form posts need the X-KMS-CSRF: 1 header.", "FORBIDDEN")
+            await JSONResponse(refused, status_code=403)(scope, receive, send)
+            return
+        if scope["method"] != "POST":
+            await self._handle(scope, receive, send, content_type)
+            return
+        # Every body is read whole, and no further than its limit, before anything parses it (a multipart
+        # parser would spool any size to a temporary file first, a JSON body would be held in memory whole).
+        upload = media_type == "multipart/form-data"
+        body = await _body_within(
+            request, receive, MAX_UPLOAD_BYTES + _MULTIPART_FIELDS_BYTES if upload else self.settings.max_body_bytes
+        )
+        if body is None:
+            if upload:
+                too_large = _error("The upload is too large.", "FILE_TOO_LARGE")
+            else:
+                limit = self.settings.max_body_bytes // (1024 * 1024)
+                too_large = _error(f"The request is larger than {limit} MiB.", "QUERY_TOO_COMPLEX")
+            await JSONResponse(too_large, status_code=413)(scope, receive, send)
+            return
+        # The collector pauses only once the body is here: a client that announces a large body and then
+        # stalls must not keep it paused for everybody else's requests.
+        with cyclic_gc_paused() if len(body) >= BULK_BODY_BYTES else nullcontext():
+            await self._handle(scope, _replay(body, receive), send, content_type)
 
-    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            request = Request(scope)
-            content_type = request.headers.get("content-type", "")
-            if scope["method"] == "POST" and content_type.startswith("application/json"):
-                accept = request.headers.get("accept", "")
-                if "multipart/mixed" not in accept and "text/event-stream" not in accept:
-                    await self._json_post(Request(scope, receive), send)
-                    return
-            # Browsers send forms (multipart, urlencoded, text/plain) cross-site without a preflight; a custom
-            # header they cannot add without one makes an upload unforgeable. JSON bodies already need a
-            # preflight. The media type is compared as parsed: " multipart/form-data" is multipart too.
-            media_type = content_type.split(";", 1)[0].strip().lower()
-            needs_header = scope["method"] == "POST" and media_type != "application/json"
-            if needs_header and request.headers.get(CSRF_HEADER) != "1":
-                response = JSONResponse(
-                    {
-                        "errors": [
-                            {
-                                "message": "Uploads and form posts need the X-KMS-CSRF: 1 header.",
-                                "extensions": {"code": "FORBIDDEN"},
-                            }
-                        ]
-                    },
-                    status_code=403,
-                )
-                await response(scope, receive, send)
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, content_type: str) -> None:
+        request = Request(scope, receive)
+        if scope["method"] == "POST" and content_type.startswith("application/json"):
+            accept = request.headers.get("accept", "")
+            if "multipart/mixed" not in accept and "text/event-stream" not in accept:
+                await self._json_post(request, send)
                 return
-            if scope["method"] == "POST" and media_type == "multipart/form-data":
-                body = await _body_within(request, receive, MAX_UPLOAD_BYTES + _MULTIPART_FIELDS_BYTES)
-                if body is None:
-                    too_large = {"message": "The upload is too large.", "extensions": {"code": "FILE_TOO_LARGE"}}
-                    await JSONResponse({"errors": [too_large]}, status_code=413)(scope, receive, send)
-                    return
-                receive = _replay(body, receive)
-        await super().__call__(scope, receive, send)
+        await self._strawberry(request, send)
+
+    async def _strawberry(self, request: Request, send: Send) -> None:
+        """Strawberry's general HTTP view (GET, multipart, batches, streaming), its refusals as GraphQL errors."""
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            response = _http_error(exc)
+        await response(request.scope, request.receive, send)
 
     async def _json_post(self, request: Request, send: Send) -> None:
         """A JSON POST of one operation, the console's and the API's request, answered without strawberry's
@@ -208,11 +210,7 @@ class KmsGraphQL(GraphQL[Context, None]):
             and isinstance(operation_name, str | None)
             and isinstance(extensions, dict | None)
         ):
-
-            async def replay() -> Message:
-                return {"type": "http.request", "body": body, "more_body": False}
-
-            await super().__call__(request.scope, replay, send)
+            await self._strawberry(Request(request.scope, _replay(body, request.receive)), send)
             return
         # On PostgreSQL the session lookup's connection may serve the operation too (models.db.Lease).
         lease = db.Lease() if db.dialect() == "postgres" else None
@@ -247,7 +245,7 @@ class KmsGraphQL(GraphQL[Context, None]):
                     request_data=GraphQLRequestData(query, variables, operation_name, extensions),
                 )
             except HTTPException as exc:
-                await PlainTextResponse(exc.reason, status_code=exc.status_code)(request.scope, request.receive, send)
+                await _http_error(exc)(request.scope, request.receive, send)
                 return
             if not result.errors:
                 self.plans.learn(query, operation_name)
@@ -322,6 +320,17 @@ async def ready(request: Request) -> Response:
 # What a multipart request may carry besides its file: the operation (the form parser takes at most 1 MiB
 # for it, typed serial numbers included) and the map.
 _MULTIPART_FIELDS_BYTES = 1024 * 1024 + 64 * 1024
+
+
+def _error(message: str, code: str) -> dict[str, Any]:
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+def _http_error(exc: HTTPException) -> Response:
+    """Strawberry's refusals of a request it cannot run (a mutation over GET, a body that does not parse, a
+    content type it does not take) as GraphQL errors with a code, like every other refusal."""
+    code = "FORBIDDEN" if "not allowed" in exc.reason else "BAD_USER_INPUT"
+    return JSONResponse(_error(exc.reason, code), status_code=exc.status_code)
 
 
 async def _body_within(request: Request, receive: Receive, limit: int) -> bytes | None:

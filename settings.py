@@ -40,6 +40,8 @@ class Settings:
     max_tokens: int = field(default_factory=lambda: _env_int("KMS_MAX_TOKENS", 5000))
     max_page_size: int = field(default_factory=lambda: _env_int("KMS_MAX_PAGE_SIZE", 500))
     max_list_argument: int = field(default_factory=lambda: _env_int("KMS_MAX_LIST_ARGUMENT", 100_000))
+    # the largest request body other than an upload (an import of 100,000 devices is about 25 MB of JSON)
+    max_body_bytes: int = field(default_factory=lambda: _env_int("KMS_MAX_BODY_BYTES", 64 * 1024 * 1024))
     # objects one request may return, pages within pages multiplied (schema.extensions.query_cost)
     max_query_cost: int = field(default_factory=lambda: _env_int("KMS_MAX_QUERY_COST", 20_000))
     plugins: tuple[str, ...] = field(default_factory=lambda: _env_list("KMS_PLUGINS", "oms,lorawan"))

@@ -11,9 +11,11 @@ import logging
 import re
 import sys
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 from graphql import GraphQLError, find_breaking_changes
 from graphql import build_schema as build_sdl
@@ -398,7 +400,6 @@ async def test_health_and_ready(client, world):
 async def test_a_server_that_loses_its_database_is_alive_but_not_ready(settings, tmp_path):
     import os
     import signal
-    from dataclasses import replace
 
     import httpx
 
@@ -463,6 +464,7 @@ async def test_queries_via_get_but_no_mutations(as_user):
     assert ok.json()["data"]["me"]["email"] == "keys_a@example.com"
     refused = await api.http.get("/graphql", params={"query": CREATE_TOKEN})
     assert refused.status_code == 400 and "not allowed" in refused.text
+    assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert await ApiToken.all().count() == 0
 
 
@@ -481,9 +483,33 @@ async def test_json_bodies_that_are_not_one_operation_get_400(as_user, body, ans
     api = await as_user("keys_a")
     # when
     response = await api.http.post("/graphql", content=body, headers={"content-type": "application/json"})
-    # then
+    # then: a GraphQL error with a code (errors.md), not plain text
     assert response.status_code == 400 and answer in response.text
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_a_body_over_the_limit_is_refused_before_it_is_read_whole(settings, world):
+    # given: a server that takes bodies of up to 64 KiB
+    small = app_module.create_app(replace(settings, max_body_bytes=64 * 1024), manage_database=False)
+    query = "mutation($ids: [ID!]!) { claimDevices(deviceIds: $ids) { claimedCount } }"
+    body = json.dumps({"query": query, "variables": {"ids": ["x" * 60] * 2000}}).encode()
+    chunks: list[bytes] = []
+
+    async def chunked():  # no Content-Length: the limit is found while reading
+        for start in range(0, len(body), 16 * 1024):
+            chunks.append(body[start : start + 16 * 1024])
+            yield chunks[-1]
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=small), base_url="http://testserver") as http:
+        for content in (body, chunked()):
+            chunks.clear()
+            # when
+            response = await http.post("/graphql", content=content, headers={"content-type": "application/json"})
+            # then
+            assert response.status_code == 413
+            assert response.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+        assert sum(map(len, chunks)) <= 80 * 1024  # read no further than the limit and one chunk
 
 
 async def test_a_json_post_answers_data_errors_and_cookies(client, world):
@@ -785,3 +811,38 @@ async def test_a_bulk_request_runs_without_cyclic_collections_and_a_small_one_wi
     assert gc.isenabled()
     monkeypatch.setattr(app_module, "BULK_BODY_BYTES", 10 * 1024 * 1024)
     assert await claim() > 0
+
+
+async def test_a_client_that_announces_a_large_body_and_stalls_does_not_pause_the_collector(app, world):
+    # given: an anonymous request that announces 300 KB and sends nothing
+    waiting = asyncio.Event()
+
+    async def receive():
+        waiting.set()
+        await asyncio.Event().wait()  # the body never comes
+
+    async def send(message):
+        raise AssertionError(f"nothing is answered before the body: {message}")
+
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"), (b"content-length", b"300000")],
+        "client": ("127.0.0.1", 1234),
+        "server": ("testserver", 80),
+    }
+    request = asyncio.create_task(app(scope, receive, send))
+    try:
+        await asyncio.wait_for(waiting.wait(), 5)
+        # then: while it waits, everybody else's requests still run with the collector
+        assert gc.isenabled()
+    finally:
+        request.cancel()
+        await asyncio.gather(request, return_exceptions=True)
+    assert gc.isenabled()
