@@ -96,6 +96,8 @@ async def test_import_is_all_or_nothing_and_reports_every_bad_row(as_user, world
         lora("BAD-KEY", "70B3D5E75E000005", app_key="zz" * 16),
         {"serialNumber": "BAD-TYPE", "deviceType": "no-such-type"},
         lora("BAD-EUI", "123"),
+        {**lora("DEEP", "70B3D5E75E000006"), "attributes": "[" * 2000 + "]" * 2000},  # nested past the parser
+        {**lora("LONG", "70B3D5E75E000007"), "attributes": json.dumps({"devEui": "70B3D5E75E000007", "x": "y" * 5000})},
     ]
     error = await admin.error(IMPORT, {"org": str(world.orgs["platform"].id), "rows": rows})
     reported = {(r["row"], r["code"], r["field"]) for r in error["extensions"]["rows"]}
@@ -105,6 +107,8 @@ async def test_import_is_all_or_nothing_and_reports_every_bad_row(as_user, world
         (3, "BAD_USER_INPUT", "keys.value"),
         (4, "BAD_USER_INPUT", "deviceType"),
         (5, "BAD_USER_INPUT", "attributes.devEui"),
+        (6, "BAD_USER_INPUT", "attributes"),
+        (7, "BAD_USER_INPUT", "attributes"),
     }
     assert "zz" * 16 not in json.dumps(error) and APP_KEY not in json.dumps(error).lower()
     assert await Device.filter(serial_number="GOOD-1").count() == 0

@@ -105,11 +105,18 @@ class PerDeviceWriter:
         raise NotImplementedError
 
 
+# Serial numbers that lower-case one-to-one into a The Things Stack device id: upper-case letters, digits and
+# single inner hyphens. Lower-case letters and ". _ /" would fold distinct serial numbers ("ABC1" and "abc1",
+# "21N/001" and "21N.001") onto one id, which an application holds once.
+_TTS_ID_AS_IS = re.compile(r"[A-Z0-9]+(?:-[A-Z0-9]+)*\Z")
+
+
 def tts_device_id(serial_number: str, dev_eui: str) -> str:
-    """A The Things Stack device id (lowercase letters, digits, single hyphens, 3-36 chars)."""
-    candidate = re.sub(r"-+", "-", re.sub(r"[^a-z0-9]", "-", serial_number.lower())).strip("-")
-    if 3 <= len(candidate) <= 36:
-        return candidate
+    """A The Things Stack device id (lowercase letters, digits, single hyphens, 3-36 chars), different for
+    every device of a file: the serial number in lower case where that is one-to-one (most serial numbers),
+    else ``eui-<DevEUI>``. No serial number kept as it is reads ``eui-``."""
+    if _TTS_ID_AS_IS.match(serial_number) and 3 <= len(serial_number) <= 36 and not serial_number.startswith("EUI-"):
+        return serial_number.lower()
     return f"eui-{dev_eui.lower()}"
 
 

@@ -39,6 +39,9 @@ from resolvers.devices.common import (
 from resolvers.errors import BadInput, KmsError
 from resolvers.keystore import KeyStore, storing_kek
 
+# Characters of one row's attributes: a handful of identifiers (DevEUI, M-Bus id, ...) fit many times over.
+ATTRIBUTES_MAX = 4096
+
 
 @dataclass(frozen=True)
 class ImportRow:
@@ -70,9 +73,11 @@ def _prepare(row: ImportRow, registry: PluginRegistry) -> _Prepared:
         registry.device_type(row.device_type)
     except UnknownDeviceType:
         raise _RowError("BAD_USER_INPUT", f"Unknown device type {row.device_type!r}.", "deviceType") from None
+    if row.attributes and len(row.attributes) > ATTRIBUTES_MAX:
+        raise _RowError("BAD_USER_INPUT", f"attributes may have at most {ATTRIBUTES_MAX} characters.", "attributes")
     try:
         raw = json.loads(row.attributes) if row.attributes else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise _RowError("BAD_USER_INPUT", "attributes must be a JSON object.", "attributes") from None
     if not isinstance(raw, dict):
         raise _RowError("BAD_USER_INPUT", "attributes must be a JSON object.", "attributes")

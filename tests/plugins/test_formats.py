@@ -143,6 +143,23 @@ def test_tts_json_end_devices() -> None:
         assert re.fullmatch(r"[a-z0-9](?:-?[a-z0-9]){2,35}", device["ids"]["device_id"])  # type: ignore[index]
 
 
+@pytest.mark.parametrize("format_id", ["tts-json", "tts-csv"])
+def test_tts_device_ids_differ_for_serial_numbers_that_differ_only_in_case_or_punctuation(format_id: str) -> None:
+    # given: serial numbers a device id would fold together (an application holds each id once)
+    serials = ["21N001052", "ABC1", "abc1", "21N-001", "21N.001", "21N/001", "21N_001", "EUI-0011223344556600"]
+    records = [r for n, serial in enumerate(serials) for r in lora(serial, f"00112233445566{n:02X}")]
+    # when
+    text = export(format_id, records).decode()
+    if format_id == "tts-json":
+        ids = [json.loads(line)["ids"]["device_id"] for line in text.splitlines()]
+    else:
+        ids = [row["id"] for row in csv.DictReader(io.StringIO(text, newline=""), delimiter=";")]
+    # then: one id per device, the plain ones as they were
+    assert len(set(ids)) == len(serials)
+    assert ids[:2] == ["21n001052", "abc1"] and ids[3] == "21n-001"
+    assert ids[2] == "eui-0011223344556602" and ids[4] == "eui-0011223344556604"
+
+
 def test_tts_json_streams_a_device_as_soon_as_the_next_starts() -> None:
     ctx = REGISTRY.export_context(ExportOptions(params={"frequency_plan_id": "US_902_928_FSB_2"}))
     writer = REGISTRY.format("tts-json").writer()
