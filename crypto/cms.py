@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -9,6 +11,9 @@ from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from crypto.errors import CryptoError
+
+# The shortest RSA key a key file is enveloped to (NIST SP 800-57: 2048 bits for use beyond 2010).
+MIN_RSA_BITS = 2048
 
 
 class CertificateError(CryptoError):
@@ -51,6 +56,18 @@ def envelope(data: bytes, certificate_pem: str) -> bytes:
     return builder.encrypt(serialization.Encoding.PEM, [pkcs7.PKCS7Options.Binary])
 
 
-def subject_of(certificate_pem: str) -> str:
-    """The certificate's subject, for the audit log (a certificate is public)."""
-    return load_recipient(certificate_pem).subject.rfc4514_string()
+def subject_of(certificate_pem: str, now: datetime | None = None) -> str:
+    """The subject of a certificate that a release may be enveloped to, for the audit log (a certificate is
+    public): valid at ``now`` (default: the current time) and with an RSA key of at least 2048 bits.
+
+    Raises:
+        CertificateError: Not a PEM RSA certificate, expired, not valid yet, or its key is too short.
+    """
+    cert = load_recipient(certificate_pem)
+    now = now or datetime.now(UTC)
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        raise CertificateError("recipientCertificate is expired or not valid yet.")
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+        raise CertificateError(f"recipientCertificate must hold an RSA key of at least {MIN_RSA_BITS} bits.")
+    return cert.subject.rfc4514_string()
