@@ -183,10 +183,7 @@ async def delete_template(actor: Actor, template_id: str) -> bool:
 async def send_test_email(actor: Actor, template_id: str, to: str, settings: Settings) -> bool:
     """Render the template with sample values and queue it to ``to``."""
     template = await _scope.email_template(actor, template_id)
-    address = to.strip()
-    local, _, domain = address.partition("@")
-    if not local or "." not in domain or len(address) > 320 or any(c.isspace() or c in '<>,;"' for c in address):
-        raise BadInput("to", "This is not a valid email address.")
+    address = outbox.checked_address(to, "to")
     window = int(timedelta(hours=1).total_seconds())
     used = await ratelimit.hit(f"test-mail:{actor.user_id}", window)
     if used.count > TEST_MAILS_PER_HOUR:

@@ -93,11 +93,7 @@ def state_of(invite: Invite, now: datetime | None = None) -> str:
 def _email(value: str | None, field: str = "email") -> str | None:
     if value is None or not value.strip():
         return None
-    value = value.strip().lower()
-    local, _, domain = value.partition("@")
-    if not local or "." not in domain or len(value) > 320 or any(c.isspace() or c in '<>,;"' for c in value):
-        raise BadInput(field, "This is not a valid email address.")
-    return value
+    return outbox.checked_address(value, field).lower()
 
 
 def _grant(actor: Actor, roles: list[str]) -> frozenset[Role]:

@@ -11,7 +11,7 @@ from tortoise.transactions import in_transaction
 from models.auth import Session
 from models.organisations import Organisation
 from models.users import User
-from resolvers import _scope, accounts, audit
+from resolvers import _scope, accounts, audit, outbox
 from resolvers.actor import Actor
 from resolvers.auth import hash_new_password, set_password_hash
 from resolvers.errors import BadInput, Forbidden, KmsError, duplicate_of
@@ -52,11 +52,7 @@ class Profile:
 
 
 def _email(value: str) -> str:
-    value = value.strip().lower()
-    local, _, domain = value.partition("@")
-    if not local or "." not in domain or len(value) > 320 or any(c.isspace() for c in value):
-        raise BadInput("email", "This is not a valid email address.")
-    return value
+    return outbox.checked_address(value).lower()
 
 
 def _name(value: str) -> str:

@@ -235,6 +235,26 @@ async def test_create_user_applies_the_password_policy(as_user, world, password,
     assert not await User.exists(email="new.person@example.com")
 
 
+@pytest.mark.parametrize(
+    "email",
+    [
+        "victim@example.com,evil@attacker.test",  # one header, two recipients
+        "x<evil@attacker.test>@example.com",
+        'a"b@example.com',
+        "two@at@example.com",
+        "no-domain-dot@example",
+        "with space@example.com",
+    ],
+)
+async def test_create_and_edit_user_refuse_addresses_mail_cannot_go_to(as_user, world, email):
+    admin = await as_user("admin_a")
+    error = await admin.error(CREATE_USER, {"input": new_user(world, email=email)})
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "email"}
+    edit = "mutation($id: ID!, $e: String!) { updateUser(id: $id, input: {email: $e}) { id } }"
+    error = await admin.error(edit, {"id": str(world.users["keys_a"].id), "e": email})
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "email"}
+
+
 @pytest.mark.parametrize("email", ["KEYS_B@example.com", "keys_b@EXAMPLE.com", " keys_b@example.com "])
 async def test_create_user_with_a_taken_email(as_user, world, email):
     # keys_b lives in another organisation: the email is taken all the same
