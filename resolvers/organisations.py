@@ -30,6 +30,14 @@ def _clean_name(name: str) -> str:
     return name
 
 
+def _clean_reference(reference: str | None) -> str | None:
+    """ "Your reference" (the customer's own number for the organisation), or None when empty."""
+    reference = (reference or "").strip()
+    if len(reference) > 200:
+        raise BadInput("yourReference", "Your reference may have at most 200 characters.")
+    return reference or None
+
+
 async def list_organisations(
     actor: Actor, *, name: str | None, first: int | None, after: str | None
 ) -> Page[Organisation]:
@@ -52,7 +60,7 @@ async def create_organisation(
         org = await Organisation.create(
             id=new_id,
             name=_clean_name(name),
-            your_reference=(your_reference or "").strip() or None,
+            your_reference=_clean_reference(your_reference),
             can_create_organisations=can_create,
             parent=parent,
             path=f"{parent.path}{new_id}/",
@@ -78,7 +86,7 @@ async def update_organisation(actor: Actor, organisation_id: str, changes: Organ
     if changes.name is not None:
         updated["name"] = _clean_name(changes.name)
     if changes.your_reference is not None:
-        updated["your_reference"] = changes.your_reference.strip() or None
+        updated["your_reference"] = _clean_reference(changes.your_reference)
     if changes.can_create_organisations is not None:
         updated["can_create_organisations"] = changes.can_create_organisations
     async with in_transaction():

@@ -376,9 +376,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event, *, sender: Sender 
     batch = 20
     while not stop.is_set():
         try:
-            claimed = await deliver_due(
-                sender, batch=batch, max_attempts=settings.mail_max_attempts, settings=settings
-            )
+            claimed = await deliver_due(sender, batch=batch, max_attempts=settings.mail_max_attempts, settings=settings)
         except Exception:  # the database may be away for a moment; the worker must outlive that
             log.exception("mail worker: delivery round failed")
             claimed = 0

@@ -152,6 +152,21 @@ async def create_user(actor: Actor, profile: Profile, password: str) -> User:
     return user
 
 
+def _changes(updates: dict[str, object], new_email: str | None) -> dict[str, object]:
+    """What the audit log says of a user's change: the fields, and the new value of those that decide what the
+    user may do (roles, organisation, active) and where the account's mail goes (a requested email)."""
+    details: dict[str, object] = {"fields": sorted(updates)}
+    if "roles" in updates:
+        details["roles"] = [r for r in str(updates["roles"]).split(",") if r]  # encoded sorted: ",A,B,"
+    if "organisation_id" in updates:
+        details["organisationId"] = str(updates["organisation_id"])
+    if "is_active" in updates:
+        details["isActive"] = updates["is_active"]
+    if new_email is not None:
+        details["emailRequested"] = new_email  # takes effect once confirmed from that address
+    return details
+
+
 async def update_user(actor: Actor, user_id: str, profile: Profile) -> User:
     changed = profile.changed()
     is_self = actor.is_self(user_id)
@@ -205,7 +220,7 @@ async def update_user(actor: Actor, user_id: str, profile: Profile) -> User:
                 organisation_id=user.organisation_id,  # type: ignore[attr-defined]
                 organisation_path=(await Organisation.get(id=user.organisation_id)).path,  # type: ignore[attr-defined]
                 target=f"user:{user.id}",
-                details={"fields": sorted(updates)},
+                details=_changes(updates, new_email),
             )
     except IntegrityError as exc:
         if not duplicate_of(exc, "users", "email"):

@@ -229,6 +229,18 @@ async def test_create_organisation_needs_a_name(as_user, name):
     assert await Organisation.all().count() == 5
 
 
+async def test_your_reference_has_at_most_200_characters(as_user, world):
+    api = await as_user("admin_a")
+    error = await api.error(CREATE, {"input": {"name": "Long Ref", "yourReference": "r" * 201}})
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "yourReference"}
+    error = await api.error(UPDATE, {"id": oid(world, "customer_a_sub"), "input": {"yourReference": "r" * 201}})
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "yourReference"}
+    assert (await api.ok(CREATE, {"input": {"name": "Ref", "yourReference": " r" * 100}}))["createOrganisation"][
+        "yourReference"
+    ] == ("r " * 100).strip()
+    assert not await Organisation.exists(name="Long Ref")
+
+
 # --- edit ------------------------------------------------------------------------------------------------------
 
 

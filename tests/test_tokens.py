@@ -94,7 +94,7 @@ async def test_a_token_cannot_hand_an_account_to_its_holder(as_user, client, wor
     assert await api.code(RESET_OTP, {"id": colleague}) == "FORBIDDEN"
     # nothing was queued for the new address, and the token still does what it is for
     assert not await AccountToken.filter(new_email="attacker@evil.example").exists()
-    renamed = "mutation($id: ID!) { updateUser(id: $id, input: {name: \"Kim\"}) { id } }"
+    renamed = 'mutation($id: ID!) { updateUser(id: $id, input: {name: "Kim"}) { id } }'
     assert await api.ok(renamed, {"id": colleague})
     # the same changes in a signed-in administrator's session still work
     assert await admin.ok(UPDATE_EMAIL, {"id": colleague, "e": "kim@new.example"})

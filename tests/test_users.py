@@ -474,6 +474,25 @@ async def test_changes_to_a_user_are_audited_in_the_users_organisation(as_user, 
     assert event.organisation_id == world.orgs["customer_a"].id  # so customer A's admins see it
 
 
+async def test_the_audit_says_which_roles_were_granted_and_whether_the_account_was_switched_off(as_user, world):
+    import json
+
+    from models.audit import AuditEvent
+
+    admin = await as_user("admin_a")
+    target = str(world.users["viewer_a"].id)
+    change = "mutation($id: ID!, $in: UpdateUserInput!) { updateUser(id: $id, input: $in) { id } }"
+    await admin.ok(change, {"id": target, "in": {"roles": ["OTC_ADMIN", "KEY_MANAGER"]}})
+    await admin.ok(change, {"id": target, "in": {"isActive": False}})
+    await admin.ok(change, {"id": target, "in": {"email": "viewer.new@example.com", "language": "DE"}})
+    details = [json.loads(e.details) for e in await AuditEvent.filter(action="user.updated").order_by("seq")]
+    assert details == [
+        {"fields": ["roles"], "roles": ["KEY_MANAGER", "OTC_ADMIN"]},
+        {"fields": ["is_active"], "isActive": False},
+        {"fields": ["language"], "emailRequested": "viewer.new@example.com"},
+    ]
+
+
 async def test_only_a_duplicate_email_reads_as_taken(world):
     """EMAIL_TAKEN (and BATCH_REFERENCE_TAKEN, a partner's CONFLICT) answer a concurrent duplicate only: any
     other integrity error (a failing audit store, a foreign key) must stay INTERNAL. Real errors of the
