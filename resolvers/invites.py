@@ -203,7 +203,9 @@ def _require_open(invite: Invite) -> None:
 
 async def send_invite(actor: Actor, settings: Settings, invite_id: str, email: str | None) -> Invite:
     """Mail the invite (to ``email`` if given, which is then saved on the invite); it becomes SENT, and its time
-    limit starts again from now ("activated when email is sent", manual 9.4), also when it is sent again."""
+    limit starts again from now ("activated when email is sent", manual 9.4), also when it is sent again.
+    The sender becomes the inviter whose rights the invite's roles follow (``_inviter_still_grants``): an
+    invite whose first inviter has left works again once another administrator who sees it sends it."""
     invite = await _scope.invite(actor, invite_id)
     _require_open(invite)
     address = _email(email) or invite.email
@@ -218,6 +220,7 @@ async def send_invite(actor: Actor, settings: Settings, invite_id: str, email: s
             sent_at=now,
             expires_at=now + timedelta(hours=settings.invite_ttl_hours),
             token_digest=token_digest(signup_token(settings, invite.id, address)),
+            created_by_id=actor.user_id,
         )
         if not updated:  # cancelled or accepted meanwhile
             raise BadInput("id", "This invite was changed meanwhile; reload it.")
@@ -285,7 +288,7 @@ async def accept_invite(
     if address is None:
         raise BadInput("email", "This is not a valid email address.")
     if invite.email and address != invite.email:
-        raise BadInput("email", "Use the address the invitation was sent to; you can change it after logging in.")
+        raise BadInput("email", "Use the address the invitation was sent to; an administrator can change it later.")
     display_name = (name or "").strip() or invite.name
     if len(display_name) > 200:
         raise BadInput("name", "The name must have 1 to 200 characters.")

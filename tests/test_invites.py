@@ -169,6 +169,21 @@ async def test_an_invite_lapses_when_its_inviter_can_no_longer_grant_it(as_user,
     assert not await User.exists(email="nawel@integra.example")
 
 
+async def test_an_invite_whose_inviter_left_works_once_another_admin_sends_it(as_user, world, client, smtp):
+    from models.users import User
+
+    # given: an invite prepared by an administrator who is then deactivated
+    invite = await create(await as_user("admin_a"), world, roles=["OTC_ADMIN"])
+    await User.filter(email="admin_a@example.com").update(is_active=False)
+    # when: the platform administrator sends it
+    platform = await as_user("platform_admin")
+    sent = (await platform.ok(SEND, {"id": invite["id"], "email": "nawel@integra.example"}))["sendInvite"]
+    # then: the mailed link makes the user, under the sender's right to grant the role
+    (mail,) = await deliver(smtp)
+    accepted = (await client().ok(ACCEPT, accept_input(token_in(mail, "signup"))))["acceptInvite"]
+    assert sent["state"] == "SENT" and accepted["roles"] == ["OTC_ADMIN"]
+
+
 async def test_an_invite_from_an_inviter_who_keeps_the_right_is_accepted(as_user, world, client):
     from models.users import User
 
