@@ -81,9 +81,8 @@ VARIANTS = [
     Variant("transfer, without the counting trigger", "transfer", drop_counting=True),
     Variant("transfer, without the device_type index", "transfer", drop_indexes=True),
     Variant("transfer, without the trigger and the type index", "transfer", drop_counting=True, drop_indexes=True),
-    Variant("pending batch (batch_id only), as deployed", "pending"),
-    Variant("pending batch, with its per-device foreign key (before 0011)", "pending", per_device_keys=True),
-    Variant("pending batch, without the batch index", "pending", drop_batch_index=True),
+    Variant("pending batch (pending_batch_id only, 0017), as deployed", "pending"),
+    Variant("pending batch, without its partial index", "pending", drop_batch_index=True),
     Variant("narrow custody rows instead (prototype: 4 indexes, no trigger)", "custody"),
     Variant("claim status only (heap-only update), as deployed", "claim status"),
     Variant("claim status only, without the counting trigger", "claim status", drop_counting=True),
@@ -106,7 +105,7 @@ async def run_variant(
                 if variant.statement == "transfer" or key == "batch":
                     await conn.execute(statement)
         if variant.drop_batch_index:
-            await conn.execute("DROP INDEX devices_batch_id")
+            await conn.execute("DROP INDEX devices_pending_batch_id")
         if variant.drop_counting:
             await conn.execute("DROP TRIGGER device_counts_on_update ON devices")
         if variant.drop_indexes:

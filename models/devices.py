@@ -29,7 +29,10 @@ class Device(BaseModel):
     attributes = fields.TextField(default="{}")  # JSON of the type's identifiers (DevEUI, M-Bus ID, ...)
     batch: fields.ForeignKeyNullableRelation[BatchReference] = fields.ForeignKeyField(
         "models.BatchReference", related_name="devices", null=True, on_delete=fields.SET_NULL
-    )
+    )  # the batch the device arrived in (or was last put in by its owner)
+    # a batch the device waits in for another organisation to take ownership (migration 0017; batches are
+    # never deleted, and a take or a withdrawal empties it)
+    pending_batch_id = fields.UUIDField(null=True)
 
     class Meta:
         table = "devices"

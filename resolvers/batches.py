@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
 from models import db
@@ -112,13 +111,13 @@ async def _devices_for(actor: Actor, serials: Sequence[str]) -> list[tuple[UUID,
     waiting: list[str] = []
     for start in range(0, len(serials), _CHUNK):
         chunk = list(serials[start : start + _CHUNK])
-        for device_id, serial, batch_state in (
+        for device_id, serial, pending_batch in (
             await _scope.devices(actor)
             .filter(serial_number__in=chunk)
-            .values_list("id", "serial_number", "batch__state")
+            .values_list("id", "serial_number", "pending_batch_id")
         ):
             found[str(serial)] = device_id
-            if batch_state == PENDING:
+            if pending_batch is not None:
                 waiting.append(str(serial))
     _refuse_unknown(serials, found)
     _refuse_waiting(serials, waiting)
@@ -159,18 +158,17 @@ def _refuse_waiting(serials: Sequence[str], waiting: Collection[str]) -> None:
         )
 
 
-# What putting devices in a batch changes: a pending batch only records them, an accepted one also moves
-# them to its organisation ($2, $3 its id and path), UNCLAIMED for their new owner.
+# What putting devices in a batch changes: a pending batch only records them as waiting in it (they keep the
+# batch they arrived in), an accepted one also moves them to its organisation ($2, $3 its id and path),
+# UNCLAIMED for their new owner.
 PENDING = "PENDING_CONFIRMATION"
 WITHDRAWN = "WITHDRAWN"
-PENDING_SETS = "batch_id = $2"
+PENDING_SETS = "pending_batch_id = $2"
 # devices that wait in a batch for confirmation are not the sender's to put in another batch
-NOT_WAITING = (
-    "(batch_id IS NULL OR batch_id NOT IN (SELECT id FROM batch_references WHERE state = 'PENDING_CONFIRMATION'))"
-)
+NOT_WAITING = "pending_batch_id IS NULL"
 # A batch to the organisation that owns a device already is no transfer: its claim stays.
 TRANSFER_SETS = (
-    "owner_id = $2, owner_path = $3, batch_id = $4, "
+    "owner_id = $2, owner_path = $3, batch_id = $4, pending_batch_id = NULL, "
     "claim_status = CASE WHEN owner_id = $2 THEN claim_status ELSE 'UNCLAIMED' END, "
     "claimed_at = CASE WHEN owner_id = $2 THEN claimed_at END"
 )
@@ -240,8 +238,7 @@ async def _assign_not_waiting(actor: Actor, ids: list[UUID], **changes: Any) -> 
     waits in a batch for confirmation, then nothing (the look before the transaction may be outdated by a
     batch created meanwhile; the batch row written first holds SQLite's write lock, so nothing changes
     between this count and the update)."""
-    waiting = Subquery(BatchReference.filter(state=PENDING).values("id"))
-    query = _scope.devices(actor).filter(Q(id__in=ids) & (Q(batch_id__isnull=True) | ~Q(batch_id__in=waiting)))
+    query = _scope.devices(actor).filter(id__in=ids, pending_batch_id__isnull=True)
     if await query.count() != len(ids):  # (the update's own count would include the counting triggers' rows)
         raise KmsError("Some devices changed at the same time; nothing was changed. Please try again.", code="CONFLICT")
     await query.update(**changes)
@@ -275,7 +272,7 @@ async def _move(
         if guard is not None:
             await _assign_not_waiting(guard, chunk, batch_id=batch.id)
         else:
-            await Device.filter(id__in=chunk).update(batch_id=batch.id)
+            await Device.filter(id__in=chunk).update(batch_id=batch.id, pending_batch_id=None)
         # (as TRANSFER_SETS: the devices the target owns already keep their claim)
         await (
             Device.filter(id__in=chunk)
@@ -319,7 +316,7 @@ async def create_batch(actor: Actor, new: NewBatch, settings: Settings) -> Batch
                 await _assign_pg(actor, serials, batch, target, label)
             elif pending:
                 for start in range(0, len(ids), _CHUNK):
-                    await _assign_not_waiting(actor, ids[start : start + _CHUNK], batch_id=batch.id)
+                    await _assign_not_waiting(actor, ids[start : start + _CHUNK], pending_batch_id=batch.id)
             else:
                 await _move(ids, target, batch, label, actor.organisation_path, guard=actor)
             if pending:
@@ -423,9 +420,9 @@ async def take_ownership(actor: Actor, reference: str, label: str | None) -> Bat
         )
         if won != 1:
             raise KmsError("No batch with this reference is waiting for your organisation.", code="BATCH_NOT_FOUND")
-        # Every device still in the batch: while it waits, nothing else may move it or put it in another
-        # batch (NOT_WAITING), and a withdrawal takes it out.
-        ids = list(await Device.filter(batch_id=batch.id).values_list("id", flat=True))
+        # Every device still waiting in the batch: nothing else may move it or put it in another batch
+        # (NOT_WAITING), and a withdrawal takes it out.
+        ids = list(await Device.filter(pending_batch_id=batch.id).values_list("id", flat=True))
         sender = await Organisation.get(id=batch.sender_id)  # type: ignore[attr-defined]
         await _move([UUID(str(i)) for i in ids], target, batch, label or batch.label, sender.path)
         await BatchReference.filter(id=batch.id).update(device_count=len(ids))
@@ -484,12 +481,15 @@ async def withdraw_batch(actor: Actor, batch_id: str) -> BatchReference:
         # Only one of a withdrawal and a take-ownership running at once wins the state change.
         if not await BatchReference.filter(id=batch.id, state=PENDING).update(state=WITHDRAWN):
             raise KmsError("This batch is no longer waiting for confirmation.", code="CONFLICT")
+        # its devices stop waiting and keep the batch they arrived in
         if db.dialect() == "postgres":
-            rows = await db.pg_fetch("UPDATE devices SET batch_id = NULL WHERE batch_id = $1 RETURNING id", batch.id)
+            rows = await db.pg_fetch(
+                "UPDATE devices SET pending_batch_id = NULL WHERE pending_batch_id = $1 RETURNING id", batch.id
+            )
             freed = len(rows)
         else:
-            freed = await Device.filter(batch_id=batch.id).count()
-            await Device.filter(batch_id=batch.id).update(batch_id=None)
+            freed = await Device.filter(pending_batch_id=batch.id).count()
+            await Device.filter(pending_batch_id=batch.id).update(pending_batch_id=None)
         await audit.record(
             "batch.withdrawn",
             actor,
@@ -518,4 +518,6 @@ async def list_batches(
 async def batch_devices(
     actor: Actor, batch: BatchReference | BatchRow, *, first: int | None, after: str | None
 ) -> Page[Device]:
-    return await paginate(_scope.devices(actor).filter(batch_id=batch.id), ("serial_number",), first=first, after=after)
+    """The devices in a batch: those waiting in it while it waits for confirmation, then those it moved."""
+    member = {"pending_batch_id": batch.id} if batch.state == PENDING else {"batch_id": batch.id}
+    return await paginate(_scope.devices(actor).filter(**member), ("serial_number",), first=first, after=after)

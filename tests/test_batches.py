@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
+import uuid
+from asyncio.subprocess import PIPE
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -715,11 +719,12 @@ async def test_a_batch_created_meanwhile_still_keeps_its_waiting_devices(as_user
     looked = batches._devices_for
 
     async def outdated_look(actor, serials):  # as if the pending batch were created right after the look
-        await BatchReference.filter(reference="W").update(state="ACCEPTED")
+        w = await BatchReference.get(reference="W")
+        await Device.filter(pending_batch_id=w.id).update(pending_batch_id=None)
         try:
             return await looked(actor, serials)
         finally:
-            await BatchReference.filter(reference="W").update(state="PENDING_CONFIRMATION")
+            await Device.filter(serial_number="21N001064").update(pending_batch_id=w.id)
 
     monkeypatch.setattr(batches, "_devices_for", outdated_look)
     sub = str(world.orgs["customer_a_sub"].id)
@@ -727,7 +732,9 @@ async def test_a_batch_created_meanwhile_still_keeps_its_waiting_devices(as_user
         new = {"reference": f"LATE-{confirm}", "serialNumbers": ["9999990", "21N001064"], "organisationId": sub}
         error = await admin_a.error(CREATE, {"in": {**new, "requiresConfirmation": confirm}})
         assert error["extensions"]["code"] == "CONFLICT"
-    assert (await Device.get(serial_number="21N001064")).batch_id == (await BatchReference.get(reference="W")).id
+    assert (await Device.get(serial_number="21N001064")).pending_batch_id == (
+        await BatchReference.get(reference="W")
+    ).id
     assert (await Device.get(serial_number="9999990")).batch_id is None
 
 
@@ -779,10 +786,35 @@ async def test_a_batch_the_owner_may_not_see_is_not_named_to_it(as_user, world):
         assert facets["batchReferences"] == [] and facets["deviceTypes"][0]["count"] == 1
     for flt in ({"batchReferences": ["CONFIDENTIAL"]}, {"batchReferences": ["CONFIDENTIAL"], "search": "SUB"}):
         assert (await sub.ok(devices, {"f": flt}))["devices"]["totalCount"] == 0
-    # the sender sees its batch by name
-    assert (await admin_a.ok(FACETS))["deviceFacets"]["batchReferences"] == [{"value": "CONFIDENTIAL", "count": 1}]
-    found = await admin_a.ok(devices, {"f": {"batchReferences": ["CONFIDENTIAL"]}})
-    assert found["devices"]["totalCount"] == 1
+    # the sender finds the waiting device on its batch's page (it is not the device's batch reference yet)
+    batch = (await admin_a.ok(LIST, {"r": "CONFIDENTIAL"}))["batchReferences"]["nodes"]
+    assert batch == [{"reference": "CONFIDENTIAL", "state": "PENDING_CONFIRMATION", "deviceCount": 1}]
+    assert (await admin_a.ok(FACETS))["deviceFacets"]["batchReferences"] == []
+
+
+async def test_a_device_keeps_the_batch_it_arrived_in_while_it_waits_in_another_and_after_a_withdrawal(as_user, world):
+    # given: devices that arrived at customer A in a batch
+    await seed(as_user, world, owner="platform", serials=("21N001052", "21N001064"))
+    platform, admin_a = await as_user("platform_admin"), await as_user("admin_a")
+    arrived = {"reference": "ARRIVED", "serialNumbers": ["21N001052", "21N001064"]}
+    await platform.ok(CREATE, {"in": {**arrived, "organisationId": str(world.orgs["customer_a"].id)}})
+    catalog = "{ devices { nodes { serialNumber batchReference { reference } } } }"
+    before = (await admin_a.ok(catalog))["devices"]["nodes"]
+    assert {d["batchReference"]["reference"] for d in before} == {"ARRIVED"}
+    # when: customer A sends one of them on to its partner, with confirmation
+    onward = {"reference": "ONWARD", "serialNumbers": ["21N001052"], "requiresConfirmation": True}
+    sent = await admin_a.ok(CREATE, {"in": {**onward, "organisationId": str(world.orgs["partner"].id)}})
+    batch_id = sent["createBatchReference"]["batchReference"]["id"]
+    # then: while it waits, the catalog still names the batch it arrived in, and the waiting batch lists it
+    assert (await admin_a.ok(catalog))["devices"]["nodes"] == before
+    members = "query($id: ID!) { batchReference(id: $id) { devices { nodes { serialNumber } } } }"
+    waiting = (await admin_a.ok(members, {"id": batch_id}))["batchReference"]["devices"]["nodes"]
+    assert waiting == [{"serialNumber": "21N001052"}]
+    assert (await admin_a.ok(FACETS))["deviceFacets"]["batchReferences"] == [{"value": "ARRIVED", "count": 2}]
+    # and after a withdrawal it is free again, still in the batch it arrived in
+    await admin_a.ok("mutation($id: ID!) { withdrawBatchReference(id: $id) { state } }", {"id": batch_id})
+    assert (await admin_a.ok(catalog))["devices"]["nodes"] == before
+    assert (await admin_a.ok(members, {"id": batch_id}))["batchReference"]["devices"]["nodes"] == []
 
 
 async def test_the_sender_withdraws_a_batch_that_waits_and_its_devices_are_free_again(as_user, world):
@@ -823,3 +855,72 @@ async def test_the_sender_withdraws_a_batch_that_waits_and_its_devices_are_free_
     ]["id"]
     await partner_admin.ok(TAKE, {"ref": "TAKEN"})
     assert await admin_a.code(withdraw, {"id": taken_id}) == "CONFLICT"
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# Migration 0017 on a database that has devices waiting: run in a process of its own (migrations open and close
+# Tortoise's connections), on a database of its own of the kind under test.
+_WAITING_BEFORE_0017 = """
+import asyncio, sys, uuid
+from datetime import datetime, UTC
+from tortoise import Tortoise, connections
+from tortoise.migrations.api import migrate
+from models.db import tortoise_config
+
+URL = sys.argv[1]
+
+async def main():
+    await migrate(config=tortoise_config(URL), target="models.0016_password_reset_requests")
+    await Tortoise.close_connections()
+    await Tortoise.init(config=tortoise_config(URL))
+    sql = connections.get("default")
+    pg = sql.capabilities.dialect == "postgres"
+    mark = (lambda n: f"${n}") if pg else (lambda n: "?")
+    def insert(table, **values):
+        columns = ", ".join(values)
+        marks = ", ".join(mark(i + 1) for i in range(len(values)))
+        plain = [v if pg or isinstance(v, (str, bool)) else str(v) for v in values.values()]  # SQLite: text
+        return sql.execute_query(f"INSERT INTO {table} ({columns}) VALUES ({marks})", plain)
+    now = datetime.now(UTC)
+    org, batch, device = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await insert("organisations", id=org, created_at=now, name="O", path=f"/{org}/", can_create_organisations=False)
+    await insert("batch_references", id=batch, created_at=now, reference="W", organisation_id=org, sender_id=org,
+                 requires_confirmation=True, state="PENDING_CONFIRMATION", device_count=1)
+    await insert("devices", id=device, created_at=now, serial_number="S1", device_type="t", owner_id=org,
+                 owner_path=f"/{org}/", claim_status="UNCLAIMED", attributes="{}", batch_id=batch)
+    await Tortoise.close_connections()
+    await migrate(config=tortoise_config(URL))
+    await Tortoise.close_connections()
+    await Tortoise.init(config=tortoise_config(URL))
+    rows = await connections.get("default").execute_query_dict("SELECT batch_id, pending_batch_id FROM devices")
+    await Tortoise.close_connections()
+    print(rows[0]["batch_id"], rows[0]["pending_batch_id"], batch)
+
+asyncio.run(main())
+"""
+
+
+async def test_migration_0017_moves_a_waiting_device_to_its_pending_batch(tmp_path):
+    from tests.conftest import PG_ADMIN_URL
+
+    name = f"kms_test_0017_{uuid.uuid4().hex[:8]}"
+    if TEST_DB == "postgres":
+        admin = await asyncpg.connect(PG_ADMIN_URL)
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    else:
+        url = f"sqlite://{tmp_path / name}.sqlite3"
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", _WAITING_BEFORE_0017, url, cwd=ROOT, stdout=PIPE, stderr=PIPE
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 120)
+        assert process.returncode == 0, err.decode()
+        batch_id, pending_batch_id, batch = out.decode().split()
+        assert (batch_id, pending_batch_id) == ("None", batch)
+    finally:
+        if TEST_DB == "postgres":
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
