@@ -319,7 +319,8 @@ export async function renderCatalog(main, ctx) {
   const menuFor = (d) => {
     const items = [{ id: "show", label: t("devices.menu.show"), href: ctx.href(`/devices/${d.id}`) }];
     if (canClaim && d.claimStatus === "UNCLAIMED") items.push({ id: "claim", label: t("devices.menu.claim"), onSelect: () => runClaim([d.id]) });
-    if (canRelease) items.push({ id: "download", label: t("devices.menu.download"), onSelect: () => runDownload({ deviceIds: [d.id] }) });
+    // keys of an UNCLAIMED device are never released (manual 10.4): claim it first
+    if (canRelease && d.claimStatus === "CLAIMED") items.push({ id: "download", label: t("devices.menu.download"), onSelect: () => runDownload({ deviceIds: [d.id] }) });
     if (canBatch) {
       items.push({
         id: "labels",
@@ -339,8 +340,11 @@ export async function renderCatalog(main, ctx) {
               dataset: { selectAll: "" },
               "aria-label": t("devices.selection.page"),
               onChange: (e) => {
-                nodes.forEach((d) => toggle(d, e.target.checked));
-                rows.querySelectorAll("input[data-device]").forEach((box) => { box.checked = e.target.checked; });
+                // read once: updating the selection sets this box again (ticked, half or not)
+                const on = e.target.checked;
+                nodes.forEach((d) => (on ? selection.set(d.id, d.serialNumber) : selection.delete(d.id)));
+                rows.querySelectorAll("input[data-device]").forEach((box) => { box.checked = on; });
+                updateSelection();
               },
             }),
             className: "select",
