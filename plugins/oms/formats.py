@@ -6,7 +6,7 @@ and ``key=`` lines; its command line takes the same four values as ``name driver
 
 from __future__ import annotations
 
-import tempfile
+import io
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 
@@ -22,9 +22,6 @@ from plugins.base import (
 from plugins.csvutil import key_hex, safe_name
 
 OMS_RADIOS = frozenset({Radio.WMBUS, Radio.MBUS})
-CHUNK = 64 * 1024
-# Zips are built in memory up to this size, then on disk, so a large export stays flat in memory.
-SPOOL_LIMIT = 8 * 1024 * 1024
 
 
 def _meter_values(record: KeyRecord, device_types: Mapping[str, DeviceType]) -> tuple[str, str, str, str]:
@@ -38,22 +35,45 @@ def _meter_values(record: KeyRecord, device_types: Mapping[str, DeviceType]) -> 
     return safe_name(record.serial_number, str(mbus_id)), driver, str(mbus_id), key_hex(record.key)
 
 
+class _Pipe(io.RawIOBase):
+    """A write-only stream that keeps what was written until it is taken: a zip written into it comes out
+    piece by piece (zipfile writes to a stream that cannot seek with data descriptors)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        """Everything written since the last take."""
+        data = b"".join(self._parts)
+        self._parts.clear()
+        return data
+
+
 class WmbusmetersZipWriter:
-    """A zip with one wmbusmeters meter file per device."""
+    """A zip with one wmbusmeters meter file per device, streamed as it is written: flat in memory, and the
+    keys never pass through a temporary file on the disk."""
 
     def __init__(self) -> None:
         self._names: set[str] = set()
         self._device_types: Mapping[str, DeviceType] = {}
 
     def header(self, ctx: ExportContext) -> Iterable[bytes]:
-        """Open the zip; its bytes come out in ``footer`` (a zip's directory is written last)."""
+        """Open the zip; each meter file's bytes come out with its row, the directory in ``footer``."""
         self._device_types = ctx.device_types
-        self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_LIMIT)
-        self._zip = zipfile.ZipFile(self._spool, "w", compression=zipfile.ZIP_DEFLATED)
+        self._pipe = _Pipe()
+        self._zip = zipfile.ZipFile(self._pipe, "w", compression=zipfile.ZIP_DEFLATED)
         return ()
 
     def rows(self, record: KeyRecord) -> Iterable[bytes]:
-        """Add the record's meter file to the zip."""
+        """Add the record's meter file to the zip and give out its bytes."""
         name, driver, mbus_id, key = _meter_values(record, self._device_types)
         entry, n = name, 1
         while entry in self._names:  # Two devices with one serial would otherwise overwrite each other.
@@ -61,17 +81,12 @@ class WmbusmetersZipWriter:
             entry = f"{name}_{n}"
         self._names.add(entry)
         self._zip.writestr(entry, f"name={name}\ndriver={driver}\nid={mbus_id}\nkey={key}\n")
-        return ()
+        return (self._pipe.take(),)
 
     def footer(self) -> Iterator[bytes]:
-        """Finish the zip and stream it out."""
-        try:
-            self._zip.close()
-            self._spool.seek(0)
-            while chunk := self._spool.read(CHUNK):
-                yield chunk
-        finally:
-            self._spool.close()
+        """Finish the zip: its central directory."""
+        self._zip.close()
+        yield self._pipe.take()
 
 
 class WmbusmetersLinesWriter:

@@ -44,6 +44,24 @@ def export(format_id: str, records: list[KeyRecord], **options: object) -> bytes
     return b"".join(stream_export(REGISTRY.format(format_id), records, ctx))
 
 
+def test_wmbusmeters_zip_streams_each_meter_file_with_its_row_and_never_touches_the_disk(monkeypatch) -> None:
+    import tempfile
+
+    def no_temporary_file(*args, **kwargs):  # keys in plain text must not reach the disk on their way out
+        raise AssertionError("a temporary file was made for the zip")
+
+    for name in ("SpooledTemporaryFile", "TemporaryFile", "NamedTemporaryFile", "mkstemp"):
+        monkeypatch.setattr(tempfile, name, no_temporary_file)
+    writer = REGISTRY.format("wmbusmeters-zip").writer()
+    assert list(writer.header(REGISTRY.export_context(ExportOptions()))) == []
+    pieces = [b"".join(writer.rows(oms(f"M{n:05}", f"{n:08}"))) for n in range(2000)]
+    tail = b"".join(writer.footer())
+    # each row gave out its own meter file (the writer holds none of them back), the footer the directory
+    assert all(pieces) and max(map(len, pieces)) < 1024
+    with zipfile.ZipFile(io.BytesIO(b"".join(pieces) + tail)) as archive:
+        assert archive.testzip() is None and len(archive.namelist()) == 2000
+
+
 def test_generic_csv_quotes_and_honours_delimiter() -> None:
     records = [*lora('21N;001"052', "0011223344556677"), oms("9999993", "20096221")]
     text = export("csv", records, csv_delimiter=";").decode()
