@@ -42,7 +42,7 @@ from resolvers.keystore import keystore, open_key_store, opening_ring, registry
 from resolvers.roles import Permission
 from schema import build_schema
 from schema.context import Context
-from settings import Settings, load
+from settings import Settings, configure_logging, load
 
 log = logging.getLogger("kms")
 CSRF_HEADER = "x-kms-csrf"
@@ -397,6 +397,7 @@ def download_endpoint(settings: Settings) -> Any:
 def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:
     """Build the application. With ``manage_database`` the lifespan opens and closes the database."""
     settings = settings or load()
+    configure_logging(settings)  # a worker process of `kms serve --workers N` starts here
     graphql = KmsGraphQL(settings)
 
     @asynccontextmanager

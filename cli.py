@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import logging
 import os
 import signal
 import sys
@@ -18,7 +17,7 @@ from resolvers import demo, keys, outbox
 from resolvers.errors import KmsError
 from resolvers.keystore import keystore, open_key_store, registry
 from resolvers.smtp import Mailbox
-from settings import Settings, load
+from settings import Settings, configure_logging, load
 
 
 async def _with_db(settings: Settings, coroutine_factory):  # type: ignore[no-untyped-def]
@@ -83,6 +82,16 @@ def cmd_rotate_kek(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
+
+    if args.workers > 1 and settings.is_sqlite:
+        # Each process would write the file through a connection of its own, and SQLite refuses a write that
+        # meets another process's transaction ("database is locked") instead of waiting for it.
+        print(
+            "The embedded SQLite database serves one process: use --workers 1, or PostgreSQL "
+            "(KMS_DATABASE_URL=postgres://...) for several workers or hosts.",
+            file=sys.stderr,
+        )
+        return 2
 
     uvicorn.run(
         "app:create_app",
@@ -159,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = load()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings)
     return int(args.func(settings, args))
 
 

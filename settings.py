@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,3 +88,10 @@ class Settings:
 def load() -> Settings:
     """Read the settings from the environment."""
     return Settings()
+
+
+def configure_logging(settings: Settings) -> None:
+    """Log lines with time, level and logger at ``KMS_LOG_LEVEL``, in every process: the command line's and
+    each worker process of ``kms serve --workers N`` (which uvicorn starts afresh, with only its own loggers
+    set up). Where the root logger has a handler already, it is left as it is."""
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")

@@ -12,7 +12,6 @@ from strawberry.types import Info
 from resolvers.errors import Forbidden, PasswordChangeRequired, Unauthenticated
 from resolvers.roles import Permission
 
-
 TOKEN_REFUSED = "This is done in the console, not with an API token."
 
 

@@ -47,3 +47,39 @@ async def test_hosts_migrating_one_empty_database_at_once_take_turns(tmp_path):
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def test_serve_refuses_several_workers_on_the_embedded_sqlite_database(tmp_path):
+    # several processes on one SQLite file fail each other's writes ("database is locked") instead of waiting
+    env = {
+        **os.environ,
+        "KMS_DATABASE_URL": f"sqlite://{tmp_path / 'kms.sqlite3'}",
+        "KMS_DATA_DIR": str(tmp_path),
+        "KMS_LOG_LEVEL": "WARNING",
+    }
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "cli", "serve", "--workers", "2", "--port", "0"),
+        cwd=ROOT,
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        if process.returncode is None:  # it serves: stop it (and its workers) before failing
+            process.terminate()
+            await process.wait()
+    assert process.returncode == 2 and "SQLite database serves one process" in stderr.decode()
+
+
+def test_an_app_built_in_a_fresh_process_logs_at_the_configured_level(tmp_path):
+    """A worker process of `kms serve --workers N` builds the app without the command line's set-up."""
+    import subprocess
+
+    script = (
+        "import logging; from app import create_app; from settings import load; create_app(load()); "
+        "root = logging.getLogger(); print(logging.getLevelName(root.level), len(root.handlers))"
+    )
+    env = {**os.environ, "KMS_DATA_DIR": str(tmp_path), "KMS_LOG_LEVEL": "DEBUG"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["DEBUG", "1"]
