@@ -55,6 +55,12 @@ def _email(value: str) -> str:
     return outbox.checked_address(value).lower()
 
 
+def _distinct_separators(delimiter: str, thousands: str) -> None:
+    """A number written with the thousands separator must not read as two cells of the CSV file."""
+    if thousands and thousands == delimiter:
+        raise BadInput("csvThousandsSeparator", "The thousands separator must differ from the CSV delimiter.")
+
+
 def _name(value: str) -> str:
     value = value.strip()
     if not value or len(value) > 200:
@@ -121,6 +127,7 @@ async def create_user(actor: Actor, profile: Profile, password: str) -> User:
         ";" if profile.csv_delimiter is None else profile.csv_delimiter, "csvDelimiter", allow_empty=False
     )
     thousands = _separator(profile.csv_thousands_separator or "", "csvThousandsSeparator", allow_empty=True)
+    _distinct_separators(delimiter, thousands)
     if await User.exists(email=email):
         raise KmsError("Another user has this email.", code="EMAIL_TAKEN", field="email")
     password_hash = await hash_new_password(password, email)
@@ -200,6 +207,10 @@ async def update_user(actor: Actor, user_id: str, profile: Profile) -> User:
         updates["csv_thousands_separator"] = _separator(
             profile.csv_thousands_separator, "csvThousandsSeparator", allow_empty=True
         )
+    _distinct_separators(
+        str(updates.get("csv_delimiter", user.csv_delimiter)),
+        str(updates.get("csv_thousands_separator", user.csv_thousands_separator)),
+    )
     if profile.is_active is not None:
         if is_self and not profile.is_active:
             raise BadInput("isActive", "You cannot deactivate yourself.")

@@ -212,6 +212,22 @@ async def test_created_user_must_change_the_password_at_first_login(as_user, cli
     assert await newcomer.code(USERS) == "PASSWORD_CHANGE_REQUIRED"
 
 
+async def test_the_thousands_separator_must_differ_from_the_csv_delimiter(as_user, world):
+    admin = await as_user("admin_a")
+    same = new_user(world, csvDelimiter=",", csvThousandsSeparator=",")
+    error = await admin.error(CREATE_USER, {"input": same})
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "csvThousandsSeparator"}
+    # a profile changes one of them to the other's value (keys_a writes ";" and no separator)
+    own = await as_user("keys_a")
+    edit = "mutation($id: ID!, $in: UpdateUserInput!) { updateUser(id: $id, input: $in) { csvDelimiter } }"
+    me = str(world.users["keys_a"].id)
+    error = await own.error(edit, {"id": me, "in": {"csvThousandsSeparator": ";"}})
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "csvThousandsSeparator"}
+    # both changed at once to different characters is fine
+    both = {"csvDelimiter": ",", "csvThousandsSeparator": "."}
+    assert (await own.ok(edit, {"id": me, "in": both}))["updateUser"]["csvDelimiter"] == ","
+
+
 async def test_created_user_gets_the_default_settings(as_user, world):
     created = (await (await as_user("admin_a")).ok(CREATE_USER, {"input": new_user(world)}))["createUser"]
     assert (created["language"], created["csvDelimiter"], created["csvThousandsSeparator"]) == ("EN", ";", "")

@@ -171,7 +171,7 @@ export const PASSWORD_RULES = [
 /**
  * The live checklist for a new password. `confirm` (optional) adds "both entries match"; `email`
  * (a string, or a function when the address is typed in the same form) adds "does not contain the
- * name in your email address". Returns { element, ok(), update() }.
+ * name in the account's email address". Returns { element, ok(), update() }.
  */
 export function passwordRules(password, { confirm, email } = {}) {
   const rules = [...PASSWORD_RULES];
