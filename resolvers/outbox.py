@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from models.email_templates import EmailTemplate
 from models.organisations import Organisation
 from models.outbox import OutboxMessage
 from models.users import User
-from resolvers import audit, email_rendering
+from resolvers import audit, email_rendering, housekeeping
 from resolvers.errors import BadInput, NotFound
 from resolvers.smtp import DEFAULT_SENDER, Mailbox, SmtpSendError, SmtpSettings, send_email
 from settings import Settings, load
@@ -370,11 +371,19 @@ async def deliver_due(
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event, *, sender: Sender | None = None) -> None:
-    """Send due mails until ``stop`` is set; a full batch is followed at once by the next one."""
+    """Send due mails until ``stop`` is set; a full batch is followed at once by the next one. Every
+    ``housekeeping.SWEEP_EVERY`` it also sweeps ended sessions, old counters and old mail links."""
     sender = sender or sender_for(settings)
     log.info("mail worker started (%s)", type(sender).__name__)
     batch = 20
+    next_sweep = time.monotonic()
     while not stop.is_set():
+        if time.monotonic() >= next_sweep:
+            next_sweep = time.monotonic() + housekeeping.SWEEP_EVERY.total_seconds()
+            try:
+                await housekeeping.sweep(settings)
+            except Exception:  # like a delivery round: the next sweep tries again
+                log.exception("mail worker: housekeeping failed")
         try:
             claimed = await deliver_due(sender, batch=batch, max_attempts=settings.mail_max_attempts, settings=settings)
         except Exception:  # the database may be away for a moment; the worker must outlive that
