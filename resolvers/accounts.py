@@ -22,8 +22,8 @@ from models.organisations import Organisation
 from models.users import User
 from resolvers import audit, outbox, ratelimit
 from resolvers.actor import Actor
-from resolvers.auth import hash_new_password, set_password_hash
-from resolvers.errors import KmsError, duplicate_of
+from resolvers.auth import SessionPolicy, check_password_again, hash_new_password, set_password_hash
+from resolvers.errors import BadInput, KmsError, duplicate_of
 from settings import Settings, load
 
 RESET_PASSWORD: Final = "RESET_PASSWORD"
@@ -180,6 +180,24 @@ async def request_email_change(actor: Actor, user: User, new_email: str, setting
         settings=settings,
     )
     await _audit_for("user.email_change_requested", user, actor)
+
+
+async def change_own_email(
+    actor: Actor, current_password: str, new_email: str, policy: SessionPolicy, settings: Settings
+) -> User:
+    """A user moves their own account to another address: the password is asked again (counted like a login),
+    so an open session alone cannot send the account's mail, and with it its password resets, to an address
+    its holder reads; the change takes effect when confirmed with the link mailed to the new address."""
+    user = await User.get(id=actor.user_id).select_related("organisation")  # (a failure is audited there)
+    address = outbox.checked_address(new_email, "newEmail").lower()
+    await check_password_again(user, current_password, policy)
+    if address == user.email:
+        raise BadInput("newEmail", "This is your address already.")
+    if await User.exists(email=address):
+        raise KmsError("Another user has this email.", code="EMAIL_TAKEN", field="newEmail")
+    async with in_transaction():
+        await request_email_change(actor, user, address, settings)
+    return user
 
 
 async def confirm_email(token: str) -> bool:

@@ -344,6 +344,13 @@ async def _asked_again(user: User, policy: SessionPolicy) -> AsyncIterator[None]
     await ratelimit.give_back(key)
 
 
+async def check_password_again(user: User, password: str, policy: SessionPolicy) -> None:
+    """INVALID_CREDENTIALS unless ``password`` is the signed-in user's, counted like a login (_asked_again).
+    ``user`` comes with its organisation (select_related), in which a failure is audited."""
+    async with _asked_again(user, policy):
+        await _password_again(user, password)
+
+
 async def _password_again(user: User, password: str, message: str = "The password is wrong.") -> None:
     if not await passwords.verify_password(password, user.password_hash):
         raise KmsError(message, code="INVALID_CREDENTIALS")

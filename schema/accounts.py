@@ -7,7 +7,8 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers import accounts
-from schema.permissions import anyone
+from schema.permissions import anyone, requires
+from schema.users import UserType
 
 
 @strawberry.type
@@ -27,3 +28,15 @@ class Mutation:
     )
     async def confirm_email(self, info: Info, token: str) -> bool:
         return await accounts.confirm_email(token)
+
+    @strawberry.mutation(
+        extensions=requires(session_only=True),
+        description="Changes the caller's own email address. The password is asked again; the address changes "
+        "when confirmed with the link mailed to the new one (confirmEmail).",
+    )
+    async def change_email(self, info: Info, current_password: str, new_email: str) -> UserType:
+        context = info.context
+        user = await accounts.change_own_email(
+            context.require_actor(), current_password, new_email, context.session_policy, context.settings
+        )
+        return UserType.of(user)

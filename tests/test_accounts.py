@@ -219,3 +219,46 @@ async def test_a_deactivated_user_cannot_reset(client, world, smtp):
     await client().ok(REQUEST, {"e": "keys_a@example.com"})
     assert await deliver(smtp) == []
     assert await OutboxMessage.all().count() == 0
+
+
+CHANGE_EMAIL = "mutation($p: String!, $e: String!) { changeEmail(currentPassword: $p, newEmail: $e) { email } }"
+
+
+async def test_a_user_changes_their_own_email_with_the_password_and_a_link_to_the_new_address(
+    as_user, world, client, smtp
+):
+    # given: a key manager in the profile
+    own = await as_user("keys_a")
+    # when: the new address, with the password asked again
+    changed = (await own.ok(CHANGE_EMAIL, {"p": PASSWORD, "e": " Kim@New.example "}))["changeEmail"]
+    # then: nothing changes until the link mailed to the new address is used
+    assert changed["email"] == "keys_a@example.com"
+    (mail,) = await deliver(smtp)
+    assert mail["To"] == "kim@new.example"
+    assert (await client().ok(CONFIRM, {"t": token_in(mail, "confirm-email")}))["confirmEmail"] is True
+    assert (await User.get(id=world.users["keys_a"].id)).email == "kim@new.example"
+
+
+async def test_changing_ones_email_needs_the_password_counted_like_a_login(as_user, world):
+    own = await as_user("viewer_a")
+    for _ in range(5):
+        assert await own.code(CHANGE_EMAIL, {"p": "Wrong-Password-1!", "e": "thief@evil.example"}) == (
+            "INVALID_CREDENTIALS"
+        )
+    # the account's login counter is spent: even the right password is refused now
+    assert await own.code(CHANGE_EMAIL, {"p": PASSWORD, "e": "thief@evil.example"}) == "ACCOUNT_LOCKED"
+    assert not await AccountToken.filter(new_email="thief@evil.example").exists()
+
+
+async def test_changing_ones_email_is_refused_to_tokens_and_for_taken_or_bad_addresses(as_user, world, client):
+    own = await as_user("admin_a")
+    taken = await own.error(CHANGE_EMAIL, {"p": PASSWORD, "e": "KEYS_B@example.com"})
+    assert taken["extensions"] == {"code": "EMAIL_TAKEN", "field": "newEmail"}
+    bad = await own.error(CHANGE_EMAIL, {"p": PASSWORD, "e": "a@b.example,c@d.example"})
+    assert bad["extensions"] == {"code": "BAD_USER_INPUT", "field": "newEmail"}
+    same = await own.error(CHANGE_EMAIL, {"p": PASSWORD, "e": "admin_a@example.com"})
+    assert same["extensions"] == {"code": "BAD_USER_INPUT", "field": "newEmail"}
+    created = await own.ok('mutation { createApiToken(input: {name: "t", roles: [OTC_ADMIN]}) { token } }')
+    bearer = client(headers={"Authorization": f"Bearer {created['createApiToken']['token']}"})
+    assert await bearer.code(CHANGE_EMAIL, {"p": PASSWORD, "e": "kim@new.example"}) == "FORBIDDEN"
+    assert not await AccountToken.filter(purpose="CONFIRM_EMAIL").exists()

@@ -130,6 +130,31 @@ async def test_a_changed_email_address_is_confirmed_with_the_mailed_link(page, w
     )
 
 
+async def test_a_user_changes_their_own_email_in_the_profile(page, world, worker_settings):
+    # given: a key manager in the profile (manual 9.2)
+    user = world.users["keys_a"]
+    await login(page, user.email)
+    await page.goto("/console#/profile")
+    section = page.locator("section.profile-email")
+    await expect(section.get_by_role("heading", name="Change email address")).to_be_visible()
+    # when: a wrong password first, then the right one
+    await section.get_by_label("New email address").fill("kim.keys@example.com")
+    await section.get_by_label("Current password").fill("Not-The-Password-1!")
+    await section.get_by_role("button", name="Send the link").click()
+    await expect(section.get_by_role("alert")).to_be_visible()
+    assert not await AccountToken.filter(user_id=user.id, new_email="kim.keys@example.com").exists()
+    await section.get_by_label("Current password").fill(PASSWORD)
+    await section.get_by_role("button", name="Send the link").click()
+    await expect(section.get_by_role("status")).to_contain_text("We sent a link to kim.keys@example.com")
+    # then: the address changes once the mailed link is opened
+    assert (await User.get(id=user.id)).email == user.email
+    await page.goto(link_in(await delivered_mail(worker_settings, "kim.keys@example.com"), "confirm-email"))
+    await expect(page.get_by_role("status")).to_have_text(
+        "Your email address has been confirmed. Log in with it from now on."
+    )
+    assert (await User.get(id=user.id)).email == "kim.keys@example.com"
+
+
 async def test_links_without_or_with_an_unknown_token_show_a_clear_error(page, world):
     await page.goto("/confirm-email?token=kms_cfm_not-a-real-token")
     await expect(page.get_by_role("alert")).to_contain_text("This confirmation link is unknown")

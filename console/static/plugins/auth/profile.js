@@ -1,10 +1,12 @@
-// 9.2 Profile: the user's own name, language and CSV settings, the password change and the second factor.
+// 9.2 Profile: the user's own name, language and CSV settings, the password change, the email address and
+// the second factor.
 
 import { h } from "../../core/dom.js";
 import { setLanguage } from "../../core/i18n.js";
 import { ME_FIELDS, session } from "../../core/session.js";
 import { actionForm, button, field, filled, input, messageBox, pageHeader } from "../../core/ui.js";
 import { csvFields, languageSelect } from "../../core/userform.js";
+import { emailSection } from "./email.js";
 import { otpSection } from "./otp.js";
 import { passwordForm } from "./password.js";
 
@@ -70,6 +72,6 @@ export function renderProfile(main, ctx) {
   );
   main.append(
     pageHeader(t("auth.profile.title")),
-    h("div", { class: "columns" }, details, h("div", { class: "stack" }, password, otpSection(ctx))),
+    h("div", { class: "columns" }, details, h("div", { class: "stack" }, password, emailSection(ctx), otpSection(ctx))),
   );
 }
