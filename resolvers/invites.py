@@ -288,7 +288,9 @@ async def accept_invite(
     if address is None:
         raise BadInput("email", "This is not a valid email address.")
     if invite.email and address != invite.email:
-        raise BadInput("email", "Use the address the invitation was sent to; you can change it in your profile after logging in.")
+        raise BadInput(
+            "email", "Use the address the invitation was sent to; you can change it in your profile after logging in."
+        )
     display_name = (name or "").strip() or invite.name
     if len(display_name) > 200:
         raise BadInput("name", "The name must have 1 to 200 characters.")
