@@ -126,7 +126,8 @@ async def test_a_changed_email_address_is_confirmed_with_the_mailed_link(page, w
     # when: the link again
     await page.goto(link)
     await expect(page.get_by_role("alert")).to_have_text(
-        "This confirmation link is unknown, already used or expired. Ask your administrator to change the address again."
+        "This confirmation link is unknown, already used or expired. Change the address again in your profile, or ask "
+        "your administrator to."
     )
 
 

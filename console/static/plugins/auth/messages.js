@@ -65,7 +65,7 @@ export default {
     "auth.confirm.title": "Confirm email address",
     "auth.confirm.working": "Confirming your email address…",
     "auth.confirm.done": "Your email address has been confirmed. Log in with it from now on.",
-    "auth.confirm.tokenInvalid": "This confirmation link is unknown, already used or expired. Ask your administrator to change the address again.",
+    "auth.confirm.tokenInvalid": "This confirmation link is unknown, already used or expired. Change the address again in your profile, or ask your administrator to.",
     "auth.confirm.login": "Go to the login",
   },
   DE: {
@@ -134,7 +134,7 @@ export default {
     "auth.confirm.title": "E-Mail-Adresse bestätigen",
     "auth.confirm.working": "Ihre E-Mail-Adresse wird bestätigt …",
     "auth.confirm.done": "Ihre E-Mail-Adresse wurde bestätigt. Melden Sie sich ab jetzt damit an.",
-    "auth.confirm.tokenInvalid": "Dieser Bestätigungslink ist unbekannt, wurde bereits verwendet oder ist abgelaufen. Bitten Sie Ihren Administrator, die Adresse erneut zu ändern.",
+    "auth.confirm.tokenInvalid": "Dieser Bestätigungslink ist unbekannt, wurde bereits verwendet oder ist abgelaufen. Ändern Sie die Adresse in Ihrem Profil erneut oder bitten Sie Ihren Administrator darum.",
     "auth.confirm.login": "Zur Anmeldung",
   },
   ES: {
@@ -203,7 +203,7 @@ export default {
     "auth.confirm.title": "Confirmar la dirección de correo",
     "auth.confirm.working": "Confirmando su dirección de correo…",
     "auth.confirm.done": "Se ha confirmado su dirección de correo. A partir de ahora inicie sesión con ella.",
-    "auth.confirm.tokenInvalid": "Este enlace de confirmación es desconocido, ya se ha usado o ha caducado. Pida a su administrador que vuelva a cambiar la dirección.",
+    "auth.confirm.tokenInvalid": "Este enlace de confirmación es desconocido, ya se ha usado o ha caducado. Vuelva a cambiar la dirección en su perfil o pídaselo a su administrador.",
     "auth.confirm.login": "Ir al inicio de sesión",
   },
   SV: {
@@ -272,7 +272,7 @@ export default {
     "auth.confirm.title": "Bekräfta e-postadressen",
     "auth.confirm.working": "Din e-postadress bekräftas …",
     "auth.confirm.done": "Din e-postadress har bekräftats. Logga in med den från och med nu.",
-    "auth.confirm.tokenInvalid": "Bekräftelselänken är okänd, redan använd eller har gått ut. Be din administratör att ändra adressen igen.",
+    "auth.confirm.tokenInvalid": "Bekräftelselänken är okänd, redan använd eller har gått ut. Ändra adressen igen i din profil eller be din administratör göra det.",
     "auth.confirm.login": "Gå till inloggningen",
   },
 };
