@@ -60,7 +60,10 @@ class InviteType:
     async def organisation(self, info: Info) -> OrganisationType:
         return await load_organisation(info, self._model.organisation_id)  # type: ignore[attr-defined]
 
-    @strawberry.field(description="Single-use, time-limited link that lets the invitee set a password.")
+    @strawberry.field(
+        extensions=requires(session_only=True),  # a token's holder would sign up with it, beyond the token's life
+        description="Single-use, time-limited link that lets the invitee set a password.",
+    )
     def signup_link(self, info: Info) -> str:
         return invites.signup_link(info.context.settings, self._model)
 
@@ -119,7 +122,8 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(extensions=requires(MANAGE))
+    # An invite makes an account that outlives the token that would send it: signed-in administrators only.
+    @strawberry.mutation(extensions=requires(MANAGE, session_only=True))
     async def create_invite(self, info: Info, input: CreateInviteInput) -> InviteType:
         invite = await invites.create_invite(
             info.context.require_actor(),
@@ -132,7 +136,7 @@ class Mutation:
         )
         return InviteType.of(invite)
 
-    @strawberry.mutation(extensions=requires(MANAGE))
+    @strawberry.mutation(extensions=requires(MANAGE, session_only=True))
     async def send_invite(self, info: Info, id: strawberry.ID, email: str | None = None) -> InviteType:
         invite = await invites.send_invite(info.context.require_actor(), info.context.settings, id, email)
         return InviteType.of(invite)

@@ -124,6 +124,13 @@ DENIALS = [
         'mutation { changePassword(currentPassword: "x", newPassword: "y") { id } }',
         expect="UNAUTHENTICATED",
     ),
+    # one's own address only: there is no argument that names another user (tests/test_accounts.py covers the rest)
+    Denial(
+        "Mutation.changeEmail",
+        None,
+        'mutation { changeEmail(currentPassword: "x", newEmail: "a@b.example") { id } }',
+        expect="UNAUTHENTICATED",
+    ),
     # A second factor is one's own (tests/test_auth.py covers the token and password rules); an admin resets
     # another user's only within their organisations and only for roles they may grant.
     Denial(

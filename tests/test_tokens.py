@@ -92,6 +92,20 @@ async def test_a_token_cannot_hand_an_account_to_its_holder(as_user, client, wor
         assert error["extensions"]["code"] == "FORBIDDEN" and "API token" in error["message"]
     assert await api.code(SET_PASSWORD, {"id": colleague, "p": "Taken-Over-2026!x"}) == "FORBIDDEN"
     assert await api.code(RESET_OTP, {"id": colleague}) == "FORBIDDEN"
+    # nor does it make a user of its own choosing, or an invite, or read an invite's link
+    org = str(world.orgs["customer_a"].id)
+    new_user = {"name": "Holder", "email": "holder@evil.example", "organisationId": org, "roles": ["OTC_ADMIN"]}
+    create_user = "mutation($in: CreateUserInput!) { createUser(input: $in) { id } }"
+    assert await api.code(create_user, {"in": {**new_user, "password": "Holder-Chosen-2026!x"}}) == "FORBIDDEN"
+    invite = {"name": "Holder", "organisationId": org, "roles": ["OTC_ADMIN"]}
+    create_invite = "mutation($in: CreateInviteInput!) { createInvite(input: $in) { id signupLink } }"
+    assert await api.code(create_invite, {"in": invite}) == "FORBIDDEN"
+    made = (await admin.ok(create_invite, {"in": invite}))["createInvite"]
+    send = 'mutation($id: ID!) { sendInvite(id: $id, email: "holder@evil.example") { id } }'
+    assert await api.code(send, {"id": made["id"]}) == "FORBIDDEN"
+    link = "query($id: ID!) { invite(id: $id) { signupLink } }"
+    assert await api.code(link, {"id": made["id"]}) == "FORBIDDEN"
+    assert (await admin.ok(link, {"id": made["id"]}))["invite"]["signupLink"] == made["signupLink"]
     # nothing was queued for the new address, and the token still does what it is for
     assert not await AccountToken.filter(new_email="attacker@evil.example").exists()
     renamed = 'mutation($id: ID!) { updateUser(id: $id, input: {name: "Kim"}) { id } }'

@@ -226,6 +226,25 @@ async def test_the_thousands_separator_must_differ_from_the_csv_delimiter(as_use
     # both changed at once to different characters is fine
     both = {"csvDelimiter": ",", "csvThousandsSeparator": "."}
     assert (await own.ok(edit, {"id": me, "in": both}))["updateUser"]["csvDelimiter"] == ","
+    # a user stored with equal ones before this rule can still be renamed, and switched off by an admin
+    await User.filter(id=me).update(csv_delimiter=",", csv_thousands_separator=",")
+    assert await own.ok(edit, {"id": me, "in": {"name": "Kim"}})
+    assert await admin.ok(edit, {"id": me, "in": {"isActive": False}})
+
+
+async def test_an_admin_changes_their_own_email_only_with_the_password(as_user, world):
+    from models.invites import AccountToken
+
+    admin = await as_user("admin_a")
+    me = str(world.users["admin_a"].id)
+    edit = "mutation($id: ID!, $e: String!) { updateUser(id: $id, input: {email: $e}) { email } }"
+    error = await admin.error(edit, {"id": me, "e": "thief@evil.example"})
+    assert error["extensions"]["code"] == "FORBIDDEN" and "changeEmail" in error["message"]
+    assert not await AccountToken.filter(new_email="thief@evil.example").exists()
+    # the address as it is still passes (a form that sends every field)
+    assert (await admin.ok(edit, {"id": me, "e": "Admin_A@example.com"}))["updateUser"][
+        "email"
+    ] == "admin_a@example.com"
 
 
 async def test_created_user_gets_the_default_settings(as_user, world):
