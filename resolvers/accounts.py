@@ -8,6 +8,7 @@ to somebody or not: it only queues the request, and the mail worker looks the ad
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from datetime import UTC, datetime, timedelta
 from typing import Final
 from uuid import UUID
@@ -34,7 +35,7 @@ RESET_PREFIX: Final = "kms_rst"
 CONFIRM_PREFIX: Final = "kms_cfm"
 # Reset mails per account and hour: enough for a person, too few to flood an inbox.
 RESET_MAILS_PER_HOUR: Final = 5
-# Reset requests per client address and hour: the queue's bound against one caller's flood.
+# Reset requests per client network and hour (an IPv4 address, an IPv6 /64): the queue's bound against a flood.
 RESET_REQUESTS_PER_CLIENT: Final = 30
 ADDRESS_MAX: Final = 320
 
@@ -70,25 +71,41 @@ async def request_password_reset(settings: Settings, email: str, client_address:
     address = email.strip().lower()
     if not address or len(address) > ADDRESS_MAX:
         return True
-    if client_address is not None:
-        window = await ratelimit.hit("reset-request:" + client_address, 3600)
-        if window.count > RESET_REQUESTS_PER_CLIENT:
-            return True  # the same answer; the queue is not flooded from one address
+    window = await ratelimit.hit("reset-request:" + _client_network(client_address), 3600)
+    if window.count > RESET_REQUESTS_PER_CLIENT:
+        return True  # the same answer; the queue is not flooded from one network
     await PasswordResetRequest.create(address=address)
     return True
 
 
-async def prepare_reset_mails(settings: Settings, *, batch: int = 100) -> int:
+def _client_network(client_address: str | None) -> str:
+    """Whom a reset-request limit counts: an IPv4 address, an IPv6 /64 (one subscriber's network holds
+    countless addresses), or "unknown" for a caller without an address."""
+    try:
+        address = ipaddress.ip_address(client_address or "")
+    except ValueError:
+        return "unknown"
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+async def prepare_reset_mails(settings: Settings, *, batch: int = 100, rounds: int = 20) -> int:
     """The mail worker's first step: turn queued reset requests into mails, each in one transaction with
-    taking the request off the queue. Returns how many requests were taken."""
+    taking the request off the queue, ``batch`` at a time while full batches come (at most ``rounds``).
+    Returns how many requests were taken."""
     taken = 0
-    for request in await PasswordResetRequest.all().limit(batch):
-        async with in_transaction():
-            # Of two workers that read the same request, only the one whose delete removes it goes on.
-            if not await PasswordResetRequest.filter(id=request.id).delete():
-                continue
-            taken += 1
-            await _mail_reset_link(settings, request)
+    for _ in range(rounds):
+        requests = await PasswordResetRequest.all().limit(batch)
+        for request in requests:
+            async with in_transaction():
+                # Of two workers that read the same request, only the one whose delete removes it goes on.
+                if not await PasswordResetRequest.filter(id=request.id).delete():
+                    continue
+                taken += 1
+                await _mail_reset_link(settings, request)
+        if len(requests) < batch:
+            break
     return taken
 
 

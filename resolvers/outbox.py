@@ -363,7 +363,10 @@ async def deliver_due(
     # Imported here: resolvers.accounts queues its mails through this module.
     from resolvers import accounts
 
-    await accounts.prepare_reset_mails(settings or load())
+    try:
+        await accounts.prepare_reset_mails(settings or load())
+    except Exception:  # the mails already queued still go out
+        log.exception("mail worker: preparing reset mails failed")
     rows = await _claim(batch, now or await db.clock())
     for row in rows:
         await _deliver(sender, row, max_attempts)

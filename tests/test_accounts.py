@@ -103,6 +103,14 @@ async def test_reset_requests_are_bounded_per_client_address(client, world, sett
     assert await PasswordResetRequest.all().count() == accounts.RESET_REQUESTS_PER_CLIENT
 
 
+def test_reset_requests_are_counted_per_ipv4_address_and_ipv6_network():
+    network = accounts._client_network
+    assert network("203.0.113.7") == "203.0.113.7"
+    assert network("2001:db8:1:2:aaaa::1") == network("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert network("2001:db8:1:3::1") != network("2001:db8:1:2::1")
+    assert network(None) == network("not an address") == "unknown"
+
+
 async def test_a_request_the_worker_takes_after_an_hour_is_not_answered(client, world, settings, smtp):
     await client().ok(REQUEST, {"e": "keys_a@example.com"})
     await PasswordResetRequest.all().update(created_at=datetime.now(UTC) - timedelta(hours=1, seconds=1))

@@ -68,3 +68,13 @@ async def test_the_mail_worker_sweeps_when_it_starts(world, settings):
         stop.set()
         await asyncio.wait_for(worker, 10)
     assert not await Session.exists()
+
+
+async def test_a_login_lock_of_a_long_window_is_not_swept_before_its_window_ends(world, settings):
+    from dataclasses import replace
+
+    week = replace(settings, login_window_seconds=7 * 86400)
+    two_days_ago = int(time.time()) - 2 * 86400
+    await RateLimit.create(key="login-account:locked", window_start=two_days_ago, count=9)
+    assert (await housekeeping.sweep(week)).rate_limits == 0
+    assert (await housekeeping.sweep(settings)).rate_limits == 1
