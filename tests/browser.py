@@ -4,6 +4,7 @@ logging in and out, and screenshots to test-artifacts/screenshots/. The fixtures
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 
@@ -51,3 +52,28 @@ async def logout(page: Page) -> None:
 async def shot(page: Page, name: str, language: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / f"{name}-{language.lower()}.png"), full_page=True)
+
+
+# The catalog's filter bar (manual 10.2): each filter by the name it shows, and its data-facet.
+FILTERS = {
+    "Serial number": "serial",
+    "Device type": "deviceType",
+    "Claim status": "claimStatus",
+    "Labels": "label",
+    "Batch reference": "batch",
+}
+
+
+async def open_filter(page: Page, name: str):
+    """Open "<name>: …" in the catalog's filter bar; its panel (search bar and proposals)."""
+    chip = page.locator(f"details[data-facet={FILTERS[name]}]")
+    if not await chip.evaluate("d => d.open"):
+        await chip.locator(":scope > summary").click()
+    return chip
+
+
+async def tick(page: Page, name: str, value: str, on: bool = True) -> None:
+    """Tick (or untick) the proposal ``value`` of a filter, shown as "value (count)"."""
+    chip = await open_filter(page, name)
+    box = chip.get_by_label(re.compile(rf"^{re.escape(value)} \(\d[\d,.]*\)$"))
+    await (box.check() if on else box.uncheck())

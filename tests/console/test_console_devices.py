@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 
-from browser import LANGUAGES, login, shot
+from browser import LANGUAGES, login, open_filter, shot, tick
 from playwright.async_api import expect
 from test_devices import APP_KEY, IMPORT, lora, oms
 
@@ -63,8 +63,12 @@ async def test_filters_with_counts_narrow_the_list_and_totals_match_the_database
     await expect(type_filter).to_contain_text("TOPAS wM-Bus (3)")
     await expect(page.get_by_label("Labels", exact=True)).to_contain_text("north (2)")
     await expect(page.get_by_label("Batch reference", exact=True)).to_contain_text("B-1 (2)")
-    # when: device type
-    await type_filter.select_option("topas-sonic-wmbus")
+    await expect(page.locator("details[data-facet] > summary")).to_have_text(
+        ["Serial number: All", "Device type: All", "Claim status: All", "Labels: All", "Batch reference: All"]
+    )
+    # when: device type, ticked in its filter's proposals
+    await tick(page, "Device type", "TOPAS wM-Bus")
+    await expect(page.locator("details[data-facet=deviceType] summary")).to_have_text("Device type: TOPAS wM-Bus")
     # then: the list, its total and the other dropdowns' counts follow, and the address keeps the filter
     wmbus = await Device.filter(device_type="topas-sonic-wmbus", owner_id=world.orgs["customer_a"].id).count()
     await expect(total).to_have_text(f"Total devices: {wmbus}")
@@ -72,13 +76,13 @@ async def test_filters_with_counts_narrow_the_list_and_totals_match_the_database
     await expect(page).to_have_url(re.compile(r"#/devices\?.*deviceType=topas-sonic-wmbus"))
     await expect(page.get_by_label("Labels", exact=True)).to_contain_text("north (1)")
     # when: a label on top
-    await page.get_by_label("Labels", exact=True).select_option("north")
+    await tick(page, "Labels", "north")
     labelled = await DeviceLabel.filter(label="north", device__device_type="topas-sonic-wmbus").count()
     await expect(total).to_have_text(f"Total devices: {labelled}")
     await expect(rows(page)).to_have_text([re.compile("^O1")])
     # when: a batch reference instead of the label
-    await page.get_by_label("Labels", exact=True).select_option("")
-    await page.get_by_label("Batch reference", exact=True).select_option("B-1")
+    await tick(page, "Labels", "north", on=False)
+    await tick(page, "Batch reference", "B-1")
     batch = await BatchReference.get(reference="B-1")
     in_batch = await Device.filter(batch_id=batch.id).count()
     await expect(total).to_have_text(f"Total devices: {in_batch}")
@@ -88,23 +92,44 @@ async def test_filters_with_counts_narrow_the_list_and_totals_match_the_database
     # a reload keeps the filters from the address
     await page.reload()
     await expect(total).to_have_text(f"Total devices: {in_batch}")
-    await expect(page.get_by_label("Batch reference", exact=True)).to_have_value("B-1")
+    await expect(page.locator("details[data-facet=batch] summary")).to_have_text("Batch reference: B-1")
+    await expect((await open_filter(page, "Batch reference")).get_by_label(re.compile("^B-1 "))).to_be_checked()
     # when: reset
     await page.get_by_role("button", name="Reset filters").click()
     await expect(total).to_have_text("Total devices: 5")
     await expect(page).not_to_have_url(re.compile("batch="))
-    # when: an exact list of serial numbers is pasted
+    # when: an exact list of serial numbers is pasted (in the serial number filter)
+    await open_filter(page, "Serial number")
     await page.get_by_text("Paste a list of exact serial numbers").click()
     await page.get_by_label("Exact list (one per line)").fill("L2\nO3, O1\nNOPE")
     await page.get_by_role("button", name="Search").click()
     await expect(total).to_have_text("Total devices: 3")
     await expect(rows(page)).to_have_count(3)
     await expect(page).to_have_url(re.compile(r"serials=L2%2CO3%2CO1%2CNOPE"))
-    # the prefix search
+    # the prefix search, and its proposals to tick
     await page.get_by_role("button", name="Reset filters").click()
+    await open_filter(page, "Serial number")
     await page.get_by_label("Serial number", exact=True).fill("O")
+    serial = page.locator("details[data-facet=serial]")
+    await expect(serial.locator(".facet-option")).to_have_text(["O1", "O2", "O3"])  # proposals while typing
     await page.get_by_label("Serial number", exact=True).press("Enter")
     await expect(total).to_have_text("Total devices: 3")
+    await expect(serial.locator(":scope > summary")).to_have_text("Serial number: starts with O")
+    await open_filter(page, "Serial number")
+    await serial.get_by_label("O2", exact=True).check()
+    await expect(total).to_have_text("Total devices: 1")
+    await expect(rows(page)).to_have_text([re.compile("^O2")])
+    # several values of one filter show any of them
+    await page.keyboard.press("Escape")  # Escape closes the open filter
+    await expect(serial.locator(".facet-panel")).to_be_hidden()
+    await page.get_by_role("button", name="Reset filters").click()
+    await tick(page, "Labels", "north")
+    await tick(page, "Labels", "south")
+    await expect(total).to_have_text("Total devices: 3")
+    await expect(page.locator("details[data-facet=label] summary")).to_have_text("Labels: 2 chosen")
+    # a filter's search bar narrows its proposals
+    await page.get_by_label("Search in Labels").fill("nor")
+    await expect(page.locator("details[data-facet=label] .facet-option")).to_have_text(["north (2)"])
 
 
 async def test_row_menu_claims_one_device_with_the_keyboard(page, world, as_user):

@@ -1,6 +1,7 @@
 // The device list (manual 10.1-10.4). Filters live in the address
-// (#/devices?search=21N&deviceType=...&claimStatus=UNCLAIMED&label=...&batch=...&serials=A,B&first=50);
-// each dropdown shows its values with counts from deviceFacets under the other active filters. Pages
+// (#/devices?search=21N&deviceType=...&claimStatus=UNCLAIMED&label=...&batch=...&serials=A,B&first=50; several
+// ticked values of a filter are separated by line breaks, which no label or reference holds); each filter of
+// the bar (facets.js) proposes its values with counts from deviceFacets under the other active filters. Pages
 // follow the API's keyset cursor (`after`), so page 20 000 costs what page 1 costs. Each row has a
 // keyboard-usable "⋮" menu; the selection toolbar claims, downloads keys, sets labels and creates a
 // batch. A VIEWER sees the list and "Show device" only.
@@ -10,6 +11,7 @@ import { formatNumber, tn } from "../../core/i18n.js";
 import { replaceQuery } from "../../core/router.js";
 import { busy, button, checkbox, field, input, messageBox, pageHeader, select, table } from "../../core/ui.js";
 import { batchTargets, claim, createBatch, downloadKeys, FORMATS, refusedList, setLabels } from "./actions.js";
+import { closeFiltersOutside, facetFilter, oneOpenAtATime } from "./facets.js";
 import { rowMenu } from "./menu.js";
 
 const DEVICES = `query Devices($filter: DeviceFilter, $first: Int, $after: String) {
@@ -19,6 +21,8 @@ const DEVICES = `query Devices($filter: DeviceFilter, $first: Int, $after: Strin
 const FACETS = `query DeviceFacets($filter: DeviceFilter) { deviceFacets(filter: $filter) {
   deviceTypes { value count } claimStatuses { value count } labels { value count } batchReferences { value count } } }`;
 const TYPES = `query DeviceTypeNames { deviceTypes { id name } }`;
+// proposals of the serial number filter: the first serial numbers that start with what is typed
+const PROPOSALS = `query SerialProposals($filter: DeviceFilter) { devices(filter: $filter, first: 20) { nodes { serialNumber } } }`;
 // "Claim all": the ids of the unclaimed devices the filters match, 500 a page, at most what one claim takes
 const IDS = `query DeviceIds($filter: DeviceFilter, $after: String) { devices(filter: $filter, first: 500, after: $after) {
   pageInfo { hasNextPage endCursor } nodes { id serialNumber } } }`;
@@ -29,6 +33,9 @@ const STATUSES = ["CLAIMED", "UNCLAIMED"];
 export function parseSerials(text) {
   return [...new Set((text || "").split(/[\s,;]+/).map((s) => s.trim()).filter(Boolean))];
 }
+
+/** A filter's ticked values in the address: separated by line breaks. */
+const listParam = (query, name) => (query.get(name) || "").split("\n").filter(Boolean);
 
 export async function renderCatalog(main, ctx) {
   const { t, query, session } = ctx;
@@ -48,21 +55,43 @@ export async function renderCatalog(main, ctx) {
     h("summary", {}, t("devices.filter.serialList"), " ", serialCount),
     field(t("devices.filter.serialListField"), serialList, { hint: t("devices.filter.serialListHint") }),
   );
-  const dropdown = (name, value) => select([{ value: "", label: t("common.all") }], { name, value });
-  const typeSelect = dropdown("deviceType");
-  const status = select(
-    [{ value: "", label: t("common.all") }, ...STATUSES.map((s) => ({ value: s, label: t(`devices.status.${s}`) }))],
-    { name: "claimStatus", value: query.get("claimStatus") || "" },
-  );
-  const labelSelect = dropdown("label");
-  const batchSelect = dropdown("batch");
-  const chosen = {
-    deviceType: query.get("deviceType") || "",
-    label: query.get("label") || "",
-    batch: query.get("batch") || "",
-  };
   let typeNames = {};
+  const apply = () => applyFilters(); // (defined below, with everything it refreshes)
+  const types = facetFilter(t, {
+    name: "deviceType",
+    label: t("devices.filter.type"),
+    labelOf: (v) => typeNames[v] || v,
+    chosen: listParam(query, "deviceType"),
+    onChange: apply,
+  });
+  const statuses = facetFilter(t, {
+    name: "claimStatus",
+    label: t("devices.filter.status"),
+    labelOf: (v) => t(`devices.status.${v}`),
+    chosen: listParam(query, "claimStatus").filter((v) => STATUSES.includes(v)),
+    onChange: apply,
+  });
+  const labels = facetFilter(t, { name: "label", label: t("devices.filter.labels"), chosen: listParam(query, "label"), onChange: apply });
+  const batches = facetFilter(t, { name: "batch", label: t("devices.filter.batch"), chosen: listParam(query, "batch"), onChange: apply });
 
+  // The serial number filter: a search bar (serial numbers starting with it), the first matching serial
+  // numbers as proposals to tick, and a pasted list of exact serial numbers; ticked proposals join that list.
+  const serialSummary = h("summary", { class: "facet-summary" });
+  const proposals = h("div", { class: "facet-options", "aria-live": "polite" });
+  const serialChip = h(
+    "details",
+    { class: "facet facet-serial", dataset: { facet: "serial" } },
+    serialSummary,
+    h(
+      "fieldset",
+      { class: "facet-panel" },
+      field(t("devices.filter.serial"), search),
+      proposals,
+      listBox,
+      // the search bar and the pasted list apply with it (or Enter); ticks apply at once
+      h("div", { class: "form-actions" }, button(t("common.search"), { type: "submit" })),
+    ),
+  );
   const total = h("p", { class: "total", "aria-live": "polite", dataset: { total: "devices" } });
   const rows = h("div", { class: "table-wrap" });
   const message = messageBox();
@@ -81,12 +110,66 @@ export async function renderCatalog(main, ctx) {
     return {
       search: search.value.trim() || null,
       serialNumbers: list.length ? list : null,
-      deviceTypes: typeSelect.value ? [typeSelect.value] : null,
-      claimStatus: status.value || null,
-      labels: labelSelect.value ? [labelSelect.value] : null,
-      batchReferences: batchSelect.value ? [batchSelect.value] : null,
+      deviceTypes: types.chosen().length ? types.chosen() : null,
+      claimStatus: statuses.chosen().length === 1 ? statuses.chosen()[0] : null, // both ticked: all
+      labels: labels.chosen().length ? labels.chosen() : null,
+      batchReferences: batches.chosen().length ? batches.chosen() : null,
     };
   };
+  const updateSerialSummary = () => {
+    const list = parseSerials(serialList.value);
+    const typed = search.value.trim();
+    let caption = t("common.all");
+    if (list.length === 1 && !typed) caption = list[0];
+    else if (list.length) caption = t("devices.filter.chosen", { count: formatNumber(list.length) });
+    else if (typed) caption = t("devices.filter.startsWith", { text: typed });
+    replace(serialSummary, `${t("devices.filter.serial")}: ${caption}`);
+  };
+  let proposalsRequest = 0;
+  const loadProposals = async () => {
+    const request = ++proposalsRequest;
+    const typed = search.value.trim();
+    if (!typed) {
+      replace(proposals);
+      return;
+    }
+    try {
+      const { devices } = await ctx.gql(PROPOSALS, { filter: { ...filter(), search: typed, serialNumbers: null } });
+      if (request !== proposalsRequest) return;
+      const listed = new Set(parseSerials(serialList.value));
+      replace(
+        proposals,
+        devices.nodes.length
+          ? devices.nodes.map(({ serialNumber }) =>
+              h(
+                "label",
+                { class: "facet-option" },
+                h("input", {
+                  type: "checkbox",
+                  value: serialNumber,
+                  checked: listed.has(serialNumber),
+                  onChange: (e) => {
+                    const list = parseSerials(serialList.value).filter((s) => s !== serialNumber);
+                    if (e.target.checked) list.push(serialNumber);
+                    serialList.value = list.join("\n");
+                    updateSerialCount();
+                    apply();
+                  },
+                }),
+                serialNumber,
+              ),
+            )
+          : h("p", { class: "hint" }, t("devices.filter.noProposal")),
+      );
+    } catch (error) {
+      if (request === proposalsRequest) message.showError(error);
+    }
+  };
+  let proposalsTimer = null;
+  search.addEventListener("input", () => {
+    clearTimeout(proposalsTimer);
+    proposalsTimer = setTimeout(loadProposals, 200);
+  });
   const updateSerialCount = () => {
     const n = parseSerials(serialList.value).length;
     replace(serialCount, n ? t("devices.filter.serialCount", { count: formatNumber(n) }) : "");
@@ -398,50 +481,31 @@ export async function renderCatalog(main, ctx) {
     }
   };
 
-  /** Fill a dropdown with facet values and counts; the chosen value stays even when its count is 0. */
-  const fill = (el, facet, labelOf, current) => {
-    const values = new Map(facet.map((f) => [f.value, f.count]));
-    if (current && !values.has(current)) values.set(current, 0);
-    replace(
-      el,
-      h("option", { value: "" }, t("common.all")),
-      [...values].map(([value, count]) =>
-        h("option", { value, selected: value === current }, t("devices.facet", { value: labelOf(value), count: formatNumber(count) })),
-      ),
-    );
-  };
-
   const loadFacets = async () => {
     const request = ++facetsRequest;
     try {
       const { deviceFacets } = await ctx.gql(FACETS, { filter: filter() });
       if (request !== facetsRequest) return;
       const counts = Object.fromEntries(deviceFacets.claimStatuses.map((f) => [f.value, f.count]));
-      for (const option of status.options) {
-        if (!option.value) continue;
-        const label = t(`devices.status.${option.value}`);
-        option.textContent = t("devices.status.withCount", { status: label, count: formatNumber(counts[option.value] || 0) });
-      }
-      fill(typeSelect, deviceFacets.deviceTypes, (v) => typeNames[v] || v, typeSelect.value || chosen.deviceType);
-      fill(labelSelect, deviceFacets.labels, (v) => v, labelSelect.value || chosen.label);
-      fill(batchSelect, deviceFacets.batchReferences, (v) => v, batchSelect.value || chosen.batch);
+      statuses.setOptions(STATUSES.map((value) => ({ value, count: counts[value] || 0 })));
+      types.setOptions(deviceFacets.deviceTypes);
+      labels.setOptions(deviceFacets.labels);
+      batches.setOptions(deviceFacets.batchReferences);
     } catch (error) {
       if (request === facetsRequest) message.showError(error);
     }
   };
 
-  const apply = () => {
+  const applyFilters = () => {
     cursors = [null];
-    chosen.deviceType = typeSelect.value;
-    chosen.label = labelSelect.value;
-    chosen.batch = batchSelect.value;
+    updateSerialSummary();
     replaceQuery("/devices", {
       search: search.value.trim(),
       serials: parseSerials(serialList.value).join(","),
-      deviceType: typeSelect.value,
-      claimStatus: status.value,
-      label: labelSelect.value,
-      batch: batchSelect.value,
+      deviceType: types.chosen().join("\n"),
+      claimStatus: statuses.chosen().join("\n"),
+      label: labels.chosen().join("\n"),
+      batch: batches.chosen().join("\n"),
       first: query.get("first") || "",
     });
     return refresh();
@@ -451,12 +515,12 @@ export async function renderCatalog(main, ctx) {
     search.value = "";
     serialList.value = "";
     listBox.open = false;
+    replace(proposals);
     updateSerialCount();
-    for (const el of [typeSelect, status, labelSelect, batchSelect]) el.value = "";
-    return apply();
+    for (const facet of [types, statuses, labels, batches]) facet.setChosen([]);
+    return applyFilters();
   };
 
-  for (const el of [typeSelect, status, labelSelect, batchSelect]) el.addEventListener("change", apply);
   // load() decides whether each pager button is enabled afterwards.
   const turn = async (change) => {
     previous.disabled = true;
@@ -480,17 +544,17 @@ export async function renderCatalog(main, ctx) {
   labelsButton?.addEventListener("click", () => openLabels([...selection.keys()], [], labelsButton));
   batchButton?.addEventListener("click", () => openBatch(batchButton));
 
+  const closeFilters = () => filters.querySelectorAll("details.facet[open]").forEach((d) => { d.open = false; });
   const resetButton = button(t("common.reset"), { dataset: { action: "reset" }, onClick: reset });
   const filters = h(
     "form",
-    { class: "filters", role: "search", "aria-label": t("devices.filters"), onSubmit: (e) => { e.preventDefault(); apply(); } },
-    field(t("devices.filter.serial"), search),
-    field(t("devices.filter.type"), typeSelect),
-    field(t("devices.filter.status"), status),
-    field(t("devices.filter.labels"), labelSelect),
-    field(t("devices.filter.batch"), batchSelect),
-    h("div", { class: "form-actions" }, button(t("common.search"), { type: "submit" }), resetButton),
-    listBox,
+    { class: "filters", role: "search", "aria-label": t("devices.filters"), onSubmit: (e) => { e.preventDefault(); closeFilters(); applyFilters(); } },
+    serialChip,
+    types.element,
+    statuses.element,
+    labels.element,
+    batches.element,
+    h("div", { class: "form-actions" }, resetButton),
   );
   main.append(
     pageHeader(t("devices.title")),
@@ -509,14 +573,14 @@ export async function renderCatalog(main, ctx) {
       })
       .catch((error) => message.showError(error));
   }
-  // The chosen dropdown values are in the address before the facets arrive: filter by them at once.
-  for (const [el, key] of [[typeSelect, "deviceType"], [labelSelect, "label"], [batchSelect, "batch"]]) {
-    if (chosen[key]) replace(el, h("option", { value: "" }, t("common.all")), h("option", { value: chosen[key], selected: true }, chosen[key]));
-  }
   try {
     typeNames = Object.fromEntries((await ctx.gql(TYPES)).deviceTypes.map((d) => [d.id, d.name]));
+    types.setChosen(types.chosen()); // the names arrived: show them
   } catch (error) {
     message.showError(error);
   }
+  oneOpenAtATime(serialChip);
+  closeFiltersOutside(main);
+  updateSerialSummary();
   await Promise.all([loadFacets(), load()]);
 }
