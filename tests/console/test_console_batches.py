@@ -66,6 +66,11 @@ async def test_main_flow_batch_from_a_file_taken_over_claimed_and_keys_downloade
     await page.get_by_label("Label", exact=True).fill("Delivery 12")
     organisation = page.get_by_label("Organisation", exact=True)
     await expect(organisation.locator("option", has_text="IntegraDemo (your organisation)")).to_have_count(1)
+    # the selection bar narrows the organisations (manual 10.7)
+    await page.get_by_label("Find an organisation by name").fill("sub")
+    await expect(organisation.locator("option[value]:not([value=''])")).to_have_text(["Customer A Sub"])
+    await page.get_by_label("Find an organisation by name").fill("")
+    await expect(organisation.locator("option", has_text="Customer B")).to_have_count(1)
     await organisation.select_option(label="Customer A")
     await page.get_by_role("button", name="Save").click()
 

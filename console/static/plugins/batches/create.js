@@ -11,8 +11,9 @@ import { busy, button, checkbox, field, input, messageBox, pageHeader } from "..
 const CREATE = `mutation CreateBatchReference($input: CreateBatchReferenceInput!) {
   createBatchReference(input: $input) {
     batchReference { id reference state deviceCount organisation { id name } } refused { serialNumber reason } } }`;
-const TARGETS = `query BatchTargets($me: ID!) {
-  organisations(first: 500) { nodes { id name } } organisation(id: $me) { partners { id name } } }`;
+const TARGETS = `query BatchTargets($me: ID!, $name: String) {
+  organisations(name: $name, first: 500) { nodes { id name } pageInfo { hasNextPage } }
+  organisation(id: $me) { partners { id name } } }`;
 const MAX_FILE_BYTES = 4 * 1024 * 1024; // resolvers/batches.py MAX_UPLOAD_BYTES
 const SEPARATORS = /[,;\s]+/; // resolvers/batches.py parse_serials
 const FILE_TYPES = [".txt", ".csv"];
@@ -60,18 +61,29 @@ function refusedSerials(t, error) {
   );
 }
 
-async function organisationOptions(ctx) {
+/** The organisations a batch may go to: { own, others, partners, more } (more: over 500, ask by name). */
+async function organisationTargets(ctx, name = null) {
   const me = ctx.session.user.organisation;
-  const { organisations, organisation } = await ctx.gql(TARGETS, { me: me.id });
-  const own = organisations.nodes.filter((o) => o.id !== me.id).sort((a, b) => a.name.localeCompare(b.name));
+  const { organisations, organisation } = await ctx.gql(TARGETS, { me: me.id, name });
+  const others = organisations.nodes.filter((o) => o.id !== me.id).sort((a, b) => a.name.localeCompare(b.name));
   const partners = (organisation?.partners || []).filter((p) => !organisations.nodes.some((o) => o.id === p.id));
-  const { t } = ctx;
+  return { me, others, partners, more: organisations.pageInfo.hasNextPage };
+}
+
+/** The dropdown's options for `targets`, those whose name holds `needle` (the manual's selection bar). */
+function organisationOptions(t, targets, needle, current) {
+  const match = (o) => !needle || o.name.toLowerCase().includes(needle) || o.id === current;
+  const others = targets.others.filter(match);
+  const partners = targets.partners.filter(match);
+  const { me } = targets;
   return [
     h("option", { value: "" }, t("batches.field.organisationChoose")),
-    h("option", { value: me.id }, t("batches.field.organisationOwn", { name: me.name })),
-    own.length ? h("optgroup", { label: t("batches.field.organisationOthers") }, own.map((o) => h("option", { value: o.id }, o.name))) : null,
+    match(me) ? h("option", { value: me.id, selected: me.id === current }, t("batches.field.organisationOwn", { name: me.name })) : null,
+    others.length
+      ? h("optgroup", { label: t("batches.field.organisationOthers") }, others.map((o) => h("option", { value: o.id, selected: o.id === current }, o.name)))
+      : null,
     partners.length
-      ? h("optgroup", { label: t("batches.field.organisationPartners") }, partners.map((o) => h("option", { value: o.id }, o.name)))
+      ? h("optgroup", { label: t("batches.field.organisationPartners") }, partners.map((o) => h("option", { value: o.id, selected: o.id === current }, o.name)))
       : null,
   ];
 }
@@ -115,6 +127,24 @@ export async function renderCreateBatch(main, ctx) {
   const confirmation = checkbox(t("batches.field.confirmation"), { name: "requiresConfirmation" });
   const label = input({ name: "label", maxlength: 100 });
   const organisation = h("select", { name: "organisationId", required: true });
+  // "you have the selection bar to facilitate your navigation" (manual 10.7): it narrows the dropdown
+  const organisationSearch = input({ type: "search", name: "organisationSearch", autocomplete: "off", "aria-label": t("batches.field.organisationSearch"), placeholder: t("batches.field.organisationSearch") });
+  let targets = null;
+  let targetsRequest = 0;
+  const showTargets = async () => {
+    const needle = organisationSearch.value.trim().toLowerCase();
+    const request = ++targetsRequest;
+    // over 500 organisations the server looks the name up; fewer are all here already
+    const found = targets?.more && needle ? await organisationTargets(ctx, needle) : targets;
+    if (request !== targetsRequest || !found) return;
+    replace(organisation, organisationOptions(t, found, needle, organisation.value));
+  };
+  let searchTimer = null;
+  organisationSearch.addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => showTargets().catch((error) => message.showError(error)), 200);
+  });
+  organisationSearch.addEventListener("keydown", (e) => { if (e.key === "Enter") e.preventDefault(); });
   const save = button(t("common.save"), { kind: "primary", type: "submit" });
   // Everything that goes into the batch: the list, and what is still typed in the field.
   const serialList = () => [...new Set([...added, ...parseSerials(serials.value)])];
@@ -271,7 +301,7 @@ export async function renderCreateBatch(main, ctx) {
     progressField,
     confirmation,
     field(t("batches.field.label"), label),
-    field(t("batches.field.organisation"), organisation, { hint: t("batches.field.organisationHint") }),
+    h("div", { class: "organisation-choice" }, organisationSearch, field(t("batches.field.organisation"), organisation, { hint: t("batches.field.organisationHint") })),
     h("div", { class: "form-actions" }, save, h("a", { href: href("/batches") }, t("common.cancel"))),
     list,
   );
@@ -280,7 +310,8 @@ export async function renderCreateBatch(main, ctx) {
   updateCount();
   reference.focus();
   try {
-    replace(organisation, await organisationOptions(ctx));
+    targets = await organisationTargets(ctx);
+    await showTargets();
   } catch (error) {
     message.showError(error);
   }
