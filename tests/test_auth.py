@@ -8,6 +8,7 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from tortoise.expressions import F
 
 from crypto import totp
@@ -16,7 +17,7 @@ from crypto.secret import SecretBytes
 from models.audit import AuditEvent
 from models.auth import RateLimit, Session
 from models.users import User
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, TEST_DB
 
 ME = "{ me { email mustChangePassword } }"
 USERS = "{ users { totalCount } }"
@@ -214,6 +215,36 @@ async def test_session_expires_after_the_absolute_limit_even_when_active(client,
     await api.login("admin_a@example.com")
     await Session.all().update(expires_at=datetime.now(UTC) - timedelta(seconds=1))
     assert (await api.ok(ME))["me"] is None
+
+
+@pytest.mark.skipif(TEST_DB != "postgres", reason="SQLite serves one host, whose clock is the database's")
+async def test_hosts_whose_clocks_run_ahead_agree_on_sessions_and_download_links(as_user, client, world, monkeypatch):
+    """Session and download-link limits are checked against the database's clock: a host whose own clock runs
+    an hour ahead neither ends a live session (for every host: it deletes it) nor refuses a fresh link."""
+    from resolvers import auth
+    from resolvers.keys import download
+    from tests.test_keys import RELEASE, setup_catalog
+
+    ids = await setup_catalog(as_user, world)
+    api = client()
+    await api.login("keys_a@example.com")
+    sessions = await Session.all().count()
+    ahead = datetime.now(UTC) + timedelta(hours=1)
+
+    class Ahead(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return ahead
+
+    # when: this host's clock runs an hour ahead of the others' and the database's
+    monkeypatch.setattr(auth, "_now", lambda: ahead)
+    monkeypatch.setattr(download, "datetime", Ahead, raising=False)
+    # then: the session lives on (and stays in the table for the other hosts)
+    assert (await api.ok(ME))["me"]["email"] == "keys_a@example.com"
+    assert await Session.all().count() == sessions
+    # and a link released a moment ago (its 300 s by the database's clock) still downloads
+    release = (await api.ok(RELEASE, {"in": {"deviceIds": [ids["A-LORA"]]}}))["releaseKeys"]
+    assert (await api.http.get("/downloads/" + release["downloadUrl"].rsplit("/", 1)[1])).status_code == 200
 
 
 async def test_deactivated_user_loses_the_session_and_cannot_log_in(client, world):

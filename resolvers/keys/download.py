@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -174,7 +173,7 @@ async def claim_download(token: str, registry: PluginRegistry, client_address: s
     with an audit event (who fetched the keys is part of their release). A release in a format no longer
     enabled is refused before its link is used up."""
     digest = tokens.token_digest(token)
-    now = datetime.now(UTC)
+    now = await db.clock()  # the clock the link's expiry was set by, whichever host serves it
     waiting = KeyRelease.filter(token_digest=digest, downloaded_at__isnull=True, expires_at__gt=now)
     release = await waiting.first()
     if release is None:

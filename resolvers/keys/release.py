@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -250,7 +250,7 @@ async def release_keys(
         if not await query.exists():
             raise _nothing_to_release(sel)
     token, digest = tokens.new_token(DOWNLOAD_PREFIX)
-    now = datetime.now(UTC)
+    now = await db.clock()  # hosts whose clocks differ agree on the link's expiry (claim_download)
     extension = key_format.file_extension + (".p7m" if subject else "")
     async with in_transaction():
         if db.dialect() == "postgres":
