@@ -916,7 +916,12 @@ async def test_migration_0017_moves_a_waiting_device_to_its_pending_batch(tmp_pa
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-c", _WAITING_BEFORE_0017, url, cwd=ROOT, stdout=PIPE, stderr=PIPE
         )
-        out, err = await asyncio.wait_for(process.communicate(), 120)
+        try:
+            out, err = await asyncio.wait_for(process.communicate(), 120)
+        finally:
+            if process.returncode is None:  # hung: it must not outlive the test
+                process.kill()
+                await process.wait()
         assert process.returncode == 0, err.decode()
         batch_id, pending_batch_id, batch = out.decode().split()
         assert (batch_id, pending_batch_id) == ("None", batch)
