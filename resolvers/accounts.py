@@ -8,7 +8,6 @@ to somebody or not: it only queues the request, and the mail worker looks the ad
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 from datetime import UTC, datetime, timedelta
 from typing import Final
 from uuid import UUID
@@ -71,23 +70,11 @@ async def request_password_reset(settings: Settings, email: str, client_address:
     address = email.strip().lower()
     if not address or len(address) > ADDRESS_MAX:
         return True
-    window = await ratelimit.hit("reset-request:" + _client_network(client_address), 3600)
+    window = await ratelimit.hit("reset-request:" + ratelimit.client_network(client_address), 3600)
     if window.count > RESET_REQUESTS_PER_CLIENT:
         return True  # the same answer; the queue is not flooded from one network
     await PasswordResetRequest.create(address=address)
     return True
-
-
-def _client_network(client_address: str | None) -> str:
-    """Whom a reset-request limit counts: an IPv4 address, an IPv6 /64 (one subscriber's network holds
-    countless addresses), or "unknown" for a caller without an address."""
-    try:
-        address = ipaddress.ip_address(client_address or "")
-    except ValueError:
-        return "unknown"
-    if address.version == 6:
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)
 
 
 async def prepare_reset_mails(settings: Settings, *, batch: int = 100, rounds: int = 20) -> int:

@@ -216,7 +216,8 @@ async def login(
     """Check the credentials (and the one-time code when the user has a second factor) and open a session;
     returns the user and the new cookie value. ``server`` is the server secret that seals OTP secrets."""
     email = email.strip().lower()
-    address_key, account_key = f"login-address:{client_address}", _account_key(email)
+    address_key = "login-address:" + ratelimit.client_network(client_address)
+    account_key = _account_key(email)
     window = policy.login_window_seconds
     # Every attempt is counted before the password is checked, so parallel attempts cannot all pass the limit;
     # one that does not fail gives its count back.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from dataclasses import dataclass
 
@@ -16,6 +17,18 @@ from models.auth import RateLimit
 class Window:
     count: int
     retry_after: int  # seconds until the window resets
+
+
+def client_network(client_address: str | None) -> str:
+    """Whom a limit per client counts: an IPv4 address, an IPv6 /64 (one subscriber's network holds countless
+    addresses, so counting each would limit nobody), or "unknown" for a caller without an address."""
+    try:
+        address = ipaddress.ip_address(client_address or "")
+    except ValueError:
+        return "unknown"
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 async def hit(key: str, window_seconds: int) -> Window:

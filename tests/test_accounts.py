@@ -13,7 +13,7 @@ from models.audit import AuditEvent
 from models.invites import AccountToken
 from models.outbox import OutboxMessage
 from models.users import User
-from resolvers import accounts
+from resolvers import accounts, ratelimit
 from tests.conftest import PASSWORD
 
 REQUEST = "mutation($e: String!) { requestPasswordReset(email: $e) }"
@@ -103,8 +103,8 @@ async def test_reset_requests_are_bounded_per_client_address(client, world, sett
     assert await PasswordResetRequest.all().count() == accounts.RESET_REQUESTS_PER_CLIENT
 
 
-def test_reset_requests_are_counted_per_ipv4_address_and_ipv6_network():
-    network = accounts._client_network
+def test_requests_are_counted_per_ipv4_address_and_ipv6_network():
+    network = ratelimit.client_network
     assert network("203.0.113.7") == "203.0.113.7"
     assert network("2001:db8:1:2:aaaa::1") == network("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
     assert network("2001:db8:1:3::1") != network("2001:db8:1:2::1")

@@ -17,6 +17,7 @@ from crypto.secret import SecretBytes
 from models.audit import AuditEvent
 from models.auth import RateLimit, Session
 from models.users import User
+from resolvers.errors import KmsError
 from tests.conftest import PASSWORD, TEST_DB
 
 ME = "{ me { email mustChangePassword } }"
@@ -156,6 +157,22 @@ async def test_client_address_is_throttled_across_accounts(client, world, settin
         f'mutation {{ login(email: "admin_a@example.com", password: "{PASSWORD}") {{ user {{ id }} }} }}'
     )
     assert error["extensions"]["code"] == "RATE_LIMITED" and error["extensions"]["retryAfter"] > 0
+
+
+async def test_login_attempts_from_one_ipv6_network_share_its_limit(world, settings):
+    """Each address of an IPv6 /64 is the same subscriber: counting per address would limit nobody."""
+    from resolvers import auth
+
+    policy = auth.policy_from(settings)
+    for i in range(settings.login_address_limit):
+        with pytest.raises(KmsError):
+            await auth.login(f"u{i}@example.com", "wrong", policy, f"2001:db8:5:7::{i + 1:x}")
+    with pytest.raises(KmsError) as refused:
+        await auth.login("admin_a@example.com", PASSWORD, policy, "2001:db8:5:7:ffff::1")
+    assert refused.value.code == "RATE_LIMITED"
+    # another network is not affected
+    user, _cookie = await auth.login("admin_a@example.com", PASSWORD, policy, "2001:db8:5:8::1")
+    assert user.email == "admin_a@example.com"
 
 
 async def test_first_login_requires_a_password_change(client, world):
