@@ -11,7 +11,7 @@ import { formatNumber, tn } from "../../core/i18n.js";
 import { replaceQuery } from "../../core/router.js";
 import { busy, button, checkbox, field, input, messageBox, pageHeader, select, table } from "../../core/ui.js";
 import { batchTargets, claim, createBatch, downloadKeys, FORMATS, refusedList, setLabels } from "./actions.js";
-import { closeFiltersOutside, facetFilter, oneOpenAtATime } from "./facets.js";
+import { closeFiltersOutside, facetFilter, oneOpenAtATime, proposal } from "./facets.js";
 import { rowMenu } from "./menu.js";
 
 const DEVICES = `query Devices($filter: DeviceFilter, $first: Int, $after: String) {
@@ -141,23 +141,13 @@ export async function renderCatalog(main, ctx) {
         proposals,
         devices.nodes.length
           ? devices.nodes.map(({ serialNumber }) =>
-              h(
-                "label",
-                { class: "facet-option" },
-                h("input", {
-                  type: "checkbox",
-                  value: serialNumber,
-                  checked: listed.has(serialNumber),
-                  onChange: (e) => {
-                    const list = parseSerials(serialList.value).filter((s) => s !== serialNumber);
-                    if (e.target.checked) list.push(serialNumber);
-                    serialList.value = list.join("\n");
-                    updateSerialCount();
-                    apply();
-                  },
-                }),
-                serialNumber,
-              ),
+              proposal(serialNumber, serialNumber, listed.has(serialNumber), (on) => {
+                const list = parseSerials(serialList.value).filter((s) => s !== serialNumber);
+                if (on) list.push(serialNumber);
+                serialList.value = list.join("\n");
+                updateSerialCount();
+                apply();
+              }),
             )
           : h("p", { class: "hint" }, t("devices.filter.noProposal")),
       );

@@ -6,6 +6,16 @@ import { h, replace } from "../../core/dom.js";
 import { formatNumber } from "../../core/i18n.js";
 import { input } from "../../core/ui.js";
 
+/** One proposal: a check box and its text; `onToggle(on)` when it is ticked or unticked. */
+export function proposal(value, text, checked, onToggle) {
+  return h(
+    "label",
+    { class: "facet-option" },
+    h("input", { type: "checkbox", value, checked, onChange: (e) => onToggle(e.target.checked) }),
+    text,
+  );
+}
+
 /**
  * One filter of the bar. `labelOf(value)` names a value; `onChange()` runs when the ticks change.
  * Returns { element, chosen(), setChosen(values), setOptions([{ value, count }]) }.
@@ -36,22 +46,12 @@ export function facetFilter(t, { name, label, labelOf = (v) => v, chosen = [], o
       list,
       shown.length
         ? shown.map(([value, count]) =>
-            h(
-              "label",
-              { class: "facet-option" },
-              h("input", {
-                type: "checkbox",
-                value,
-                checked: picked.has(value),
-                onChange: (e) => {
-                  if (e.target.checked) picked.add(value);
-                  else picked.delete(value);
-                  replace(summary, `${label}: ${caption()}`);
-                  onChange();
-                },
-              }),
-              t("devices.facet", { value: labelOf(value), count: formatNumber(count) }),
-            ),
+            proposal(value, t("devices.facet", { value: labelOf(value), count: formatNumber(count) }), picked.has(value), (on) => {
+              if (on) picked.add(value);
+              else picked.delete(value);
+              replace(summary, `${label}: ${caption()}`);
+              onChange();
+            }),
           )
         : h("p", { class: "hint" }, t("devices.filter.noProposal")),
     );
