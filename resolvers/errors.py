@@ -93,3 +93,15 @@ def duplicate_of(error: BaseException, table: str, *columns: str) -> bool:
         current = current.__cause__
     # SQLite: "UNIQUE constraint failed: table.a, table.b"
     return str(error).endswith("UNIQUE constraint failed: " + ", ".join(f"{table}.{c}" for c in columns))
+
+
+def duplicate_in(error: BaseException, index: str) -> bool:
+    """Whether ``error`` is the database refusing a row that the unique index ``index`` already holds (for an
+    index over expressions, whose columns ``duplicate_of`` cannot name)."""
+    current: BaseException | None = error
+    while current is not None:
+        for cause in (current, *(a for a in current.args if isinstance(a, BaseException))):
+            if getattr(cause, "sqlstate", None) == "23505":  # PostgreSQL (asyncpg)
+                return getattr(cause, "constraint_name", None) == index
+        current = current.__cause__
+    return str(error).endswith(f"UNIQUE constraint failed: index '{index}'")  # SQLite

@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 from models.organisations import Organisation, Partnership
 from resolvers import _scope, audit
 from resolvers.actor import Actor
-from resolvers.errors import BadInput, Forbidden, KmsError, NotFound, duplicate_of
+from resolvers.errors import BadInput, Forbidden, KmsError, NotFound, duplicate_in, duplicate_of
 from resolvers.pagination import Page, paginate
 
 
@@ -28,6 +28,25 @@ def _clean_name(name: str) -> str:
     if not name or len(name) > 200:
         raise BadInput("name", "The name must have 1 to 200 characters.")
     return name
+
+
+SIBLING_NAME_INDEX = "organisations_sibling_name"  # migration 0018: (parent, lower(name)) is unique
+
+
+def _name_taken(name: str, parent: Organisation | None) -> BadInput:
+    where = f"{parent.name} already has" if parent is not None else "There is already a top-level organisation"
+    return BadInput("name", f"{where} an organisation named {name}.")
+
+
+async def _check_name_free(name: str, parent: Organisation | None, renamed: Organisation | None = None) -> None:
+    """Refuse a name a sibling under ``parent`` (None: at the top) has already, compared case-insensitively.
+    The unique index decides when two requests race; this check answers the usual case before anything is
+    written."""
+    siblings = Organisation.filter(parent_id=parent.id if parent else None, name__iexact=name)
+    if renamed is not None:
+        siblings = siblings.exclude(id=renamed.id)
+    if await siblings.exists():
+        raise _name_taken(name, parent)
 
 
 def _clean_reference(reference: str | None) -> str | None:
@@ -55,24 +74,32 @@ async def create_organisation(
     if can_create and not (actor.sees_everything or actor.organisation_can_create):
         raise Forbidden("You cannot allow more than your organisation may do.")
     parent = await _scope.organisation(actor, parent_id or actor.organisation_id)
-    async with in_transaction():
-        new_id = uuid.uuid4()
-        org = await Organisation.create(
-            id=new_id,
-            name=_clean_name(name),
-            your_reference=_clean_reference(your_reference),
-            can_create_organisations=can_create,
-            parent=parent,
-            path=f"{parent.path}{new_id}/",
-        )
-        await audit.record(
-            "organisation.created",
-            actor,
-            organisation_id=org.id,
-            organisation_path=org.path,
-            target=f"organisation:{org.id}",
-            details={"name": org.name, "parentId": str(parent.id), "canCreateOrganisations": can_create},
-        )
+    name = _clean_name(name)
+    reference = _clean_reference(your_reference)
+    await _check_name_free(name, parent)
+    try:
+        async with in_transaction():
+            new_id = uuid.uuid4()
+            org = await Organisation.create(
+                id=new_id,
+                name=name,
+                your_reference=reference,
+                can_create_organisations=can_create,
+                parent=parent,
+                path=f"{parent.path}{new_id}/",
+            )
+            await audit.record(
+                "organisation.created",
+                actor,
+                organisation_id=org.id,
+                organisation_path=org.path,
+                target=f"organisation:{org.id}",
+                details={"name": org.name, "parentId": str(parent.id), "canCreateOrganisations": can_create},
+            )
+    except IntegrityError as exc:  # a sibling of that name was created between the check and the insert
+        if not duplicate_in(exc, SIBLING_NAME_INDEX):
+            raise
+        raise _name_taken(name, parent) from None
     return org
 
 
@@ -83,25 +110,33 @@ async def update_organisation(actor: Actor, organisation_id: str, changes: Organ
         if org.id == actor.organisation_id or not actor.organisation_can_create:
             raise Forbidden("You cannot change who may create organisations here.")
     updated: dict[str, object] = {}
+    parent: Organisation | None = None  # the siblings' parent, when the name changes
     if changes.name is not None:
-        updated["name"] = _clean_name(changes.name)
+        updated["name"] = name = _clean_name(changes.name)
+        parent = await Organisation.get_or_none(id=org.parent_id) if org.parent_id else None
+        await _check_name_free(name, parent, renamed=org)
     if changes.your_reference is not None:
         updated["your_reference"] = _clean_reference(changes.your_reference)
     if changes.can_create_organisations is not None:
         updated["can_create_organisations"] = changes.can_create_organisations
-    async with in_transaction():
-        for field, value in updated.items():
-            setattr(org, field, value)
-        if updated:
-            await org.save(update_fields=list(updated))
-        await audit.record(
-            "organisation.updated",
-            actor,
-            organisation_id=org.id,
-            organisation_path=org.path,
-            target=f"organisation:{org.id}",
-            details={"fields": sorted(updated)},
-        )
+    try:
+        async with in_transaction():
+            for field, value in updated.items():
+                setattr(org, field, value)
+            if updated:
+                await org.save(update_fields=list(updated))
+            await audit.record(
+                "organisation.updated",
+                actor,
+                organisation_id=org.id,
+                organisation_path=org.path,
+                target=f"organisation:{org.id}",
+                details={"fields": sorted(updated)},
+            )
+    except IntegrityError as exc:  # a sibling took the name between the check and the update
+        if not duplicate_in(exc, SIBLING_NAME_INDEX):
+            raise
+        raise _name_taken(str(updated["name"]), parent) from None
     return org
 
 

@@ -130,7 +130,8 @@ async def clean_db(settings: Settings) -> AsyncIterator[None]:
         # TRUNCATE ... CASCADE empties email_templates too (it references organisations).
         await reseed_system_templates()
     else:
-        await conn.execute_script("UPDATE organisations SET parent_id = NULL")
+        # roots then, each with a name of its own (no two organisations under one parent share a name)
+        await conn.execute_script("UPDATE organisations SET parent_id = NULL, name = id")
         for table in TABLES:
             await conn.execute_script(f"DELETE FROM {table}")
     # The registry of KEK versions went with the tables: register the session's key file again, as a server

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
-import uuid
-from asyncio.subprocess import PIPE
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -18,6 +14,7 @@ from models import db
 from models.audit import AuditEvent
 from models.devices import BatchReference, Device, DeviceLabel
 from models.outbox import OutboxMessage
+from tests.migrating import run_on_new_database
 
 CREATE = """mutation($in: CreateBatchReferenceInput!) { createBatchReference(input: $in) {
   batchReference { id reference state deviceCount requiresConfirmation label organisation { name } }
@@ -857,75 +854,33 @@ async def test_the_sender_withdraws_a_batch_that_waits_and_its_devices_are_free_
     assert await admin_a.code(withdraw, {"id": taken_id}) == "CONFLICT"
 
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-# Migration 0017 on a database that has devices waiting: run in a process of its own (migrations open and close
-# Tortoise's connections), on a database of its own of the kind under test.
+# Migration 0017 on a database that has devices waiting (tests/migrating.py).
 _WAITING_BEFORE_0017 = """
-import asyncio, sys, uuid
+import sys, uuid
 from datetime import datetime, UTC
-from tortoise import Tortoise, connections
-from tortoise.migrations.api import migrate
-from models.db import tortoise_config
-
-URL = sys.argv[1]
+from tortoise import Tortoise
+from tests.migrating import insert, migrate_to, run
 
 async def main():
-    await migrate(config=tortoise_config(URL), target="models.0016_password_reset_requests")
-    await Tortoise.close_connections()
-    await Tortoise.init(config=tortoise_config(URL))
-    sql = connections.get("default")
-    pg = sql.capabilities.dialect == "postgres"
-    mark = (lambda n: f"${n}") if pg else (lambda n: "?")
-    def insert(table, **values):
-        columns = ", ".join(values)
-        marks = ", ".join(mark(i + 1) for i in range(len(values)))
-        plain = [v if pg or isinstance(v, (str, bool)) else str(v) for v in values.values()]  # SQLite: text
-        return sql.execute_query(f"INSERT INTO {table} ({columns}) VALUES ({marks})", plain)
+    sql = await migrate_to(sys.argv[1], "0016_password_reset_requests")
     now = datetime.now(UTC)
     org, batch, device = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    await insert("organisations", id=org, created_at=now, name="O", path=f"/{org}/", can_create_organisations=False)
-    await insert("batch_references", id=batch, created_at=now, reference="W", organisation_id=org, sender_id=org,
+    await insert(sql, "organisations", id=org, created_at=now, name="O", path=f"/{org}/", can_create_organisations=False)
+    await insert(sql, "batch_references", id=batch, created_at=now, reference="W", organisation_id=org, sender_id=org,
                  requires_confirmation=True, state="PENDING_CONFIRMATION", device_count=1)
-    await insert("devices", id=device, created_at=now, serial_number="S1", device_type="t", owner_id=org,
+    await insert(sql, "devices", id=device, created_at=now, serial_number="S1", device_type="t", owner_id=org,
                  owner_path=f"/{org}/", claim_status="UNCLAIMED", attributes="{}", batch_id=batch)
     await Tortoise.close_connections()
-    await migrate(config=tortoise_config(URL))
-    await Tortoise.close_connections()
-    await Tortoise.init(config=tortoise_config(URL))
-    rows = await connections.get("default").execute_query_dict("SELECT batch_id, pending_batch_id FROM devices")
+    sql = await migrate_to(sys.argv[1])
+    rows = await sql.execute_query_dict("SELECT batch_id, pending_batch_id FROM devices")
     await Tortoise.close_connections()
     print(rows[0]["batch_id"], rows[0]["pending_batch_id"], batch)
 
-asyncio.run(main())
+run(main)
 """
 
 
 async def test_migration_0017_moves_a_waiting_device_to_its_pending_batch(tmp_path):
-    from tests.conftest import PG_ADMIN_URL
-
-    name = f"kms_test_0017_{uuid.uuid4().hex[:8]}"
-    if TEST_DB == "postgres":
-        admin = await asyncpg.connect(PG_ADMIN_URL)
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    else:
-        url = f"sqlite://{tmp_path / name}.sqlite3"
-    try:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", _WAITING_BEFORE_0017, url, cwd=ROOT, stdout=PIPE, stderr=PIPE
-        )
-        try:
-            out, err = await asyncio.wait_for(process.communicate(), 120)
-        finally:
-            if process.returncode is None:  # hung: it must not outlive the test
-                process.kill()
-                await process.wait()
-        assert process.returncode == 0, err.decode()
-        batch_id, pending_batch_id, batch = out.decode().split()
-        assert (batch_id, pending_batch_id) == ("None", batch)
-    finally:
-        if TEST_DB == "postgres":
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
+    out = await run_on_new_database(_WAITING_BEFORE_0017, tmp_path)
+    batch_id, pending_batch_id, batch = out.split()
+    assert (batch_id, pending_batch_id) == ("None", batch)

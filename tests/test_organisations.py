@@ -8,7 +8,9 @@ import pytest
 
 from models.audit import AuditEvent
 from models.organisations import Organisation, Partnership
+from resolvers import organisations
 from tests.conftest import make_org
+from tests.migrating import run_on_new_database
 
 ORGS = """query($name: String, $first: Int, $after: String) { organisations(name: $name, first: $first, after: $after) {
   totalCount pageInfo { hasNextPage endCursor } nodes { id name } } }"""
@@ -241,6 +243,56 @@ async def test_your_reference_has_at_most_200_characters(as_user, world):
     assert not await Organisation.exists(name="Long Ref")
 
 
+async def test_two_organisations_under_one_parent_cannot_share_a_name(as_user, world):
+    # given: Customer A has a child "Customer A Sub"
+    api = await as_user("admin_a")
+    # when: another child of Customer A gets that name in other letter case
+    error = await api.error(CREATE, {"input": {"name": " customer a SUB "}})
+    # then
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "name"}
+    assert error["message"] == "Customer A already has an organisation named customer a SUB."
+    assert await Organisation.filter(parent_id=world.orgs["customer_a"].id).count() == 1
+    # the same name below another parent, or at the top, is fine
+    sub = oid(world, "customer_a_sub")
+    await api.ok(CREATE, {"input": {"name": "Customer A Sub", "parentId": sub}})
+    platform = await as_user("platform_admin")
+    await platform.ok(CREATE, {"input": {"name": "Customer A Sub", "parentId": oid(world, "customer_b")}})
+
+
+async def test_a_rename_cannot_take_a_siblings_name(as_user, world):
+    api = await as_user("platform_admin")
+    customer_b = oid(world, "customer_b")
+    error = await api.error(UPDATE, {"id": customer_b, "input": {"name": "CUSTOMER A", "yourReference": "x"}})
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "name"}
+    assert (await Organisation.get(id=customer_b)).name == "Customer B"
+    assert not await AuditEvent.exists(action="organisation.updated")
+    # its own name in other letter case is not a sibling's
+    renamed = await api.ok(UPDATE, {"id": customer_b, "input": {"name": "CUSTOMER B"}})
+    assert renamed["updateOrganisation"]["name"] == "CUSTOMER B"
+
+
+@pytest.mark.parametrize("change", ["create", "rename"])
+async def test_a_sibling_name_taken_concurrently_is_refused_by_the_database(as_user, world, monkeypatch, change):
+    # given: the check before the write misses a sibling that a concurrent request has just created
+    api = await as_user("admin_a")
+    await make_org("Depot", world.orgs["customer_a"])
+
+    async def nothing_yet(*args, **kwargs):
+        return None
+
+    monkeypatch.setattr(organisations, "_check_name_free", nothing_yet)
+    # when
+    if change == "create":
+        error = await api.error(CREATE, {"input": {"name": "depot"}})
+    else:
+        error = await api.error(UPDATE, {"id": oid(world, "customer_a_sub"), "input": {"name": "DEPOT"}})
+    # then: the unique index refuses it, and the caller gets the same answer as from the check
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "name"}
+    assert error["message"].startswith("Customer A already has an organisation named ")
+    assert await Organisation.filter(parent_id=world.orgs["customer_a"].id).count() == 2
+    assert not await AuditEvent.exists(action__in=["organisation.created", "organisation.updated"])
+
+
 # --- edit ------------------------------------------------------------------------------------------------------
 
 
@@ -363,3 +415,40 @@ async def test_an_administrator_manages_the_partner_links_of_its_subtree(as_user
 async def test_remove_somebody_elses_partner_link(as_user, world, who, code):
     assert await (await as_user(who)).code(REMOVE_PARTNER, {"id": oid(world, "partner")}) == code
     assert await Partnership.exists(organisation_id=world.orgs["customer_a"].id, partner_id=world.orgs["partner"].id)
+
+
+# --- migration 0018 on a database whose siblings share names (tests/migrating.py) ----------------------------
+
+_SIBLINGS_BEFORE_0018 = """
+import sys, uuid
+from datetime import datetime, timedelta, UTC
+from tortoise import Tortoise
+from tests.migrating import insert, migrate_to, run
+
+async def main():
+    sql = await migrate_to(sys.argv[1], "0017_pending_batch_membership")
+    start = datetime.now(UTC)
+    root = uuid.uuid4()
+    async def org(name, parent, minutes, new=None):
+        new = new or uuid.uuid4()
+        path = f"/{root}/" if new == root else f"/{root}/{new}/"
+        await insert(sql, "organisations", id=new, created_at=start + timedelta(minutes=minutes), name=name,
+                     path=path, can_create_organisations=False, parent_id=parent)
+    await org("Root", None, 0, root)
+    # "Depot (2)" exists already, so the third "Depot" becomes "Depot (3)"; another parent's "Depot" stays
+    for minutes, name in [(1, "Depot"), (2, "DEPOT"), (3, "Depot (2)"), (4, "depot"), (5, "y" * 200), (6, "Y" * 200)]:
+        await org(name, root, minutes)
+    await org("Depot", None, 7)
+    await Tortoise.close_connections()
+    sql = await migrate_to(sys.argv[1])
+    rows = await sql.execute_query_dict("SELECT name FROM organisations ORDER BY created_at")
+    await Tortoise.close_connections()
+    print("|".join(row["name"] for row in rows))
+
+run(main)
+"""
+
+
+async def test_migration_0018_renames_siblings_that_share_a_name(tmp_path):
+    names = (await run_on_new_database(_SIBLINGS_BEFORE_0018, tmp_path)).strip().split("|")
+    assert names == ["Root", "Depot", "DEPOT (3)", "Depot (2)", "depot (4)", "y" * 200, "Y" * 196 + " (2)", "Depot"]
