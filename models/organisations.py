@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from tortoise import fields
 
 from models.base import BaseModel
@@ -17,6 +19,7 @@ class Organisation(BaseModel):
     parent: fields.ForeignKeyNullableRelation[Organisation] = fields.ForeignKeyField(
         "models.Organisation", related_name="children", null=True, on_delete=fields.RESTRICT
     )
+    parent_id: UUID | None  # the foreign key's column, which Tortoise sets on every instance
     path = fields.CharField(max_length=2000, db_index=True)
 
     class Meta:

@@ -41,7 +41,7 @@ class OrganisationType:
 
     @strawberry.field
     async def parent(self, info: Info) -> OrganisationType | None:
-        parent_id = self._model.parent_id  # type: ignore[attr-defined]
+        parent_id = self._model.parent_id
         if not self._full or parent_id is None:
             return None
         found = await info.context.organisation_loader().load(parent_id)
