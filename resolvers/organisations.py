@@ -69,10 +69,8 @@ async def list_organisations(
 async def create_organisation(
     actor: Actor, *, name: str, your_reference: str | None, can_create: bool, parent_id: str | None
 ) -> Organisation:
-    if not (actor.sees_everything or actor.organisation_can_create):
-        raise Forbidden("Your organisation may not create other organisations.")
-    if can_create and not (actor.sees_everything or actor.organisation_can_create):
-        raise Forbidden("You cannot allow more than your organisation may do.")
+    """An organisation below ``parent_id`` (default: the caller's). Whether the caller's organisation may create
+    organisations at all is checked on the schema field (schema/permissions.py, ``organisation_may_create``)."""
     parent = await _scope.organisation(actor, parent_id or actor.organisation_id)
     name = _clean_name(name)
     reference = _clean_reference(your_reference)
@@ -107,7 +105,7 @@ async def update_organisation(actor: Actor, organisation_id: str, changes: Organ
     org = await _scope.organisation(actor, organisation_id)
     if changes.can_create_organisations is not None and not actor.sees_everything:
         # An admin may pass on the right to create organisations below its own, never grant it to itself.
-        if org.id == actor.organisation_id or not actor.organisation_can_create:
+        if org.id == actor.organisation_id:
             raise Forbidden("You cannot change who may create organisations here.")
     updated: dict[str, object] = {}
     parent: Organisation | None = None  # the siblings' parent, when the name changes

@@ -108,7 +108,7 @@ ForOrganisation = Annotated[
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(extensions=requires(Permission.MANAGE_ORGANISATIONS))
+    @strawberry.mutation(extensions=requires(Permission.MANAGE_ORGANISATIONS, organisation_may_create=True))
     async def create_organisation(self, info: Info, input: OrganisationInput) -> OrganisationType:
         org = await organisations.create_organisation(
             info.context.require_actor(),
@@ -119,7 +119,7 @@ class Mutation:
         )
         return OrganisationType.of(org)
 
-    @strawberry.mutation(extensions=requires(Permission.MANAGE_ORGANISATIONS))
+    @strawberry.mutation(extensions=requires(Permission.MANAGE_ORGANISATIONS, organisation_may_create=True))
     async def update_organisation(
         self, info: Info, id: strawberry.ID, input: UpdateOrganisationInput
     ) -> OrganisationType:
@@ -130,7 +130,7 @@ class Mutation:
         )
         return OrganisationType.of(await organisations.update_organisation(info.context.require_actor(), id, changes))
 
-    @strawberry.mutation(extensions=requires(Permission.MANAGE_ORGANISATIONS))
+    @strawberry.mutation(extensions=requires(Permission.MANAGE_ORGANISATIONS, organisation_may_create=True))
     async def add_partner(
         self,
         info: Info,
@@ -141,7 +141,7 @@ class Mutation:
         partner = await organisations.add_partner(actor, organisation_id, for_organisation_id)
         return OrganisationType.of(partner, full=False)
 
-    @strawberry.mutation(extensions=requires(Permission.MANAGE_ORGANISATIONS))
+    @strawberry.mutation(extensions=requires(Permission.MANAGE_ORGANISATIONS, organisation_may_create=True))
     async def remove_partner(
         self,
         info: Info,

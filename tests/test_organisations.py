@@ -29,6 +29,11 @@ def oid(world, key):
     return str(world.orgs[key].id)
 
 
+async def allow_to_create(world, *keys):
+    """Let these organisations create organisations (and so edit them and manage partner links)."""
+    await Organisation.filter(id__in=[world.orgs[k].id for k in keys]).update(can_create_organisations=True)
+
+
 async def names(api, **variables):
     connection = (await api.ok(ORGS, variables))["organisations"]
     assert connection["totalCount"] == len(connection["nodes"])
@@ -309,11 +314,42 @@ async def test_update_organisation(as_user, world):
 
 
 async def test_update_own_organisation_but_not_its_right_to_create(as_user, world):
-    api = await as_user("admin_b")
-    own = oid(world, "customer_b")
-    assert (await api.ok(UPDATE, {"id": own, "input": {"name": "Bee"}}))["updateOrganisation"]["name"] == "Bee"
-    assert await api.code(UPDATE, {"id": own, "input": {"canCreateOrganisations": True}}) == "FORBIDDEN"
-    assert not (await Organisation.get(id=own)).can_create_organisations
+    api = await as_user("admin_a")
+    own = oid(world, "customer_a")
+    assert (await api.ok(UPDATE, {"id": own, "input": {"name": "Ay"}}))["updateOrganisation"]["name"] == "Ay"
+    assert await api.code(UPDATE, {"id": own, "input": {"canCreateOrganisations": False}}) == "FORBIDDEN"
+    assert (await Organisation.get(id=own)).can_create_organisations
+
+
+@pytest.mark.parametrize(
+    ("operation", "variables"),
+    [
+        (UPDATE, {"id": "customer_b", "input": {"name": "Bee"}}),
+        (ADD_PARTNER, {"id": "customer_a"}),
+        (REMOVE_PARTNER, {"id": "partner"}),
+        (CREATE, {"input": {"name": "B Child"}}),
+    ],
+    ids=["update", "add partner", "remove partner", "create"],
+)
+async def test_an_organisation_not_allowed_to_create_manages_neither_organisations_nor_partners(
+    as_user, world, operation, variables
+):
+    # given: Customer B may not create organisations (the role matrix: organisations and partners, "if allowed")
+    await Partnership.create(organisation=world.orgs["customer_b"], partner=world.orgs["partner"])
+    variables = {k: oid(world, v) if k == "id" else v for k, v in variables.items()}
+    before = await Organisation.all().order_by("id").values_list("name", "your_reference")
+    # when
+    error = await (await as_user("admin_b")).error(operation, variables)
+    # then
+    assert error["extensions"] == {"code": "FORBIDDEN"}
+    assert error["message"].startswith("Your organisation may not create or change organisations and partners.")
+    assert await Organisation.all().order_by("id").values_list("name", "your_reference") == before
+    assert await Partnership.exists(organisation_id=world.orgs["customer_b"].id)
+    assert not await AuditEvent.filter(action__startswith="organisation.").exists()
+    assert not await AuditEvent.filter(action__startswith="partner.").exists()
+    # and once the platform operator allows it, the same request goes through
+    await allow_to_create(world, "customer_b")
+    assert await (await as_user("admin_b")).ok(operation, variables)
 
 
 async def test_only_an_organisation_that_may_create_passes_the_right_on(as_user, world):
@@ -328,11 +364,12 @@ async def test_only_an_organisation_that_may_create_passes_the_right_on(as_user,
     [
         ("admin_a", "customer_b", "NOT_FOUND"),
         ("admin_a", "partner", "NOT_FOUND"),
-        ("admin_a_sub", "customer_a", "NOT_FOUND"),
+        ("admin_a_sub", "customer_a", "NOT_FOUND"),  # its parent
         ("keys_a", "customer_a", "FORBIDDEN"),
     ],
 )
 async def test_update_organisation_outside_or_without_the_role(as_user, world, who, target, code):
+    await allow_to_create(world, "customer_a_sub")
     assert await (await as_user(who)).code(UPDATE, {"id": oid(world, target), "input": {"name": "Hijacked"}}) == code
     assert not await Organisation.exists(name="Hijacked")
 
@@ -342,6 +379,7 @@ async def test_update_organisation_outside_or_without_the_role(as_user, world, w
 
 async def test_add_partner_by_id(as_user, world, secrets):
     # given
+    await allow_to_create(world, "customer_b")
     api = await as_user("admin_b")
     partner = oid(world, "partner")
     assert await api.code(ORG, {"id": partner}) == "NOT_FOUND"
@@ -372,7 +410,7 @@ async def test_a_partner_link_added_concurrently_is_a_conflict(as_user, world, m
 
 @pytest.mark.parametrize("bad_id", ["nope", str(uuid.uuid4())])
 async def test_add_an_unknown_partner_is_not_found(as_user, bad_id):
-    assert await (await as_user("admin_b")).code(ADD_PARTNER, {"id": bad_id}) == "NOT_FOUND"
+    assert await (await as_user("admin_a")).code(ADD_PARTNER, {"id": bad_id}) == "NOT_FOUND"
 
 
 @pytest.mark.parametrize("target", ["customer_a", "customer_a_sub"])
@@ -413,6 +451,7 @@ async def test_an_administrator_manages_the_partner_links_of_its_subtree(as_user
     ("who", "code"), [("admin_b", "NOT_FOUND"), ("partner_admin", "NOT_FOUND"), ("keys_a", "FORBIDDEN")]
 )
 async def test_remove_somebody_elses_partner_link(as_user, world, who, code):
+    await allow_to_create(world, "customer_b", "partner")
     assert await (await as_user(who)).code(REMOVE_PARTNER, {"id": oid(world, "partner")}) == code
     assert await Partnership.exists(organisation_id=world.orgs["customer_a"].id, partner_id=world.orgs["partner"].id)
 

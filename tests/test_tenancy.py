@@ -192,17 +192,22 @@ DENIALS = [
     Denial("Mutation.createOrganisation", "admin_a", CREATE_ORG_OP, {"parent": "org:customer_b"}),
     Denial("Mutation.createOrganisation", "keys_a", CREATE_ORG_OP, expect="FORBIDDEN"),
     Denial("Mutation.createOrganisation", "admin_b", CREATE_ORG_OP, expect="FORBIDDEN"),  # no canCreateOrganisations
-    Denial("Mutation.updateOrganisation", "admin_b", UPDATE_ORG_OP, {"id": "org:customer_a"}),
+    Denial("Mutation.updateOrganisation", "partner_admin", UPDATE_ORG_OP, {"id": "org:customer_a"}),
+    Denial("Mutation.updateOrganisation", "admin_a_sub", UPDATE_ORG_OP, {"id": "org:customer_a"}),  # the parent
+    Denial("Mutation.updateOrganisation", "admin_b", UPDATE_ORG_OP, {"id": "org:customer_b"}, "FORBIDDEN"),
     Denial("Mutation.updateOrganisation", "admin_a", UPDATE_ORG_OP, {"id": "org:partner"}),
     Denial("Mutation.updateOrganisation", "keys_a", UPDATE_ORG_OP, {"id": "org:customer_a"}, "FORBIDDEN"),
     Denial("Mutation.addPartner", "keys_a", ADD_PARTNER_OP, {"id": "org:customer_b"}, "FORBIDDEN"),
-    Denial("Mutation.removePartner", "admin_b", REMOVE_PARTNER_OP, {"id": "org:partner"}),
+    Denial("Mutation.removePartner", "partner_admin", REMOVE_PARTNER_OP, {"id": "org:partner"}),
     Denial("Mutation.removePartner", "admin_a_sub", REMOVE_PARTNER_OP, {"id": "org:partner"}),
     Denial("Mutation.removePartner", "keys_a", REMOVE_PARTNER_OP, {"id": "org:partner"}, "FORBIDDEN"),
     # another organisation's partner links, or its parent's
-    Denial("Mutation.addPartner", "admin_b", ADD_PARTNER_FOR_OP, {"id": "org:partner", "for": "org:customer_a"}),
+    Denial("Mutation.addPartner", "partner_admin", ADD_PARTNER_FOR_OP, {"id": "org:partner", "for": "org:customer_a"}),
+    Denial("Mutation.addPartner", "admin_b", ADD_PARTNER_OP, {"id": "org:partner"}, "FORBIDDEN"),
     Denial("Mutation.addPartner", "admin_a_sub", ADD_PARTNER_FOR_OP, {"id": "org:customer_b", "for": "org:customer_a"}),
-    Denial("Mutation.removePartner", "admin_b", REMOVE_PARTNER_FOR_OP, {"id": "org:partner", "for": "org:customer_a"}),
+    Denial(
+        "Mutation.removePartner", "partner_admin", REMOVE_PARTNER_FOR_OP, {"id": "org:partner", "for": "org:customer_a"}
+    ),
     Denial(
         "Mutation.removePartner", "admin_a_sub", REMOVE_PARTNER_FOR_OP, {"id": "org:partner", "for": "org:customer_a"}
     ),
@@ -277,7 +282,11 @@ def fields_called(operation: str) -> set[str]:
 @pytest.fixture
 async def ids(world, as_user) -> dict[str, str]:
     """What the placeholders of DENIALS stand for: keys_a owns an API token (and its audit event), customer_a
-    a claimed and an unclaimed device."""
+    a claimed and an unclaimed device. Customer A Sub and Partner P may create organisations here, so that their
+    administrators' attempts on other organisations and partner links are refused for scope, not for the right."""
+    await Organisation.filter(id__in=[world.orgs["customer_a_sub"].id, world.orgs["partner"].id]).update(
+        can_create_organisations=True
+    )
     created = await (await as_user("keys_a")).ok(
         'mutation { createApiToken(input: {name: "ci", roles: [KEY_MANAGER]}) { apiToken { id } } }'
     )

@@ -117,7 +117,7 @@ async def test_copy_id_falls_back_to_selecting_the_id_without_clipboard_access(p
     assert selected == str(sub.id)
 
 
-async def test_admin_whose_organisation_may_not_create_organisations_sees_no_add_button(page, world):
+async def test_admin_whose_organisation_may_not_create_organisations_only_looks(page, world):
     await login(page, world.users["admin_b"].email)
     await page.get_by_role("navigation", name="Main menu").get_by_role("link", name="Organisations").click()
     await expect(page.locator("[data-total=organisations]")).to_have_text("Total organisations: 1")
@@ -127,10 +127,22 @@ async def test_admin_whose_organisation_may_not_create_organisations_sees_no_add
     await page.goto("/console#/organisations/new")
     await expect(page.get_by_text("Your organisation may not create other organisations.")).to_be_visible()
     await expect(page.locator("form[data-form=add-organisation]")).to_have_count(0)
-    # on its own organisation it may edit the name, but not grant itself the right to create organisations
-    await page.goto(f"/console#/organisations/{world.orgs['customer_b'].id}")
-    await expect(page.get_by_role("heading", name="Edit organisation")).to_be_visible()
-    await expect(page.get_by_label("Can create other organisations")).to_have_count(0)
+    # its own organisation it sees, with the ID to hand to a partner, but has no form to change it
+    await page.get_by_role("link", name="Organisations").click()
+    await page.get_by_role("link", name="Show organisation Customer B").click()
+    await expect(page.get_by_role("heading", name="Organisation", exact=True)).to_be_visible()
+    await expect(page.locator("[data-view=organisation]")).to_contain_text("Customer B")
+    await expect(page.locator("[data-notice=not-allowed]")).to_contain_text("may not create or change organisations")
+    await expect(page.locator("form")).to_have_count(0)
+    await expect(page.locator("input[name=organisationId]")).to_have_value(str(world.orgs["customer_b"].id))
+    # the partners page lists the partners and the own ID, without adding or removing
+    await Partnership.create(organisation=world.orgs["customer_b"], partner=world.orgs["partner"])
+    await page.get_by_role("link", name="Manage the partners of your organisation").click()
+    await expect(page.locator("tr[data-partner='Partner P']")).to_be_visible()
+    await expect(page.locator("[data-action=remove-partner]")).to_have_count(0)
+    await expect(page.locator("form[data-form=add-partner]")).to_have_count(0)
+    await expect(page.locator("[data-notice=not-allowed]")).to_be_visible()
+    await expect(page.locator("input[name=organisationId]")).to_have_value(str(world.orgs["customer_b"].id))
 
 
 async def test_admin_with_the_right_adds_an_organisation_below_its_own(page, world):

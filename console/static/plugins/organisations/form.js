@@ -1,5 +1,6 @@
 // 9.6 Add an organisation and 9.7 Edit an organisation: name, your reference, whether it may create
-// other organisations, its parent (when adding), and its ID with "Copy ID" (when editing).
+// other organisations, its parent (when adding), and its ID with "Copy ID" (when editing). Both are
+// "advanced functions": for an organisation that may not create organisations the page only shows.
 
 import { h } from "../../core/dom.js";
 import { actionForm, button, checkbox, field, filled, input, messageBox, pageHeader, select } from "../../core/ui.js";
@@ -43,6 +44,44 @@ export function copyId(t, id, label) {
   return h("div", { class: "copy-id" }, field(label, value), copy, status);
 }
 
+/** The ID section of an organisation's page: "Copy ID" and, for one's own, the way to its partners. */
+function idSection(t, ctx, org, own) {
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "organisation-id-heading" },
+    h("h2", { id: "organisation-id-heading" }, t("organisations.id.heading")),
+    h("p", { class: "hint" }, t("organisations.id.hint")),
+    copyId(t, org.id, t("organisations.id.label")),
+    org.id === own.id ? h("p", {}, h("a", { href: ctx.href("/organisations/partners") }, t("organisations.partners.manage"))) : null,
+  );
+}
+
+/**
+ * An organisation whose administrators may not change organisations (the role matrix: "subtree, if allowed")
+ * sees the details and the ID to hand to a partner, without a form.
+ */
+function renderReadOnly(main, ctx, org, own) {
+  const { t } = ctx;
+  const details = h(
+    "dl",
+    { class: "card facts", dataset: { view: "organisation" } },
+    h("dt", {}, t("field.name")),
+    h("dd", {}, org.name),
+    h("dt", {}, t("organisations.field.reference")),
+    h("dd", {}, org.yourReference || "–"),
+    h("dt", {}, t("organisations.field.canCreate")),
+    h("dd", {}, org.canCreateOrganisations ? t("organisations.yes") : t("organisations.no")),
+    org.parent ? h("dt", {}, t("organisations.field.parent")) : null,
+    org.parent ? h("dd", {}, org.parent.name) : null,
+  );
+  main.append(
+    pageHeader(t("organisations.show.title"), h("a", { class: "btn btn-secondary", href: ctx.href("/organisations") }, t("organisations.back"))),
+    h("p", { class: "hint", dataset: { notice: "not-allowed" } }, t("organisations.manage.notAllowed")),
+    details,
+    idSection(t, ctx, org, own),
+  );
+}
+
 export async function renderOrganisationForm(main, ctx) {
   const { t, params, session } = ctx;
   const editing = Boolean(params.id);
@@ -54,6 +93,10 @@ export async function renderOrganisationForm(main, ctx) {
   const org = editing ? (await ctx.gql(ORGANISATION, { id: params.id })).organisation : null;
   if (editing && !org) {
     main.append(pageHeader(t("page.notFound.title")), h("p", {}, t("organisations.notFound")));
+    return;
+  }
+  if (!own.mayCreate) {
+    renderReadOnly(main, ctx, org, own);
     return;
   }
   const name = input({ name: "name", autocomplete: "off", required: true, value: org?.name || "" });
@@ -104,20 +147,7 @@ export async function renderOrganisationForm(main, ctx) {
     h("div", { class: "form-actions" }, submit, h("a", { class: "btn btn-secondary", href: ctx.href("/organisations") }, t("common.cancel"))),
   );
   const parts = [pageHeader(editing ? t("organisations.edit.title") : t("organisations.add.title")), form];
-  if (editing) {
-    parts.push(
-      h(
-        "section",
-        { class: "card", "aria-labelledby": "organisation-id-heading" },
-        h("h2", { id: "organisation-id-heading" }, t("organisations.id.heading")),
-        h("p", { class: "hint" }, t("organisations.id.hint")),
-        copyId(t, org.id, t("organisations.id.label")),
-        org.id === own.id
-          ? h("p", {}, h("a", { href: ctx.href("/organisations/partners") }, t("organisations.partners.manage")))
-          : null,
-      ),
-    );
-  }
+  if (editing) parts.push(idSection(t, ctx, org, own));
   main.append(...parts);
   name.focus();
 }

@@ -12,7 +12,10 @@ const ORGANISATIONS = `query Organisations($name: String, $first: Int, $after: S
 const OWN = `query OwnOrganisation { me { organisation { id name canCreateOrganisations } } }`;
 const PAGE = 50;
 
-/** The user's organisation and whether they may create organisations (resolvers/organisations.py). */
+/**
+ * The user's organisation and whether they may create, edit and link organisations (the role matrix:
+ * "subtree, if allowed"; schema/permissions.py organisation_may_create).
+ */
 export async function ownOrganisation(ctx) {
   const { me } = await ctx.gql(OWN);
   const own = me.organisation;
@@ -45,7 +48,8 @@ export async function renderOrganisations(main, ctx) {
         [
           {
             label: t("organisations.col.name"),
-            cell: (o) => h("a", { href: ctx.href(`/organisations/${o.id}`), "aria-label": t("organisations.editNamed", { name: o.name }) }, o.name),
+            cell: (o) =>
+              h("a", { href: ctx.href(`/organisations/${o.id}`), "aria-label": t(own.mayCreate ? "organisations.editNamed" : "organisations.showNamed", { name: o.name }) }, o.name),
           },
           { label: t("organisations.col.reference"), cell: (o) => o.yourReference || "" },
           { label: t("organisations.col.canCreate"), cell: (o) => yesNo(t, o.canCreateOrganisations), className: "center" },

@@ -1,9 +1,11 @@
 // 9.8 Add a partner: the partners of the user's own organisation, "Add partner by ID" (the partner's
-// users copy their organisation's ID and hand it over) and removing one after a confirmation.
+// users copy their organisation's ID and hand it over) and removing one after a confirmation; both only
+// for an organisation that may create organisations. Everyone sees the list and their own ID.
 
 import { h, replace } from "../../core/dom.js";
 import { busy, button, field, filled, input, messageBox, pageHeader, table } from "../../core/ui.js";
 import { copyId } from "./form.js";
+import { ownOrganisation } from "./list.js";
 
 const PARTNERS = `query Partners { me { organisation { id name partners { id name } } } }`;
 const ADD = `mutation AddPartner($id: ID!) { addPartner(organisationId: $id) { id name } }`;
@@ -22,6 +24,8 @@ export async function renderPartners(main, ctx) {
   const organisationId = input({ name: "partnerId", autocomplete: "off", spellcheck: "false", required: true });
   const submit = button(t("organisations.partners.add"), { kind: "primary", type: "submit" });
   let own = null;
+  // Adding and removing partners is for organisations that may create organisations (the role matrix).
+  const mayManage = (await ownOrganisation(ctx)).mayCreate;
 
   const confirmRemoval = (partner, trigger) => {
     const yes = button(t("organisations.partners.remove.yes"), { kind: "primary", dataset: { action: "confirm-remove" } });
@@ -64,7 +68,7 @@ export async function renderPartners(main, ctx) {
         [
           { label: t("organisations.col.name"), cell: (p) => p.name },
           { label: t("organisations.col.id"), cell: (p) => h("code", {}, p.id) },
-          {
+          mayManage && {
             label: t("organisations.col.actions"),
             cell: (p) => {
               const remove = button(t("organisations.partners.remove.button"), {
@@ -75,7 +79,7 @@ export async function renderPartners(main, ctx) {
               return remove;
             },
           },
-        ],
+        ].filter(Boolean),
         own.partners,
         { caption: t("organisations.partners.title"), empty: t("organisations.partners.none"), rowAttrs: (p) => ({ dataset: { partner: p.name } }) },
       ),
@@ -118,7 +122,7 @@ export async function renderPartners(main, ctx) {
     pageHeader(t("organisations.partners.titleOf", { name: own.name }), h("a", { class: "btn btn-secondary", href: ctx.href("/organisations") }, t("organisations.back"))),
     message.element,
     rows,
-    form,
+    mayManage ? form : h("p", { class: "hint", dataset: { notice: "not-allowed" } }, t("organisations.manage.notAllowed")),
     h(
       "section",
       { class: "card", "aria-labelledby": "own-id-heading" },
