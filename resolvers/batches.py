@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Collection, Container, Sequence
+from collections.abc import Awaitable, Callable, Collection, Container, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -292,8 +292,13 @@ async def create_batch(actor: Actor, new: NewBatch, settings: Settings) -> Batch
     if len(serials) > MAX_BATCH_SERIALS:
         raise BadInput("serialNumbers", f"At most {MAX_BATCH_SERIALS} serial numbers per batch.")
     target = await addressable(actor, new.organisation_id)
+    # A partner's references are its own business (and its claim codes): whoever addresses a partner learns
+    # that a reference is taken only at the pace of take-ownership guesses.
+    partner = not (actor.sees_everything or target.path.startswith(actor.organisation_path))
+    keys = await _count_guess(actor, "partner-reference") if partner else ()
     if await BatchReference.exists(organisation_id=target.id, reference=reference):
         raise KmsError("This batch reference exists already for that organisation.", code="BATCH_REFERENCE_TAKEN")
+    await _not_a_guess(keys)
     postgres = db.dialect() == "postgres"
     # SQLite: look the devices up first; PostgreSQL finds them in the statement that assigns them
     ids = [] if postgres else [i for i, _ in await _devices_for(actor, serials)]
@@ -392,26 +397,18 @@ async def create_batch_from_selection(
 async def take_ownership(actor: Actor, reference: str, label: str | None) -> BatchReference:
     """Accept a batch addressed to the caller's organisation by typing its reference."""
     label = _label(label)
-    user_key = f"take-ownership-user:{actor.user_id}"
-    org_key = f"take-ownership-org:{actor.organisation_id}"
-    # Each attempt is counted before the reference is looked up, so parallel guesses cannot all pass the limit;
-    # an attempt that finds its batch gives its count back.
-    for key, limit in ((user_key, TAKE_LIMIT_USER), (org_key, TAKE_LIMIT_ORGANISATION)):
-        window = await ratelimit.hit(key, TAKE_WINDOW)
-        if window.count > limit:
-            if window.count == limit + 1:  # the first refusal of a window is audited, not each one after it
-                await _take_refused(actor, reference, "RATE_LIMITED")
-            raise KmsError(
-                "Too many batch references tried. Please wait.", code="RATE_LIMITED", retryAfter=window.retry_after
-            )
+
+    async def first_refusal() -> None:  # the first refusal of a window is audited, not each one after it
+        await _take_refused(actor, reference, "RATE_LIMITED")
+
+    keys = await _count_guess(actor, "take-ownership", on_first_refusal=first_refusal)
     batch = await BatchReference.get_or_none(
         organisation_id=actor.organisation_id, reference=reference.strip(), state="PENDING_CONFIRMATION"
     )
     if batch is None:  # the same answer whether the reference exists elsewhere or not
         await _take_refused(actor, reference, "BATCH_NOT_FOUND")
         raise KmsError("No batch with this reference is waiting for your organisation.", code="BATCH_NOT_FOUND")
-    await ratelimit.give_back(user_key)
-    await ratelimit.give_back(org_key)
+    await _not_a_guess(keys)
     target = await Organisation.get(id=actor.organisation_id)
     async with in_transaction():
         # Only the first of two concurrent takes wins the state change.
@@ -438,6 +435,29 @@ async def take_ownership(actor: Actor, reference: str, label: str | None) -> Bat
                 details=details,
             )
     return await BatchReference.get(id=batch.id)
+
+
+async def _count_guess(
+    actor: Actor, kind: str, *, on_first_refusal: Callable[[], Awaitable[None]] | None = None
+) -> tuple[str, ...]:
+    """Count an attempt that could be a guess of a batch reference, per user and per organisation, before the
+    reference is looked up (so parallel guesses cannot all pass the limit); RATE_LIMITED past the limit. An
+    attempt that turns out not to be a guess gives its counts back (``_not_a_guess``)."""
+    keys = (f"{kind}-user:{actor.user_id}", f"{kind}-org:{actor.organisation_id}")
+    for key, limit in zip(keys, (TAKE_LIMIT_USER, TAKE_LIMIT_ORGANISATION), strict=True):
+        window = await ratelimit.hit(key, TAKE_WINDOW)
+        if window.count > limit:
+            if window.count == limit + 1 and on_first_refusal is not None:
+                await on_first_refusal()
+            raise KmsError(
+                "Too many batch references tried. Please wait.", code="RATE_LIMITED", retryAfter=window.retry_after
+            )
+    return keys
+
+
+async def _not_a_guess(keys: Sequence[str]) -> None:
+    for key in keys:
+        await ratelimit.give_back(key)
 
 
 async def _take_refused(actor: Actor, reference: str, reason: str) -> None:

@@ -14,6 +14,7 @@ from models import db
 from models.audit import AuditEvent
 from models.devices import BatchReference, Device, DeviceLabel
 from models.outbox import OutboxMessage
+from resolvers.batches import TAKE_LIMIT_USER
 from tests.migrating import run_on_new_database
 
 CREATE = """mutation($in: CreateBatchReferenceInput!) { createBatchReference(input: $in) {
@@ -199,6 +200,49 @@ async def test_a_batch_found_does_not_count_towards_the_limit(as_user, world):
         assert (await partner.ok(TAKE, {"ref": f"OK-{i}"}))["takeOwnership"]["deviceCount"] == 1
     for i in range(9):  # 9 failed guesses after 3 successes: still under the 10 allowed
         assert await partner.code(TAKE, {"ref": f"NOPE-{i}"}) == "BATCH_NOT_FOUND"
+
+
+async def test_a_partners_taken_references_cannot_be_probed_faster_than_take_ownership_guesses(as_user, world):
+    # given: the platform sent Partner P a batch "P-ORDER-7"; customer A has Partner P as a partner
+    await seed(as_user, world, owner="platform", serials=("P-1",))
+    await seed(as_user, world, serials=("A-1", "A-2"))
+    partner = str(world.orgs["partner"].id)
+    platform = await as_user("platform_admin")
+    await platform.ok(CREATE, {"in": {"reference": "P-ORDER-7", "serialNumbers": ["P-1"], "organisationId": partner}})
+    admin_a = await as_user("admin_a")
+
+    def probe(reference, serial="A-1"):
+        return admin_a.code(
+            CREATE,
+            {
+                "in": {
+                    "reference": reference,
+                    "serialNumbers": [serial],
+                    "organisationId": partner,
+                    "requiresConfirmation": True,
+                }
+            },
+        )
+
+    # when: customer A tries references that Partner P may hold
+    codes = [await probe("P-ORDER-7") for _ in range(TAKE_LIMIT_USER)] + [await probe("P-ORDER-7")]
+    # then: each taken reference counts like a wrong take-ownership guess, and past the limit nothing answers
+    assert codes == ["BATCH_REFERENCE_TAKEN"] * TAKE_LIMIT_USER + ["RATE_LIMITED"]
+    assert await BatchReference.filter(organisation_id=world.orgs["partner"].id).count() == 1
+    # a reference within its own subtree is not a guess: customer A sees those batches anyway
+    sub = str(world.orgs["customer_a_sub"].id)
+    await admin_a.ok(CREATE, {"in": {"reference": "A-OWN", "serialNumbers": ["A-2"], "organisationId": sub}})
+    assert await admin_a.code(
+        CREATE, {"in": {"reference": "A-OWN", "serialNumbers": ["A-2"], "organisationId": sub}}
+    ) == ("BATCH_REFERENCE_TAKEN")
+
+
+async def test_batches_sent_to_a_partner_do_not_count_as_guesses(as_user, world):
+    await seed(as_user, world, serials=tuple(f"A-{i}" for i in range(TAKE_LIMIT_USER + 2)))
+    admin_a, partner = await as_user("admin_a"), str(world.orgs["partner"].id)
+    for i in range(TAKE_LIMIT_USER + 2):
+        batch = {"reference": f"TO-P-{i}", "serialNumbers": [f"A-{i}"], "organisationId": partner}
+        assert (await admin_a.ok(CREATE, {"in": batch}))["createBatchReference"]["batchReference"]["deviceCount"] == 1
 
 
 async def upload(api, filename: str, content: bytes, target: str, csrf: bool = True, **more):
