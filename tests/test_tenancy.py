@@ -74,6 +74,7 @@ IMPORT_OP = """mutation($org: ID!, $rows: [DeviceImportRow!]!) { importDevices(o
   id serialNumber } }"""
 CLAIM_OP = "mutation($ids: [ID!]!) { claimDevices(deviceIds: $ids) { claimed { id } refused { reason } } }"
 RELEASE_OP = "mutation($ids: [ID!]!) { releaseKeys(input: {deviceIds: $ids}) { content } }"
+RELEASE_FILTER_OP = """mutation($filter: DeviceFilter!) { releaseKeys(input: {filter: $filter}) { content } }"""
 FACETS_OP = "{ deviceFacets { deviceTypes { value count } labels { value } batchReferences { value } } }"
 BATCH_OP = "query($id: ID!) { batchReference(id: $id) { id reference } }"
 BATCHES_OP = "{ batchReferences { totalCount nodes { id } } }"
@@ -233,6 +234,21 @@ DENIALS = [
     Denial("Mutation.claimDevices", "viewer_a", CLAIM_OP, {"ids": ["device:unclaimed"]}, "FORBIDDEN"),
     Denial("Mutation.releaseKeys", "keys_b", RELEASE_OP, {"ids": ["device:claimed"]}, "NOTHING_TO_RELEASE"),
     Denial("Mutation.releaseKeys", "viewer_a", RELEASE_OP, {"ids": ["device:claimed"]}, "FORBIDDEN"),
+    # by filter: another organisation's devices, named by organisation or by serial number
+    Denial(
+        "Mutation.releaseKeys",
+        "keys_b",
+        RELEASE_FILTER_OP,
+        {"filter": {"organisationIds": ["org:customer_a"]}},
+        "NOTHING_TO_RELEASE",
+    ),
+    Denial(
+        "Mutation.releaseKeys",
+        "keys_b",
+        RELEASE_FILTER_OP,
+        {"filter": {"serialNumbers": ["A-CLAIMED"]}},
+        "NOTHING_TO_RELEASE",
+    ),
     # issue #5: catalog, labels, batches
     Denial(
         "Query.deviceFacets",
@@ -254,6 +270,14 @@ DENIALS = [
         FROM_SELECTION_OP,
         {"ids": ["device:claimed"], "org": "org:customer_b"},
         "DEVICE_NOT_FOUND",
+    ),
+    # its own devices, addressed to an organisation that is neither below it nor a partner
+    Denial(
+        "Mutation.createBatchFromSelection",
+        "admin_a",
+        FROM_SELECTION_OP,
+        {"ids": ["device:claimed"], "org": "org:customer_b"},
+        "NOT_FOUND",
     ),
     Denial("Mutation.takeOwnership", "admin_b", TAKE_OP, expect="BATCH_NOT_FOUND"),
     Denial("Mutation.takeOwnership", "viewer_a", TAKE_OP, expect="FORBIDDEN"),
