@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import time
 from dataclasses import dataclass
 
 from tortoise import connections
@@ -31,28 +30,33 @@ def client_network(client_address: str | None) -> str:
     return str(address)
 
 
+# The database's time in whole seconds: hosts whose clocks disagree still share one window per key.
+_NOW = {
+    "postgres": "floor(extract(epoch FROM clock_timestamp()))::bigint",
+    "sqlite": "CAST(strftime('%s', 'now') AS INTEGER)",
+}
+
+
 async def hit(key: str, window_seconds: int) -> Window:
-    """Count one event for ``key`` atomically (one upsert statement) and return the window."""
-    now = int(time.time())
-    cutoff = now - window_seconds
-    if db.dialect() == "postgres":
-        marks: tuple[str, ...] = ("$1", "$2", "$3")
-    else:
-        marks = ("?", "?", "?")
+    """Count one event for ``key`` atomically (one upsert statement, by the database's clock) and return the
+    window."""
+    postgres = db.dialect() == "postgres"
+    now = _NOW["postgres" if postgres else "sqlite"]
+    key_mark, window_mark = ("$1", "$2") if postgres else ("?", "?")
     table = RateLimit._meta.db_table
-    # Only the table name and placeholders are formatted in; every value is a bound parameter.
+    expired = f"{table}.window_start <= {now} - {window_mark}"
+    # Only the table name, the clock and placeholders are formatted in; every value is a bound parameter.
     sql = (
-        f"INSERT INTO {table} (key, window_start, count) VALUES ({marks[0]}, {marks[1]}, 1) "  # noqa: S608
+        f"INSERT INTO {table} (key, window_start, count) VALUES ({key_mark}, {now}, 1) "  # noqa: S608
         f"ON CONFLICT (key) DO UPDATE SET "
-        f"count = CASE WHEN {table}.window_start <= {marks[2]} THEN 1 ELSE {table}.count + 1 END, "
-        f"window_start = CASE WHEN {table}.window_start <= {marks[2]} THEN excluded.window_start "
-        f"ELSE {table}.window_start END "
-        f"RETURNING count, window_start"
+        f"count = CASE WHEN {expired} THEN 1 ELSE {table}.count + 1 END, "
+        f"window_start = CASE WHEN {expired} THEN excluded.window_start ELSE {table}.window_start END "
+        f"RETURNING count, window_start, {now} AS now"
     )
-    values = [key, now, cutoff] if marks[2] == "$3" else [key, now, cutoff, cutoff]
+    values: list[object] = [key, window_seconds] if postgres else [key, window_seconds, window_seconds]
     # execute_query_dict: the asyncpg client would drop RETURNING rows of an INSERT in execute_query.
     row = (await connections.get("default").execute_query_dict(sql, values))[0]
-    return Window(int(row["count"]), int(row["window_start"]) + window_seconds - now)
+    return Window(int(row["count"]), int(row["window_start"]) + window_seconds - int(row["now"]))
 
 
 async def give_back(key: str) -> None:
