@@ -169,6 +169,45 @@ async def test_row_menu_claims_one_device_with_the_keyboard(page, world, as_user
     assert await DeviceLabel.filter(device_id=ids["L2"]).values_list("label", flat=True) == ["roof"]
 
 
+async def test_the_headers_three_dots_act_on_the_selection_or_on_all_devices(page, world, as_user):
+    # manual 10.4.2 "Download all your keys": click on the three dots and choose "Download keys"
+    ids = await catalog(as_user, world)
+    await login(page, world.users["keys_a"].email)
+    await expect(rows(page)).to_have_count(5)
+    header_menu = page.get_by_role("button", name=re.compile("^Actions for the selected devices"))
+    items = page.get_by_role("menu", name=re.compile("^Actions for the selected devices")).get_by_role("menuitem")
+
+    async def choose(item):
+        await header_menu.click()
+        await expect(items).to_have_text(["Claim devices", "Download keys", "+ Create batch from current selection"])
+        await items.filter(has_text=item).click()
+
+    # with one device ticked, "Claim devices" claims that one
+    await page.get_by_label("Select L1").check()
+    await choose("Claim devices")
+    await expect(page.get_by_role("status").filter(has_text="1 device claimed.")).to_be_visible()
+    assert {str(i) for i in await Device.filter(claim_status="CLAIMED").values_list("id", flat=True)} == {ids["L1"]}
+    # with nothing ticked, it claims every device the filters show
+    await page.get_by_role("button", name="Clear selection").click()
+    await tick(page, "Labels", "north")
+    await expect(rows(page)).to_have_count(2)
+    await choose("Claim devices")
+    await expect(page.get_by_role("status").filter(has_text="1 device claimed.")).to_be_visible()
+    claimed = {str(i) for i in await Device.filter(claim_status="CLAIMED").values_list("id", flat=True)}
+    assert claimed == {ids["L1"], ids["O1"]}
+    # and "Download keys" downloads the keys of all of them
+    async with page.expect_download() as download_info:
+        await choose("Download keys")
+    content = (await (await download_info.value).path()).read_text()
+    assert "L1" in content and "O1" in content and "O2" not in content
+    # a batch needs a selection
+    await choose("+ Create batch from current selection")
+    await expect(page.get_by_role("status").filter(has_text="Tick the devices for the batch first.")).to_be_visible()
+    await page.get_by_label("Select O1").check()
+    await choose("+ Create batch from current selection")
+    await expect(page.locator("input[name=reference]")).to_be_visible()
+
+
 async def test_the_header_box_selects_and_unselects_every_device_on_the_page(page, world, as_user):
     await catalog(as_user, world)
     await login(page, world.users["keys_a"].email)

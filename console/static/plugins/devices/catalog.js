@@ -404,6 +404,26 @@ export async function renderCatalog(main, ctx) {
     return rowMenu(t("devices.menu.label", { serial: d.serialNumber }), items);
   };
 
+  /**
+   * The "⋮" in the table's header (manual 10.4.2 "Download all your keys": click on the three dots and
+   * choose "Download keys"): the toolbar's actions on the selection, or, with nothing selected, on every
+   * device the filters show (claim all, download all).
+   */
+  function tableMenu() {
+    const selected = () => selection.size > 0;
+    const items = [];
+    if (canClaim) items.push({ id: "claim", label: t("devices.claim"), onSelect: () => (selected() ? claimButton : claimAllButton).click() });
+    if (canRelease) items.push({ id: "download", label: t("devices.download"), onSelect: () => (selected() ? downloadButton : downloadAllButton).click() });
+    if (canBatch) {
+      items.push({
+        id: "batch",
+        label: t("devices.createBatch"),
+        onSelect: () => (selected() ? batchButton.click() : message.show(t("devices.batch.selectFirst"), "info")),
+      });
+    }
+    return items.length ? rowMenu(t("devices.menu.all"), items) : h("span", { class: "sr-only" }, t("devices.col.actions"));
+  }
+
   const columns = [
     ...(selectable
       ? [
@@ -440,7 +460,7 @@ export async function renderCatalog(main, ctx) {
     },
     { label: t("devices.col.labels"), className: "labels", cell: (d) => (d.labels.length ? d.labels.join(", ") : t("common.none")) },
     { label: t("devices.col.batch"), className: "batch", cell: (d) => d.batchReference?.reference || t("common.none") },
-    { label: h("span", { class: "sr-only" }, t("devices.col.actions")), className: "menu", cell: menuFor },
+    { label: selectable ? tableMenu() : h("span", { class: "sr-only" }, t("devices.col.actions")), className: "menu", cell: menuFor },
   ];
 
   // Filters changed in quick succession send overlapping requests whose answers may arrive in any order:
