@@ -164,8 +164,14 @@ async def test_a_cancelled_invite_link_is_refused(page, world, as_user):
     await login(page, world.users["admin_a"].email)
     await page.goto(f"/console#/invites/{created['id']}")
     await expect(page.locator("[data-fact=state]")).to_have_text("Prepared")
-    # when
+    # when: cancel, keep it after all, then cancel and confirm
     await page.get_by_role("button", name="Cancel invite").click()
+    await expect(page.get_by_text("Cancel this invite? Its signup link stops working")).to_be_visible()
+    await page.get_by_role("button", name="Keep invite").click()
+    await expect(page.get_by_role("button", name="Cancel invite")).to_be_focused()
+    assert (await Invite.get(id=created["id"])).state == "PREPARED"
+    await page.get_by_role("button", name="Cancel invite").click()
+    await page.get_by_role("button", name="Yes, cancel invite").click()
     # then
     await expect(page.get_by_role("status").filter(has_text="The invite has been cancelled")).to_be_visible()
     await expect(page.locator("[data-fact=state]")).to_have_text("Cancelled")

@@ -69,24 +69,25 @@ async def test_platform_admin_adds_and_edits_an_organisation_copies_its_id_and_a
     partner = world.orgs["partner"]
     platform = world.orgs["platform"]
     await page.goto("/console#/organisations")
-    await page.get_by_role("link", name="Partners", exact=True).click()
+    await page.get_by_role("link", name="Add partner", exact=True).click()
     await expect(page.get_by_role("heading", name="Partners of IntegraDemo")).to_be_visible()
     await expect(page.get_by_text("Your organisation has no partners yet.")).to_be_visible()
     partner_id = page.get_by_label("ID of the partner organisation")
+    await expect(partner_id).to_be_focused()
     await partner_id.fill(str(partner.id))
-    await page.get_by_role("button", name="Add partner").click()
+    await page.locator("form[data-form=add-partner]").get_by_role("button", name="Save").click()
     await expect(page.get_by_text("Partner P is now a partner.")).to_be_visible()
     await expect(page.locator("tr[data-partner='Partner P']")).to_contain_text(str(partner.id))
     assert await Partnership.filter(organisation_id=platform.id, partner_id=partner.id).count() == 1
     # refusals are explained in words
     await partner_id.fill(str(partner.id))
-    await page.get_by_role("button", name="Add partner").click()
+    await page.locator("form[data-form=add-partner]").get_by_role("button", name="Save").click()
     await expect(page.get_by_role("alert")).to_have_text("This organisation is already a partner.")
     await partner_id.fill(str(world.orgs["customer_a"].id))
-    await page.get_by_role("button", name="Add partner").click()
+    await page.locator("form[data-form=add-partner]").get_by_role("button", name="Save").click()
     await expect(page.get_by_role("alert")).to_contain_text("your own or one below it")
     await partner_id.fill("00000000-0000-4000-8000-000000000000")
-    await page.get_by_role("button", name="Add partner").click()
+    await page.locator("form[data-form=add-partner]").get_by_role("button", name="Save").click()
     await expect(page.get_by_role("alert")).to_contain_text("No organisation has this ID.")
     assert await Partnership.filter(organisation_id=platform.id).count() == 1
 
@@ -129,7 +130,9 @@ async def test_admin_whose_organisation_may_not_create_organisations_only_looks(
     await expect(page.locator("form[data-form=add-organisation]")).to_have_count(0)
     # its own organisation it sees, with the ID to hand to a partner, but has no form to change it
     await page.get_by_role("link", name="Organisations").click()
-    await page.get_by_role("link", name="Show organisation Customer B").click()
+    await expect(page.locator("[data-action=edit-organisation]")).to_have_count(0)
+    await expect(page.locator("[data-action=add-partner]")).to_have_count(0)
+    await page.get_by_role("link", name="Customer B", exact=True).click()
     await expect(page.get_by_role("heading", name="Organisation", exact=True)).to_be_visible()
     await expect(page.locator("[data-view=organisation]")).to_contain_text("Customer B")
     await expect(page.locator("[data-notice=not-allowed]")).to_contain_text("may not create or change organisations")

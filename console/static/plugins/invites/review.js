@@ -120,18 +120,37 @@ function sendBlock(ctx, invite, message) {
   const email = input({ type: "email", name: "email", autocomplete: "off", value: invite.email || "" });
   const send = button(t(invite.state === "SENT" ? "invites.review.resend" : "invites.review.send"), { kind: "primary", type: "submit", dataset: { action: "send" } });
   const cancel = button(t("invites.review.cancel"), { dataset: { action: "cancel-invite" } });
-  cancel.addEventListener("click", () =>
-    busy(cancel, async () => {
-      message.clear();
-      try {
-        await ctx.gql(CANCEL, { id: invite.id });
-        ctx.flash(t("invites.review.cancelled"), "info");
-        ctx.rerender();
-      } catch (error) {
-        message.showError(error);
-      }
-    }),
-  );
+  // Cancelling cannot be undone: ask first, as for removing a partner or deleting a template.
+  cancel.addEventListener("click", () => {
+    const yes = button(t("invites.review.cancelYes"), { kind: "primary", dataset: { action: "confirm-cancel" } });
+    const keep = button(t("invites.review.keep"), { dataset: { action: "keep-invite" } });
+    const prompt = h(
+      "div",
+      { class: "confirm", role: "group", "aria-label": t("invites.review.cancel") },
+      h("p", {}, t("invites.review.cancelQuestion")),
+      h("div", { class: "form-actions" }, yes, keep),
+    );
+    cancel.hidden = true;
+    cancel.parentElement.after(prompt);
+    keep.addEventListener("click", () => {
+      prompt.remove();
+      cancel.hidden = false;
+      cancel.focus();
+    });
+    yes.addEventListener("click", () =>
+      busy(yes, async () => {
+        message.clear();
+        try {
+          await ctx.gql(CANCEL, { id: invite.id });
+          ctx.flash(t("invites.review.cancelled"), "info");
+          ctx.rerender();
+        } catch (error) {
+          message.showError(error);
+        }
+      }),
+    );
+    yes.focus();
+  });
   const form = actionForm(
     {
       class: "invite-send-form",

@@ -48,12 +48,24 @@ export async function renderOrganisations(main, ctx) {
         [
           {
             label: t("organisations.col.name"),
-            cell: (o) =>
-              h("a", { href: ctx.href(`/organisations/${o.id}`), "aria-label": t(own.mayCreate ? "organisations.editNamed" : "organisations.showNamed", { name: o.name }) }, o.name),
+            cell: (o) => h("a", { href: ctx.href(`/organisations/${o.id}`) }, o.name),
           },
           { label: t("organisations.col.reference"), cell: (o) => o.yourReference || "" },
           { label: t("organisations.col.canCreate"), cell: (o) => yesNo(t, o.canCreateOrganisations), className: "center" },
-        ],
+          // 9.7 "Click on the Edit organisation button": a pencil drawn by CSS, as on the user list
+          own.mayCreate && {
+            label: h("span", { class: "sr-only" }, t("organisations.col.actions")),
+            className: "row-actions",
+            cell: (o) =>
+              h("a", {
+                class: "edit-link",
+                href: ctx.href(`/organisations/${o.id}`),
+                "aria-label": t("organisations.editNamed", { name: o.name }),
+                title: t("organisations.edit.title"),
+                dataset: { action: "edit-organisation" },
+              }),
+          },
+        ].filter(Boolean),
         nodes,
         { caption: t("organisations.title"), rowAttrs: (o) => ({ dataset: { organisation: o.name } }) },
       ),
@@ -77,6 +89,10 @@ export async function renderOrganisations(main, ctx) {
   const actions = [
     own.mayCreate
       ? h("a", { class: "btn btn-primary", href: ctx.href("/organisations/new"), dataset: { action: "add-organisation" } }, t("organisations.add.button"))
+      : null,
+    // 9.8 "In the Organisation menu, click on the Add partner menu button"
+    own.mayCreate
+      ? h("a", { class: "btn btn-secondary", href: ctx.href("/organisations/partners?add=1"), dataset: { action: "add-partner" } }, t("organisations.partners.add"))
       : null,
     h("a", { class: "btn btn-secondary", href: ctx.href("/organisations/partners"), dataset: { action: "partners" } }, t("organisations.partners.button")),
   ];

@@ -22,7 +22,8 @@ export async function renderPartners(main, ctx) {
   const message = messageBox();
   const rows = h("div", { class: "table-wrap partners-table" });
   const organisationId = input({ name: "partnerId", autocomplete: "off", spellcheck: "false", required: true });
-  const submit = button(t("organisations.partners.add"), { kind: "primary", type: "submit" });
+  // 9.8: "Fill in the field. Click on the Save button."
+  const submit = button(t("common.save"), { kind: "primary", type: "submit" });
   let own = null;
   // Adding and removing partners is for organisations that may create organisations (the role matrix).
   const mayManage = (await ownOrganisation(ctx)).mayCreate;
@@ -131,4 +132,5 @@ export async function renderPartners(main, ctx) {
       copyId(t, own.id, t("organisations.id.label")),
     ),
   );
+  if (mayManage && ctx.query.get("add")) organisationId.focus(); // "Add partner" on the organisation list
 }
