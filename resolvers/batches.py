@@ -526,12 +526,29 @@ async def visible_batch(actor: Actor, batch_id: UUID | str) -> BatchReference | 
         return None
 
 
+@dataclass(frozen=True)
+class BatchFilter:
+    """The batch reference list's filters (manual 10.6), combined: part of the reference or of the label, the
+    state, and the organisation a batch is addressed to."""
+
+    reference: str | None = None
+    state: str | None = None
+    organisation_id: str | None = None
+    label: str | None = None
+
+
 async def list_batches(
-    actor: Actor, *, reference: str | None, first: int | None, after: str | None
+    actor: Actor, where: BatchFilter, *, first: int | None, after: str | None
 ) -> Page[BatchReference]:
     query = _scope.batches(actor)
-    if reference:
-        query = query.filter(reference__icontains=reference.strip())
+    if where.reference and where.reference.strip():
+        query = query.filter(reference__icontains=where.reference.strip())
+    if where.label and where.label.strip():
+        query = query.filter(label__icontains=where.label.strip())
+    if where.state:
+        query = query.filter(state=where.state)
+    if where.organisation_id:
+        query = query.filter(organisation_id=_uuid(where.organisation_id, "organisationId"))
     return await paginate(query, ("-created_at", "id"), first=first, after=after)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 import strawberry
 from starlette.datastructures import UploadFile
@@ -139,9 +139,28 @@ class Query:
 
     @strawberry.field(extensions=requires(Permission.READ_CATALOG))
     async def batch_references(
-        self, info: Info, reference: str | None = None, first: int | None = 50, after: str | None = None
+        self,
+        info: Info,
+        reference: str | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+        state: BatchState | None = None,
+        organisation_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only batches addressed to this organisation.")
+        ] = None,
+        label: Annotated[str | None, strawberry.argument(description="Part of the batch's label.")] = None,
     ) -> Connection[BatchReferenceType]:
-        page = await batches.list_batches(info.context.require_actor(), reference=reference, first=first, after=after)
+        page = await batches.list_batches(
+            info.context.require_actor(),
+            batches.BatchFilter(
+                reference=reference,
+                state=state.value if state else None,
+                organisation_id=organisation_id,
+                label=label,
+            ),
+            first=first,
+            after=after,
+        )
         return Connection.of(page, [BatchReferenceType.of(b) for b in page.nodes])
 
 

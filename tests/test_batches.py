@@ -326,6 +326,42 @@ async def test_batch_from_an_uploaded_txt_file_and_typed_serials_together(as_use
     assert sorted(moved) == ["21N001052", "21N001064", "9999990", "9999991"]
 
 
+async def test_the_batch_list_filters_by_reference_state_label_and_addressee(as_user, world):
+    # given: customer A sent three batches: to its suborganisation (delivered, labelled), and two to Partner P
+    # that wait for confirmation, one of them labelled
+    await seed(as_user, world, serials=("S-1", "S-2", "S-3"))
+    admin_a = await as_user("admin_a")
+    sub, partner = str(world.orgs["customer_a_sub"].id), str(world.orgs["partner"].id)
+    for reference, serial, target, more in [
+        ("ORDER-1", "S-1", sub, {"label": "Roof north"}),
+        ("ORDER-2", "S-2", partner, {"requiresConfirmation": True, "label": "Cellar"}),
+        ("SPARE-3", "S-3", partner, {"requiresConfirmation": True}),
+    ]:
+        await admin_a.ok(
+            CREATE, {"in": {"reference": reference, "serialNumbers": [serial], "organisationId": target, **more}}
+        )
+    listing = """query($r: String, $s: BatchState, $o: ID, $l: String) { batchReferences(reference: $r, state: $s,
+      organisationId: $o, label: $l) { totalCount nodes { reference } } }"""
+
+    async def found(api=admin_a, **variables):
+        answer = (await api.ok(listing, variables))["batchReferences"]
+        assert answer["totalCount"] == len(answer["nodes"])
+        return sorted(n["reference"] for n in answer["nodes"])
+
+    # then: each filter alone, and combined
+    assert await found() == ["ORDER-1", "ORDER-2", "SPARE-3"]
+    assert await found(s="PENDING_CONFIRMATION") == ["ORDER-2", "SPARE-3"]
+    assert await found(o=partner) == ["ORDER-2", "SPARE-3"]
+    assert await found(l="ROOF") == ["ORDER-1"]
+    assert await found(r="order", s="PENDING_CONFIRMATION", o=partner) == ["ORDER-2"]
+    assert await found(s="WITHDRAWN") == []
+    # another organisation's filter finds nothing of customer A's, whatever it names
+    assert await found(await as_user("admin_b"), o=partner) == []
+    assert await found(await as_user("admin_b"), s="PENDING_CONFIRMATION") == []
+    error = await admin_a.error(listing, {"o": "not-an-id"})
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "organisationId"}
+
+
 async def test_batch_from_current_selection_and_the_list(as_user, world):
     await seed(as_user, world)
     ids = [str(d.id) for d in await Device.filter(serial_number__in=["21N001052", "9999990"])]

@@ -308,6 +308,48 @@ TITLES = {
 }
 
 
+async def test_the_batch_list_filters_by_state_organisation_and_label(page, world, as_user):
+    # manual 10.6: "Filters to narrow your search in the batch reference list are available"
+    await import_devices(as_user, world)
+    platform = await as_user("platform_admin")
+    for reference, org, confirm, serials, label in (
+        ("BR-A-1", "customer_a", False, ["BR-LORA-1"], "Plant 7"),
+        ("BR-A-2", "customer_a", True, ["BR-OMS-1"], "Depot"),
+        ("BR-B-1", "customer_b", True, ["BR-LORA-2"], "Plant 9"),
+    ):
+        new = {"reference": reference, "organisationId": str(world.orgs[org].id), "serialNumbers": serials}
+        await platform.ok(CREATE, {"in": {**new, "requiresConfirmation": confirm, "label": label}})
+    await login(page, world.users["platform_admin"].email)
+    await page.goto("/console#/batches")
+    batches = page.locator("tr[data-batch]")
+    await expect(batches).to_have_count(3)
+    filters = page.get_by_role("search", name="Batch reference filters")
+    # when: only those awaiting confirmation
+    await filters.get_by_label("State").select_option(label="Awaiting confirmation")
+    await expect(batches).to_have_count(2)
+    # and of those, the ones addressed to customer A
+    await filters.get_by_label("Organisation").select_option(label="Customer A")
+    await expect(batches).to_have_count(1)
+    await expect(batches).to_have_attribute("data-batch", "BR-A-2")
+    await expect(page.locator("[data-total=batches]")).to_have_text("Total batch references: 1")
+    # the filters are in the address: a reload keeps them
+    await page.reload()
+    await expect(page.locator("tr[data-batch]")).to_have_count(1)
+    await expect(page.get_by_role("search", name="Batch reference filters").get_by_label("State")).to_have_value(
+        "PENDING_CONFIRMATION"
+    )
+    # a label, with the other filters back on All
+    filters = page.get_by_role("search", name="Batch reference filters")
+    await filters.get_by_label("State").select_option(value="")
+    await filters.get_by_label("Organisation").select_option(value="")
+    await expect(page.locator("[data-total=batches]")).to_have_text("Total batch references: 3")
+    await filters.get_by_label("Label").fill("plant")
+    await filters.get_by_role("button", name="Search").click()
+    await expect(page.locator("[data-total=batches]")).to_have_text("Total batch references: 2")
+    await expect(page.locator("tr[data-batch]")).to_have_count(2)
+    await expect(page.locator("tr[data-batch='BR-A-2']")).to_have_count(0)
+
+
 async def test_screenshots_of_the_batch_screens_in_every_language(page, world, as_user):
     await import_devices(as_user, world)
     platform = await as_user("platform_admin")
