@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -90,6 +91,19 @@ def state_of(invite: Invite, now: datetime | None = None) -> str:
     return invite.state
 
 
+def _name(value: str) -> str:
+    value = value.strip()
+    if not value or len(value) > 200:
+        raise BadInput("name", "The name must have 1 to 200 characters.")
+    return value
+
+
+def _language(value: str) -> str:
+    if value not in email_rendering.LANGUAGES:
+        raise BadInput("language", "The language must be one of EN, DE, ES, SV.")
+    return value
+
+
 def _email(value: str | None, field: str = "email") -> str | None:
     if value is None or not value.strip():
         return None
@@ -161,13 +175,10 @@ async def create_invite(
     roles: list[str],
     language: str,
 ) -> Invite:
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise BadInput("name", "The name must have 1 to 200 characters.")
+    name = _name(name)
     org = await _scope.organisation(actor, organisation_id)
     granted = _grant(actor, roles)
-    if language not in email_rendering.LANGUAGES:
-        raise BadInput("language", "The language must be one of EN, DE, ES, SV.")
+    _language(language)
     address = _email(email)
     await _email_taken(address)
     invite_id = uuid.uuid4()
@@ -191,6 +202,57 @@ async def create_invite(
             organisation_path=org.path,
             target=f"invite:{invite.id}",
             details={"roles": sorted(r.value for r in granted), "language": language},
+        )
+    return invite
+
+
+@dataclass(frozen=True)
+class InviteChanges:
+    """What ``update_invite`` changes; None leaves a field as it is (an empty email removes the address)."""
+
+    name: str | None = None
+    email: str | None = None
+    organisation_id: str | None = None
+    roles: list[str] | None = None
+    language: str | None = None
+
+
+async def update_invite(actor: Actor, settings: Settings, invite_id: str, changes: InviteChanges) -> Invite:
+    """Correct an invite that has not been sent yet (manual 9.4: "Review your information and complete as
+    necessary"). A sent invite's mail is out with its link, so it is cancelled and prepared again instead.
+    The administrator who corrects it becomes its inviter, whose rights its roles follow (as for sending)."""
+    invite = await _scope.invite(actor, invite_id)
+    if state_of(invite) != PREPARED:
+        raise BadInput("id", "Only an invite that has not been sent can be changed; cancel it and prepare a new one.")
+    updated: dict[str, object] = {}
+    if changes.name is not None:
+        updated["name"] = _name(changes.name)
+    if changes.organisation_id is not None:
+        updated["organisation_id"] = (await _scope.organisation(actor, changes.organisation_id)).id
+    if changes.roles is not None:
+        updated["roles"] = User.encode_roles({r.value for r in _grant(actor, changes.roles)})
+    if changes.language is not None:
+        updated["language"] = _language(changes.language)
+    if changes.email is not None:
+        address = _email(changes.email)
+        await _email_taken(address)
+        # the link is bound to the address (signup_token)
+        updated |= {"email": address, "token_digest": token_digest(signup_token(settings, invite.id, address))}
+    fields = sorted("organisationId" if f == "organisation_id" else f for f in updated if f != "token_digest")
+    if updated:
+        updated["created_by_id"] = actor.user_id  # whoever corrects it vouches for it, as a sender does
+    async with in_transaction():
+        if updated and not await Invite.filter(id=invite.id, state=PREPARED).update(**updated):
+            raise BadInput("id", "This invite was changed meanwhile; reload it.")
+        await invite.refresh_from_db()
+        org = await _organisation(invite)
+        await audit.record(
+            "invite.updated",
+            actor,
+            organisation_id=org.id,
+            organisation_path=org.path,
+            target=f"invite:{invite.id}",
+            details={"fields": fields},
         )
     return invite
 

@@ -93,6 +93,15 @@ class CreateInviteInput:
     language: Language | None = Language.EN
 
 
+@strawberry.input(description="What to change in an invite that has not been sent; what is left out stays.")
+class UpdateInviteInput:
+    name: str | None = None
+    organisation_id: strawberry.ID | None = None
+    roles: list[RoleEnum] | None = None  # type: ignore[valid-type]
+    email: str | None = strawberry.field(default=None, description="An empty string removes the address.")
+    language: Language | None = None
+
+
 @strawberry.input
 class AcceptInviteInput:
     token: str
@@ -134,6 +143,18 @@ class Mutation:
             roles=[r.value for r in input.roles],  # type: ignore[attr-defined]
             language=(input.language or Language.EN).value,
         )
+        return InviteType.of(invite)
+
+    @strawberry.mutation(extensions=requires(MANAGE, session_only=True))
+    async def update_invite(self, info: Info, id: strawberry.ID, input: UpdateInviteInput) -> InviteType:
+        changes = invites.InviteChanges(
+            name=input.name,
+            email=input.email,
+            organisation_id=str(input.organisation_id) if input.organisation_id is not None else None,
+            roles=[r.value for r in input.roles] if input.roles is not None else None,  # type: ignore[attr-defined]
+            language=input.language.value if input.language is not None else None,
+        )
+        invite = await invites.update_invite(info.context.require_actor(), info.context.settings, id, changes)
         return InviteType.of(invite)
 
     @strawberry.mutation(extensions=requires(MANAGE, session_only=True))

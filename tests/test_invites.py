@@ -20,6 +20,7 @@ INVITE_FIELDS = """id name email state signupLink expiresAt roles language notic
 CREATE = f"""mutation($input: CreateInviteInput!) {{ createInvite(input: $input) {{ {INVITE_FIELDS} }} }}"""
 SEND = f"mutation($id: ID!, $email: String) {{ sendInvite(id: $id, email: $email) {{ {INVITE_FIELDS} }} }}"
 CANCEL = "mutation($id: ID!) { cancelInvite(id: $id) { id state } }"
+UPDATE = f"""mutation($id: ID!, $input: UpdateInviteInput!) {{ updateInvite(id: $id, input: $input) {{ {INVITE_FIELDS} }} }}"""
 INVITE = f"query($id: ID!) {{ invite(id: $id) {{ {INVITE_FIELDS} }} }}"
 INVITES = "{ invites { totalCount nodes { id name state } } }"
 INVITABLE = "{ invitableOrganisations { id name } }"
@@ -233,6 +234,77 @@ async def test_sent_again_to_a_corrected_address_the_mistyped_link_stops_working
     assert accepted["acceptInvite"]["email"] == "nawel@integra.example"
 
 
+async def test_a_prepared_invite_is_corrected_before_it_is_sent(as_user, world, client):
+    # given: an invite prepared with a typo in the address, the wrong organisation and the wrong role
+    api = await as_user("admin_a")
+    invite = await create(api, world, email="nawel@integra.exmaple", org="customer_a")
+    old_link = invite["signupLink"]
+    # when
+    changes = {
+        "name": " Nawel Haddad-Berg ",
+        "email": "Nawel@Integra.example",
+        "organisationId": str(world.orgs["customer_a_sub"].id),
+        "roles": ["VIEWER"],
+        "language": "SV",
+    }
+    updated = (await api.ok(UPDATE, {"id": invite["id"], "input": changes}))["updateInvite"]
+    # then: every field changed, the link follows the corrected address, and the change is audited
+    assert (updated["name"], updated["email"], updated["roles"], updated["language"]) == (
+        "Nawel Haddad-Berg",
+        "nawel@integra.example",
+        ["VIEWER"],
+        "SV",
+    )
+    assert updated["organisation"]["id"] == str(world.orgs["customer_a_sub"].id)
+    assert updated["state"] == "PREPARED" and updated["signupLink"] != old_link
+    assert updated["template"]["language"] == "SV"
+    event = await AuditEvent.get(action="invite.updated")
+    assert event.organisation_id == world.orgs["customer_a_sub"].id
+    assert "exmaple" not in event.details and "Haddad" not in event.details  # which fields, not their values
+    assert await client().code(ACCEPT, accept_input(old_link.split("token=", 1)[1])) == "TOKEN_INVALID"
+    accepted = (await client().ok(ACCEPT, accept_input(token_of(updated))))["acceptInvite"]
+    assert accepted["roles"] == ["VIEWER"] and accepted["organisation"]["id"] == str(world.orgs["customer_a_sub"].id)
+    # and what is left out stays; an empty address removes it
+    other = await create(api, world, email="second@integra.example")
+    kept = (await api.ok(UPDATE, {"id": other["id"], "input": {"email": ""}}))["updateInvite"]
+    assert (kept["name"], kept["email"], kept["roles"]) == ("Nawel Haddad", None, ["KEY_MANAGER"])
+
+
+@pytest.mark.parametrize(
+    ("changes", "code", "field"),
+    [
+        ({"roles": ["PLATFORM_ADMIN"]}, "FORBIDDEN", None),
+        ({"roles": []}, "BAD_USER_INPUT", "roles"),
+        ({"organisationId": "customer_b"}, "NOT_FOUND", None),
+        ({"name": " "}, "BAD_USER_INPUT", "name"),
+        ({"email": "not-an-address"}, "BAD_USER_INPUT", "email"),
+        ({"email": "keys_a@example.com"}, "EMAIL_TAKEN", "email"),
+    ],
+)
+async def test_an_invite_is_corrected_only_within_what_the_admin_may_do(as_user, world, changes, code, field):
+    api = await as_user("admin_a")
+    invite = await create(api, world)
+    if "organisationId" in changes:
+        changes = {"organisationId": str(world.orgs[changes["organisationId"]].id)}
+    error = await api.error(UPDATE, {"id": invite["id"], "input": changes})
+    assert error["extensions"]["code"] == code
+    assert error["extensions"].get("field") == field
+    assert (await api.ok(INVITE, {"id": invite["id"]}))["invite"] == invite
+    assert not await AuditEvent.exists(action="invite.updated")
+
+
+async def test_a_sent_or_cancelled_invite_is_not_changed(as_user, world, smtp):
+    api = await as_user("admin_a")
+    sent, cancelled = await create(api, world), await create(api, world, email="other@integra.example")
+    await api.ok(SEND, {"id": sent["id"]})
+    await api.ok(CANCEL, {"id": cancelled["id"]})
+    for invite in (sent, cancelled):
+        error = await api.error(UPDATE, {"id": invite["id"], "input": {"roles": ["VIEWER"]}})
+        assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "id"}
+        assert error["message"].startswith("Only an invite that has not been sent can be changed")
+        assert (await api.ok(INVITE, {"id": invite["id"]}))["invite"]["roles"] == ["KEY_MANAGER"]
+
+
 async def test_send_needs_an_address(as_user, world):
     api = await as_user("admin_a")
     invite = await create(api, world, email=None)
@@ -297,6 +369,7 @@ async def test_other_organisations_invites_are_not_found(as_user, world):
     assert (await other.ok(INVITES))["invites"]["totalCount"] == 0
     for operation in (INVITE, SEND, CANCEL):
         assert await other.code(operation, {"id": invite["id"]}) == "NOT_FOUND"
+    assert await other.code(UPDATE, {"id": invite["id"], "input": {"name": "Mine"}}) == "NOT_FOUND"
     # nor does an admin of the organisation below
     assert await (await as_user("admin_a_sub")).code(INVITE, {"id": invite["id"]}) == "NOT_FOUND"
     assert (await Invite.get(id=invite["id"])).state == "PREPARED"

@@ -361,7 +361,7 @@ async def snapshot() -> list[Any]:
         await KeyRelease.all().count(),
         await BatchReference.all().order_by("id").values_list("id", "state", "organisation_id"),
         await DeviceLabel.all().order_by("id").values_list("device_id", "label"),
-        await Invite.all().order_by("id").values_list("id", "email", "state", "expires_at", "sent_at"),
+        await Invite.all().order_by("id").values_list("id", "name", "email", "roles", "state", "expires_at", "sent_at"),
         await EmailTemplate.all()
         .order_by("id")
         .values_list("id", "name", "subject", "body", "active", "organisation_id", "updated_at"),
@@ -453,7 +453,7 @@ async def test_every_root_field_declares_its_permission(settings):
 
 # --- invites, email templates, accounts by mail (issue #3) ----------------------------------------------------
 # Appended in place so the lists above stay as they are. Denials that need an invite or a template copy of
-# another organisation (NOT_FOUND for invite, sendInvite, cancelInvite, emailTemplate, copy/activate/update/
+# another organisation (NOT_FOUND for invite, sendInvite, cancelInvite, updateInvite, emailTemplate, copy/activate/update/
 # delete/sendTestEmail) live in tests/test_invites.py and tests/test_email_templates.py, which create those rows.
 PUBLIC.update(
     {"Mutation.acceptInvite", "Mutation.requestPasswordReset", "Mutation.resetPassword", "Mutation.confirmEmail"}
@@ -502,6 +502,13 @@ DENIALS.extend(
             "Mutation.cancelInvite",
             "keys_a",
             "mutation($id: ID!) { cancelInvite(id: $id) { id } }",
+            _ANY_ID,
+            "FORBIDDEN",
+        ),
+        Denial(
+            "Mutation.updateInvite",
+            "keys_a",
+            'mutation($id: ID!) { updateInvite(id: $id, input: {name: "M"}) { id } }',
             _ANY_ID,
             "FORBIDDEN",
         ),

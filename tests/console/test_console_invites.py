@@ -157,6 +157,41 @@ async def test_admin_invites_sends_and_the_invitee_signs_up_from_the_mail(page, 
     assert await User.filter(email="someone.else@integra.example").count() == 0
 
 
+async def test_a_prepared_invite_is_corrected_before_sending_and_a_sent_one_is_not(page, world, as_user, settings):
+    # given: an invite prepared with a mistyped address and the wrong role
+    api = await as_user("admin_a")
+    created = (await api.ok(CREATE, invite_input(world, email="nawel@integra.exmaple")))["createInvite"]
+    await login(page, world.users["admin_a"].email)
+    await page.goto(f"/console#/invites/{created['id']}")
+    # when: Edit invite, the address, organisation and role corrected
+    await page.get_by_role("link", name="Edit invite").click()
+    await expect(page.get_by_role("heading", name="Edit invite")).to_be_visible()
+    await expect(page.get_by_label("Name", exact=True)).to_have_value("Nawel Haddad")
+    await expect(page.get_by_label("Key manager")).to_be_checked()
+    await page.get_by_label("Email address (optional)").fill("nawel@integra.example")
+    await page.get_by_label("Organisation", exact=True).select_option(label="Customer A")
+    await page.get_by_label("Key manager").uncheck()
+    await page.get_by_label("Viewer").check()
+    await page.get_by_role("button", name="Save").click()
+    # then: back on the review page, with the corrections and a new link
+    await expect(page.get_by_text("The invite has been saved.")).to_be_visible()
+    await expect(page.locator("[data-fact=organisation]")).to_have_text("Customer A")
+    await expect(page.locator("[data-fact=roles]")).to_have_text("Viewer")
+    invite = await Invite.get(id=created["id"]).prefetch_related("organisation")
+    assert (invite.email, invite.roles.strip(","), invite.organisation.name) == (
+        "nawel@integra.example",
+        "VIEWER",
+        "Customer A",
+    )
+    await expect(page.get_by_label("Signup link")).not_to_have_value(created["signupLink"])
+    # once sent, it is not offered for editing any more
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator("[data-fact=state]")).to_have_text("Sent")
+    await expect(page.get_by_role("link", name="Edit invite")).to_have_count(0)
+    await page.goto(f"/console#/invites/{created['id']}/edit")
+    await expect(page.get_by_role("alert")).to_contain_text("Only an invite that has not been sent can be changed")
+
+
 async def test_a_cancelled_invite_link_is_refused(page, world, as_user):
     # given
     api = await as_user("admin_a")

@@ -15,6 +15,7 @@ export default {
   routes: [
     { path: "/invites", title: "invites.title", requires, render: renderInvites },
     { path: "/invites/new", title: "invites.add.title", requires, render: renderAddInvite },
+    { path: "/invites/:id/edit", title: "invites.edit.title", requires, render: renderAddInvite },
     { path: "/invites/:id", title: "invites.review.title", requires, render: renderInvite },
   ],
 };

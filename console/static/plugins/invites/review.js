@@ -19,7 +19,12 @@ export async function renderInvite(main, ctx) {
   const { t, params } = ctx;
   const { invite } = await ctx.gql(INVITE, { id: params.id });
   const back = h("a", { class: "btn btn-secondary", href: ctx.href("/invites") }, t("invites.review.back"));
-  main.append(pageHeader(t("invites.review.title"), back));
+  // a prepared invite can still be corrected; once sent, it is cancelled and prepared again
+  const edit =
+    invite?.state === "PREPARED"
+      ? h("a", { class: "btn btn-secondary", href: ctx.href(`/invites/${invite.id}/edit`), dataset: { action: "edit-invite" } }, t("invites.edit.button"))
+      : null;
+  main.append(pageHeader(t("invites.review.title"), edit, back));
   if (!invite) {
     main.append(h("p", { class: "message message-error", role: "alert" }, t("error.NOT_FOUND")));
     return;
