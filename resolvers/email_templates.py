@@ -17,8 +17,9 @@ from models.email_templates import EmailTemplate
 from models.organisations import Organisation
 from resolvers import _scope, audit, email_rendering, outbox, ratelimit
 from resolvers.actor import Actor
-from resolvers.errors import BadInput, KmsError, RateLimited
+from resolvers.errors import KmsError, RateLimited
 from resolvers.pagination import Page, paginate
+from resolvers.validation import checked_language, checked_name
 from settings import Settings
 
 COPY_PREFIX = "COPY OF "
@@ -45,19 +46,6 @@ class TemplateChanges:
     language: str | None = None
     subject: str | None = None
     body: str | None = None
-
-
-def _name(value: str) -> str:
-    value = value.strip()
-    if not value or len(value) > 200:
-        raise BadInput("name", "The name must have 1 to 200 characters.")
-    return value
-
-
-def _language(value: str) -> str:
-    if value not in email_rendering.LANGUAGES:
-        raise BadInput("language", "The language must be one of EN, DE, ES, SV.")
-    return value
 
 
 async def _organisation_of(template: EmailTemplate) -> Organisation | None:
@@ -152,9 +140,9 @@ async def update_template(actor: Actor, template_id: str, changes: TemplateChang
         raise TemplateIsSystem()
     updates: dict[str, object] = {}
     if changes.name is not None:
-        updates["name"] = _name(changes.name)
+        updates["name"] = checked_name(changes.name)
     if changes.language is not None:
-        updates["language"] = _language(changes.language)
+        updates["language"] = checked_language(changes.language)
     subject = template.subject if changes.subject is None else changes.subject
     body = template.body if changes.body is None else changes.body
     if changes.subject is not None or changes.body is not None:

@@ -31,6 +31,7 @@ from resolvers.auth import actor_for, hash_new_password
 from resolvers.errors import BadInput, Forbidden, KmsError, duplicate_of
 from resolvers.pagination import Page, paginate
 from resolvers.roles import Permission, Role, grantable_roles, parse_roles
+from resolvers.validation import checked_language, checked_name
 from settings import Settings
 
 PREPARED: Final = "PREPARED"
@@ -89,19 +90,6 @@ def state_of(invite: Invite, now: datetime | None = None) -> str:
     if invite.state in OPEN_STATES and invite.expires_at <= (now or datetime.now(UTC)):
         return EXPIRED
     return invite.state
-
-
-def _name(value: str) -> str:
-    value = value.strip()
-    if not value or len(value) > 200:
-        raise BadInput("name", "The name must have 1 to 200 characters.")
-    return value
-
-
-def _language(value: str) -> str:
-    if value not in email_rendering.LANGUAGES:
-        raise BadInput("language", "The language must be one of EN, DE, ES, SV.")
-    return value
 
 
 def _email(value: str | None, field: str = "email") -> str | None:
@@ -175,10 +163,10 @@ async def create_invite(
     roles: list[str],
     language: str,
 ) -> Invite:
-    name = _name(name)
+    name = checked_name(name)
     org = await _scope.organisation(actor, organisation_id)
     granted = _grant(actor, roles)
-    _language(language)
+    checked_language(language)
     address = _email(email)
     await _email_taken(address)
     invite_id = uuid.uuid4()
@@ -226,13 +214,13 @@ async def update_invite(actor: Actor, settings: Settings, invite_id: str, change
         raise BadInput("id", "Only an invite that has not been sent can be changed; cancel it and prepare a new one.")
     updated: dict[str, object] = {}
     if changes.name is not None:
-        updated["name"] = _name(changes.name)
+        updated["name"] = checked_name(changes.name)
     if changes.organisation_id is not None:
         updated["organisation_id"] = (await _scope.organisation(actor, changes.organisation_id)).id
     if changes.roles is not None:
         updated["roles"] = User.encode_roles({r.value for r in _grant(actor, changes.roles)})
     if changes.language is not None:
-        updated["language"] = _language(changes.language)
+        updated["language"] = checked_language(changes.language)
     if changes.email is not None:
         address = _email(changes.email)
         await _email_taken(address)

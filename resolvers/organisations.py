@@ -14,6 +14,7 @@ from resolvers import _scope, audit
 from resolvers.actor import Actor
 from resolvers.errors import BadInput, Forbidden, KmsError, NotFound, duplicate_in, duplicate_of
 from resolvers.pagination import Page, paginate
+from resolvers.validation import checked_name
 
 
 @dataclass(frozen=True)
@@ -21,13 +22,6 @@ class OrganisationChanges:
     name: str | None = None
     your_reference: str | None = None
     can_create_organisations: bool | None = None
-
-
-def _clean_name(name: str) -> str:
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise BadInput("name", "The name must have 1 to 200 characters.")
-    return name
 
 
 SIBLING_NAME_INDEX = "organisations_sibling_name"  # migration 0018: (parent, lower(name)) is unique
@@ -72,7 +66,7 @@ async def create_organisation(
     """An organisation below ``parent_id`` (default: the caller's). Whether the caller's organisation may create
     organisations at all is checked on the schema field (schema/permissions.py, ``organisation_may_create``)."""
     parent = await _scope.organisation(actor, parent_id or actor.organisation_id)
-    name = _clean_name(name)
+    name = checked_name(name)
     reference = _clean_reference(your_reference)
     await _check_name_free(name, parent)
     try:
@@ -110,7 +104,7 @@ async def update_organisation(actor: Actor, organisation_id: str, changes: Organ
     updated: dict[str, object] = {}
     parent: Organisation | None = None  # the siblings' parent, when the name changes
     if changes.name is not None:
-        updated["name"] = name = _clean_name(changes.name)
+        updated["name"] = name = checked_name(changes.name)
         parent = await Organisation.get_or_none(id=org.parent_id) if org.parent_id else None
         await _check_name_free(name, parent, renamed=org)
     if changes.your_reference is not None:

@@ -15,6 +15,7 @@ from resolvers.actor import Actor
 from resolvers.auth import TOKEN_PREFIX
 from resolvers.errors import BadInput, Forbidden
 from resolvers.roles import parse_roles
+from resolvers.validation import checked_name
 
 
 async def create_token(
@@ -24,9 +25,7 @@ async def create_token(
     one made with a token would outlive that token's expiry and revocation."""
     if actor.via == "token":
         raise Forbidden("API tokens are created by a signed-in user, not with another API token.")
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise BadInput("name", "The name must have 1 to 200 characters.")
+    name = checked_name(name)
     wanted = parse_roles(roles)
     if not wanted or len(wanted) != len(set(roles)):
         raise BadInput("roles", "Give at least one known role.")

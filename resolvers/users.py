@@ -17,8 +17,8 @@ from resolvers.auth import hash_new_password, set_password_hash
 from resolvers.errors import BadInput, Forbidden, KmsError, duplicate_of
 from resolvers.pagination import Page, paginate
 from resolvers.roles import Permission, Role, parse_roles
+from resolvers.validation import checked_language, checked_name
 
-LANGUAGES = ("EN", "DE", "ES", "SV")
 # A delimiter must not be something that appears inside values (letters, digits, quotes).
 _BAD_SEPARATOR_CHARS = set("\"'\r\n") | set("0123456789")
 
@@ -61,22 +61,9 @@ def _distinct_separators(delimiter: str, thousands: str) -> None:
         raise BadInput("csvThousandsSeparator", "The thousands separator must differ from the CSV delimiter.")
 
 
-def _name(value: str) -> str:
-    value = value.strip()
-    if not value or len(value) > 200:
-        raise BadInput("name", "The name must have 1 to 200 characters.")
-    return value
-
-
 def _separator(value: str, field: str, *, allow_empty: bool) -> str:
     if (not value and not allow_empty) or len(value) > 1 or value in _BAD_SEPARATOR_CHARS or value.isalpha():
         raise BadInput(field, "Use a single character that is not a letter, digit or quote.")
-    return value
-
-
-def _language(value: str) -> str:
-    if value not in LANGUAGES:
-        raise BadInput("language", "The language must be one of EN, DE, ES, SV.")
     return value
 
 
@@ -118,10 +105,10 @@ async def get_user(actor: Actor, user_id: str) -> User:
 
 async def create_user(actor: Actor, profile: Profile, password: str) -> User:
     assert profile.name is not None and profile.email is not None and profile.organisation_id is not None
-    name, email = _name(profile.name), _email(profile.email)
+    name, email = checked_name(profile.name), _email(profile.email)
     org = await _scope.organisation(actor, profile.organisation_id)
     roles = _grant(actor, profile.roles or [])
-    language = _language(profile.language or "EN")
+    language = checked_language(profile.language or "EN")
     # An explicit empty delimiter is invalid, not a request for the default.
     delimiter = _separator(
         ";" if profile.csv_delimiter is None else profile.csv_delimiter, "csvDelimiter", allow_empty=False
@@ -188,7 +175,7 @@ async def update_user(actor: Actor, user_id: str, profile: Profile) -> User:
     updates: dict[str, object] = {}
     new_email: str | None = None
     if profile.name is not None:
-        updates["name"] = _name(profile.name)
+        updates["name"] = checked_name(profile.name)
     if profile.email is not None:
         email = _email(profile.email)
         if email != user.email and await User.exists(email=email):
@@ -203,7 +190,7 @@ async def update_user(actor: Actor, user_id: str, profile: Profile) -> User:
     if profile.roles is not None:
         updates["roles"] = User.encode_roles({r.value for r in _grant(actor, profile.roles)})
     if profile.language is not None:
-        updates["language"] = _language(profile.language)
+        updates["language"] = checked_language(profile.language)
     if profile.csv_delimiter is not None:
         updates["csv_delimiter"] = _separator(profile.csv_delimiter, "csvDelimiter", allow_empty=False)
     if profile.csv_thousands_separator is not None:

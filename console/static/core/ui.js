@@ -288,3 +288,25 @@ export function separatorSelect(kind, value, attrs = {}) {
   if (!list.some((o) => o.value === value)) list.push({ value, label: `“${value}”` });
   return select(list, { value, ...attrs });
 }
+
+/**
+ * Ask once more in place before something that cannot be undone: `trigger` (a button) hides and, after
+ * `placeAfter` (default: the trigger), a group with `question` and the buttons `yes` and `no` appears, "yes"
+ * focused. "No" takes the question away and gives the focus back to the trigger; "yes" runs `action` (busy).
+ * `yesData` and `noData` are the buttons' data attributes.
+ */
+export function confirmInPlace(trigger, { label, question, yes, no, yesData = {}, noData = {}, placeAfter = trigger, action }) {
+  const yesButton = button(yes, { kind: "primary", dataset: yesData });
+  const noButton = button(no, { dataset: noData });
+  const prompt = h("div", { class: "confirm", role: "group", "aria-label": label }, h("p", {}, question), h("div", { class: "form-actions" }, yesButton, noButton));
+  trigger.hidden = true;
+  placeAfter.after(prompt);
+  noButton.addEventListener("click", () => {
+    prompt.remove();
+    trigger.hidden = false;
+    trigger.focus();
+  });
+  yesButton.addEventListener("click", () => busy(yesButton, action));
+  yesButton.focus();
+  return prompt;
+}

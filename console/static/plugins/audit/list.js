@@ -18,7 +18,7 @@ export const ACTIONS = [
   "batch.accepted", "batch.created", "batch.take_refused", "batch.withdrawn", "devices.claimed",
   "devices.imported", "devices.labelled", "email_template.activated", "email_template.copied",
   "email_template.deleted", "email_template.test_sent", "email_template.updated", "invite.accepted",
-  "invite.cancelled", "invite.created", "invite.sent", "key.verified", "keys.downloaded", "keys.released",
+  "invite.cancelled", "invite.created", "invite.sent", "invite.updated", "key.verified", "keys.downloaded", "keys.released",
   "login.failed", "login.succeeded", "logout", "mail.failed", "mail.sent", "organisation.created",
   "organisation.updated", "otp.disabled", "otp.enabled", "otp.reset", "partner.added", "partner.removed",
   "password.changed", "password.reset", "password.reset_requested", "password.set", "token.created",

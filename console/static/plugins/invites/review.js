@@ -3,7 +3,7 @@
 
 import { h, replace } from "../../core/dom.js";
 import { formatDateTime, LANGUAGE_NAMES } from "../../core/i18n.js";
-import { actionForm, busy, button, field, filled, input, messageBox, pageHeader } from "../../core/ui.js";
+import { actionForm, busy, button, confirmInPlace, field, filled, input, messageBox, pageHeader } from "../../core/ui.js";
 import { stateBadge } from "./list.js";
 import { emailBody } from "./preview.js";
 
@@ -126,24 +126,16 @@ function sendBlock(ctx, invite, message) {
   const send = button(t(invite.state === "SENT" ? "invites.review.resend" : "invites.review.send"), { kind: "primary", type: "submit", dataset: { action: "send" } });
   const cancel = button(t("invites.review.cancel"), { dataset: { action: "cancel-invite" } });
   // Cancelling cannot be undone: ask first, as for removing a partner or deleting a template.
-  cancel.addEventListener("click", () => {
-    const yes = button(t("invites.review.cancelYes"), { kind: "primary", dataset: { action: "confirm-cancel" } });
-    const keep = button(t("invites.review.keep"), { dataset: { action: "keep-invite" } });
-    const prompt = h(
-      "div",
-      { class: "confirm", role: "group", "aria-label": t("invites.review.cancel") },
-      h("p", {}, t("invites.review.cancelQuestion")),
-      h("div", { class: "form-actions" }, yes, keep),
-    );
-    cancel.hidden = true;
-    cancel.parentElement.after(prompt);
-    keep.addEventListener("click", () => {
-      prompt.remove();
-      cancel.hidden = false;
-      cancel.focus();
-    });
-    yes.addEventListener("click", () =>
-      busy(yes, async () => {
+  cancel.addEventListener("click", () =>
+    confirmInPlace(cancel, {
+      label: t("invites.review.cancel"),
+      question: t("invites.review.cancelQuestion"),
+      yes: t("invites.review.cancelYes"),
+      no: t("invites.review.keep"),
+      yesData: { action: "confirm-cancel" },
+      noData: { action: "keep-invite" },
+      placeAfter: cancel.parentElement,
+      action: async () => {
         message.clear();
         try {
           await ctx.gql(CANCEL, { id: invite.id });
@@ -152,10 +144,9 @@ function sendBlock(ctx, invite, message) {
         } catch (error) {
           message.showError(error);
         }
-      }),
-    );
-    yes.focus();
-  });
+      },
+    }),
+  );
   const form = actionForm(
     {
       class: "invite-send-form",

@@ -3,7 +3,7 @@
 // for an organisation that may create organisations. Everyone sees the list and their own ID.
 
 import { h, replace } from "../../core/dom.js";
-import { busy, button, field, filled, input, messageBox, pageHeader, table } from "../../core/ui.js";
+import { busy, button, confirmInPlace, field, filled, input, messageBox, pageHeader, table } from "../../core/ui.js";
 import { copyId } from "./form.js";
 import { ownOrganisation } from "./list.js";
 
@@ -28,25 +28,15 @@ export async function renderPartners(main, ctx) {
   // Adding and removing partners is for organisations that may create organisations (the role matrix).
   const mayManage = (await ownOrganisation(ctx)).mayCreate;
 
-  const confirmRemoval = (partner, trigger) => {
-    const yes = button(t("organisations.partners.remove.yes"), { kind: "primary", dataset: { action: "confirm-remove" } });
-    const no = button(t("common.cancel"), { dataset: { action: "cancel-remove" } });
-    const prompt = h(
-      "div",
-      { class: "confirm", role: "group", "aria-label": t("organisations.partners.remove.title") },
-      h("p", {}, t("organisations.partners.remove.question", { name: partner.name })),
-      h("div", { class: "form-actions" }, yes, no),
-    );
-    const cell = trigger.parentElement;
-    trigger.hidden = true;
-    cell.append(prompt);
-    no.addEventListener("click", () => {
-      prompt.remove();
-      trigger.hidden = false;
-      trigger.focus();
-    });
-    yes.addEventListener("click", () =>
-      busy(yes, async () => {
+  const confirmRemoval = (partner, trigger) =>
+    confirmInPlace(trigger, {
+      label: t("organisations.partners.remove.title"),
+      question: t("organisations.partners.remove.question", { name: partner.name }),
+      yes: t("organisations.partners.remove.yes"),
+      no: t("common.cancel"),
+      yesData: { action: "confirm-remove" },
+      noData: { action: "cancel-remove" },
+      action: async () => {
         message.clear();
         try {
           await ctx.gql(REMOVE, { id: partner.id });
@@ -55,10 +45,8 @@ export async function renderPartners(main, ctx) {
         } catch (error) {
           message.showError(error);
         }
-      }),
-    );
-    yes.focus();
-  };
+      },
+    });
 
   const load = async () => {
     const { me } = await ctx.gql(PARTNERS);
