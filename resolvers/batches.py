@@ -292,8 +292,8 @@ async def create_batch(actor: Actor, new: NewBatch, settings: Settings) -> Batch
     if len(serials) > MAX_BATCH_SERIALS:
         raise BadInput("serialNumbers", f"At most {MAX_BATCH_SERIALS} serial numbers per batch.")
     target = await addressable(actor, new.organisation_id)
-    # A partner's references are its own business (and its claim codes): whoever addresses a partner learns
-    # that a reference is taken only at the pace of take-ownership guesses.
+    # A partner's references are its own business (and its claim codes): whoever addresses a partner finds
+    # taken references no faster than take-ownership finds batches (a free reference gives its count back).
     partner = not (actor.sees_everything or target.path.startswith(actor.organisation_path))
     keys = await _count_guess(actor, "partner-reference") if partner else ()
     if await BatchReference.exists(organisation_id=target.id, reference=reference):

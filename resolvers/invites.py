@@ -226,22 +226,26 @@ async def update_invite(actor: Actor, settings: Settings, invite_id: str, change
         await _email_taken(address)
         # the link is bound to the address (signup_token)
         updated |= {"email": address, "token_digest": token_digest(signup_token(settings, invite.id, address))}
+    if not updated:
+        return invite
     fields = sorted("organisationId" if f == "organisation_id" else f for f in updated if f != "token_digest")
-    if updated:
-        updated["created_by_id"] = actor.user_id  # whoever corrects it vouches for it, as a sender does
+    updated["created_by_id"] = actor.user_id  # whoever corrects it vouches for it, as a sender does
+    before = await _organisation(invite)
     async with in_transaction():
-        if updated and not await Invite.filter(id=invite.id, state=PREPARED).update(**updated):
-            raise BadInput("id", "This invite was changed meanwhile; reload it.")
+        if not await Invite.filter(id=invite.id, state=PREPARED).update(**updated):
+            raise KmsError("This invite was sent, cancelled or changed meanwhile; reload it.", code="CONFLICT")
         await invite.refresh_from_db()
-        org = await _organisation(invite)
-        await audit.record(
-            "invite.updated",
-            actor,
-            organisation_id=org.id,
-            organisation_path=org.path,
-            target=f"invite:{invite.id}",
-            details={"fields": fields},
-        )
+        after = await _organisation(invite)
+        # moved to another organisation: both organisations' logs show it
+        for org in (before, after) if after.id != before.id else (after,):
+            await audit.record(
+                "invite.updated",
+                actor,
+                organisation_id=org.id,
+                organisation_path=org.path,
+                target=f"invite:{invite.id}",
+                details={"fields": fields},
+            )
     return invite
 
 

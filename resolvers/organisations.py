@@ -104,6 +104,10 @@ async def update_organisation(actor: Actor, organisation_id: str, changes: Organ
     updated: dict[str, object] = {}
     parent: Organisation | None = None  # the siblings' parent, when the name changes
     if changes.name is not None:
+        if org.id == actor.organisation_id and not actor.sees_everything and changes.name.strip() != org.name:
+            # Its siblings lie outside the caller's subtree: refusing a name one of them has would tell the
+            # caller that organisation exists (and the parent's name). The organisation above renames it.
+            raise Forbidden("Your organisation's name is changed by the organisation above it.")
         updated["name"] = name = checked_name(changes.name)
         parent = await Organisation.get_or_none(id=org.parent_id) if org.parent_id else None
         await _check_name_free(name, parent, renamed=org)

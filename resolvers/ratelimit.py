@@ -30,9 +30,11 @@ def client_network(client_address: str | None) -> str:
     return str(address)
 
 
-# The database's time in whole seconds: hosts whose clocks disagree still share one window per key.
+# The database's time in whole seconds: hosts whose clocks disagree still share one window per key. Every part
+# of the upsert reads the same time (statement_timestamp(), not clock_timestamp(), which moves while the
+# statement waits for the row's lock), so the count and the window's start always agree on which window it is.
 _NOW = {
-    "postgres": "floor(extract(epoch FROM clock_timestamp()))::bigint",
+    "postgres": "floor(extract(epoch FROM statement_timestamp()))::bigint",  # one reading for the statement
     "sqlite": "CAST(strftime('%s', 'now') AS INTEGER)",
 }
 

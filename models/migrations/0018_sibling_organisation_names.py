@@ -16,42 +16,46 @@ from tortoise.migrations import operations as ops
 INDEX = "organisations_sibling_name"
 
 
-def _key(parent_id: object, name: str) -> tuple[str, str]:
-    return (str(parent_id or ""), name.lower())
-
-
-def _numbered(name: str, number: int) -> str:
-    suffix = f" ({number})"
-    return name[: 200 - len(suffix)] + suffix  # names have at most 200 characters
-
-
 async def forwards(apps, schema_editor):
     client = schema_editor.client
     postgres = client.capabilities.dialect == "postgres"
-    _, rows = await client.execute_query("SELECT id, parent_id, name FROM organisations ORDER BY created_at, id")
-    taken = {_key(row["parent_id"], row["name"]) for row in rows}
+    parent = "parent_id::text" if postgres else "parent_id"
+    # The database folds the case, as its index will: Python's lower() differs on some letters ("İ", "Σ").
+    _, rows = await client.execute_query(
+        f"SELECT id, COALESCE({parent}, '') AS parent, name, lower(name) AS folded FROM organisations "  # noqa: S608
+        "ORDER BY created_at, id"
+    )
+
+    async def folded(name: str) -> str:
+        _, found = await client.execute_query("SELECT lower($1::text) AS f" if postgres else "SELECT lower(?) AS f", [name])
+        return str(found[0]["f"])
+
+    taken = {(row["parent"], row["folded"]) for row in rows}
     seen: set[tuple[str, str]] = set()
     for row in rows:
-        key = _key(row["parent_id"], row["name"])
+        key = (row["parent"], row["folded"])
         if key not in seen:
             seen.add(key)
             continue
         number = 2
-        while _key(row["parent_id"], _numbered(row["name"], number)) in taken:
+        while (row["parent"], await folded(_numbered(row["name"], number))) in taken:
             number += 1
         renamed = _numbered(row["name"], number)
-        taken.add(_key(row["parent_id"], renamed))
-        seen.add(_key(row["parent_id"], renamed))
+        taken.add((row["parent"], await folded(renamed)))
         await client.execute_query(
             "UPDATE organisations SET name = $1 WHERE id = $2"
             if postgres
             else "UPDATE organisations SET name = ? WHERE id = ?",
             [renamed, row["id"]],
         )
-    parent = "parent_id::text" if postgres else "parent_id"
     await client.execute_script(
         f"CREATE UNIQUE INDEX IF NOT EXISTS {INDEX} ON organisations (COALESCE({parent}, ''), lower(name))"
     )
+
+
+def _numbered(name: str, number: int) -> str:
+    suffix = f" ({number})"
+    return name[: 200 - len(suffix)] + suffix  # names have at most 200 characters
 
 
 async def backwards(apps, schema_editor):

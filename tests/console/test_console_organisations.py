@@ -160,6 +160,15 @@ async def test_admin_with_the_right_adds_an_organisation_below_its_own(page, wor
     await expect(page.get_by_text("The organisation A Field Office has been added.")).to_be_visible()
     created = await Organisation.get(name="A Field Office")
     assert created.parent_id == world.orgs["customer_a"].id and not created.can_create_organisations
+    # its own organisation's name is the parent's to change: shown, not editable; its reference is editable
+    await page.goto(f"/console#/organisations/{world.orgs['customer_a'].id}")
+    form = page.locator("form[data-form=edit-organisation]")
+    await expect(form.get_by_label("Name", exact=True)).to_have_js_property("readOnly", True)
+    await expect(form.get_by_text("changed by the organisation above it")).to_be_visible()
+    await form.get_by_label("Your reference").fill("A-7")
+    await form.get_by_role("button", name="Save").click()
+    await expect(page.get_by_text("The organisation Customer A has been saved.")).to_be_visible()
+    assert (await Organisation.get(id=world.orgs["customer_a"].id)).your_reference == "A-7"
 
 
 async def test_key_manager_and_viewer_have_no_organisations_menu(page, world):

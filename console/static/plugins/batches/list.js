@@ -60,7 +60,8 @@ export async function renderBatches(main, ctx) {
       }),
   });
   const apply = () => {
-    replaceQuery("/batches", { reference: reference.value.trim(), state: state.value, organisation: organisation.value, label: label.value.trim() });
+    const organisationId = organisation.value || wantedOrganisation; // (its option may not have loaded yet)
+    replaceQuery("/batches", { reference: reference.value.trim(), state: state.value, organisation: organisationId, label: label.value.trim() });
     list.restart();
   };
   state.addEventListener("change", apply);

@@ -99,7 +99,9 @@ export async function renderOrganisationForm(main, ctx) {
     renderReadOnly(main, ctx, org, own);
     return;
   }
-  const name = input({ name: "name", autocomplete: "off", required: true, value: org?.name || "" });
+  // An organisation's own name is changed by the organisation above it (its siblings are not the admin's to see).
+  const nameKept = editing && org.id === own.id && !session.can("SEE_ALL_ORGANISATIONS");
+  const name = input({ name: "name", autocomplete: "off", required: true, value: org?.name || "", readOnly: nameKept });
   const reference = input({ name: "yourReference", autocomplete: "off", value: org?.yourReference || "" });
   // Who may hand on the right to create organisations (resolvers/organisations.py): a platform admin
   // anywhere; an admin whose organisation has it, below its own organisation only.
@@ -139,7 +141,7 @@ export async function renderOrganisationForm(main, ctx) {
       },
     },
     message.element,
-    field(t("field.name"), name),
+    field(t("field.name"), name, nameKept ? { hint: t("organisations.field.nameKept") } : {}),
     field(t("organisations.field.reference"), reference, { hint: t("organisations.field.referenceHint") }),
     parent ? field(t("organisations.field.parent"), parent) : null,
     editing && org.parent ? h("p", { class: "hint" }, t("organisations.parentIs", { name: org.parent.name })) : null,
