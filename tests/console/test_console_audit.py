@@ -97,8 +97,8 @@ async def test_show_more_pages_through_the_events(page, world):
 
 
 async def test_otc_admin_reads_its_subtree_without_verify_and_key_manager_its_own_events(page, world, as_user):
-    rename = 'mutation($id: ID!) { updateOrganisation(id: $id, input: {name: "B renamed"}) { id } }'
-    # customer B's administrator renames its organisation (which needs the right to create organisations)
+    rename = 'mutation($id: ID!) { updateOrganisation(id: $id, input: {yourReference: "B-1"}) { id } }'
+    # customer B's administrator edits its organisation (which needs the right to create organisations)
     await Organisation.filter(id=world.orgs["customer_b"].id).update(can_create_organisations=True)
     await (await as_user("admin_b")).ok(rename, {"id": str(world.orgs["customer_b"].id)})
     await as_user("keys_a")  # a login of keys_a: its own event
