@@ -294,7 +294,7 @@ async def create_batch(actor: Actor, new: NewBatch, settings: Settings) -> Batch
     target = await addressable(actor, new.organisation_id)
     # A partner's references are its own business (and its claim codes): whoever addresses a partner finds
     # taken references no faster than take-ownership finds batches (a free reference gives its count back).
-    partner = not (actor.sees_everything or target.path.startswith(actor.organisation_path))
+    partner = not _scope.in_subtree(actor, target.path)
     keys = await _count_guess(actor, "partner-reference") if partner else ()
     if await BatchReference.exists(organisation_id=target.id, reference=reference):
         raise KmsError("This batch reference exists already for that organisation.", code="BATCH_REFERENCE_TAKEN")

@@ -80,17 +80,25 @@ def lost_to_concurrent_change(error: BaseException) -> str | None:
     return None
 
 
+def _unique_violation(error: BaseException) -> BaseException | None:
+    """PostgreSQL's unique-violation error (asyncpg, SQLSTATE 23505) inside ``error`` or what caused it."""
+    current: BaseException | None = error
+    while current is not None:
+        for cause in (current, *(a for a in current.args if isinstance(a, BaseException))):
+            if getattr(cause, "sqlstate", None) == "23505":
+                return cause
+        current = current.__cause__
+    return None
+
+
 def duplicate_of(error: BaseException, table: str, *columns: str) -> bool:
     """Whether ``error`` is the database refusing a second row with the same ``columns`` in ``table`` (a unique
     constraint over exactly those columns), and not some other integrity error (a failing audit store, a
     foreign key), which must not be reported as a taken name."""
-    current: BaseException | None = error
-    while current is not None:
-        for cause in (current, *(a for a in current.args if isinstance(a, BaseException))):
-            if getattr(cause, "sqlstate", None) == "23505":  # PostgreSQL (asyncpg): 'Key (a, b)=(...) already exists.'
-                detail = str(getattr(cause, "detail", "") or "")
-                return getattr(cause, "table_name", None) == table and detail.startswith(f"Key ({', '.join(columns)})=")
-        current = current.__cause__
+    cause = _unique_violation(error)
+    if cause is not None:  # PostgreSQL: 'Key (a, b)=(...) already exists.'
+        detail = str(getattr(cause, "detail", "") or "")
+        return getattr(cause, "table_name", None) == table and detail.startswith(f"Key ({', '.join(columns)})=")
     # SQLite: "UNIQUE constraint failed: table.a, table.b"
     return str(error).endswith("UNIQUE constraint failed: " + ", ".join(f"{table}.{c}" for c in columns))
 
@@ -98,10 +106,7 @@ def duplicate_of(error: BaseException, table: str, *columns: str) -> bool:
 def duplicate_in(error: BaseException, index: str) -> bool:
     """Whether ``error`` is the database refusing a row that the unique index ``index`` already holds (for an
     index over expressions, whose columns ``duplicate_of`` cannot name)."""
-    current: BaseException | None = error
-    while current is not None:
-        for cause in (current, *(a for a in current.args if isinstance(a, BaseException))):
-            if getattr(cause, "sqlstate", None) == "23505":  # PostgreSQL (asyncpg)
-                return getattr(cause, "constraint_name", None) == index
-        current = current.__cause__
+    cause = _unique_violation(error)
+    if cause is not None:
+        return getattr(cause, "constraint_name", None) == index
     return str(error).endswith(f"UNIQUE constraint failed: index '{index}'")  # SQLite

@@ -235,7 +235,7 @@ async def update_invite(actor: Actor, settings: Settings, invite_id: str, change
         if not await Invite.filter(id=invite.id, state=PREPARED).update(**updated):
             raise KmsError("This invite was sent, cancelled or changed meanwhile; reload it.", code="CONFLICT")
         await invite.refresh_from_db()
-        after = await _organisation(invite)
+        after = await _organisation(invite) if "organisation_id" in updated else before
         # moved to another organisation: both organisations' logs show it
         for org in (before, after) if after.id != before.id else (after,):
             await audit.record(
@@ -345,9 +345,7 @@ async def accept_invite(
         raise BadInput(
             "email", "Use the address the invitation was sent to; you can change it in your profile after logging in."
         )
-    display_name = (name or "").strip() or invite.name
-    if len(display_name) > 200:
-        raise BadInput("name", "The name must have 1 to 200 characters.")
+    display_name = checked_name((name or "").strip() or invite.name)
     await _email_taken(address)
     org = await _organisation(invite)
     if not await _inviter_still_grants(invite, org):  # the inviter lost the right since: the invite lapsed
